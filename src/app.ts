@@ -1,0 +1,234 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { expressMiddleware } from '@as-integrations/express5';
+import cors from 'cors';
+import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import helmet from 'helmet';
+import type { Db } from 'mongodb';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Config } from './config.js';
+import { ensureIndexes } from './db/collections.js';
+import { buildContext, type Context } from './graphql/context.js';
+import { maskError } from './graphql/errors.js';
+import { buildServedSchema } from './graphql/schema.js';
+import { formatValidationError } from './graphql/validation.js';
+import type { Logger } from './logger.js';
+import { createServices } from './services.js';
+
+export interface AppOptions {
+  config: Config;
+  db: Db;
+  logger: Logger;
+}
+
+export interface CofferApp {
+  server: http.Server;
+  /** Listens on config.host/port (port 0 = any free port); resolves with the bound URL. */
+  listen(port?: number, host?: string): Promise<{ url: string; port: number }>;
+  /** Stops accepting requests, drains in-flight ones and stops Apollo. Does not close the Db. */
+  close(): Promise<void>;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Every request gets an id (a well-formed incoming X-Request-Id is kept), echoed on the response. */
+const requestId: RequestHandler = (req, res, next) => {
+  const incoming = req.get('x-request-id');
+  const id = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+  res.locals.requestId = id;
+  res.setHeader('X-Request-Id', id);
+  next();
+};
+
+function graphqlErrorBody(res: express.Response, code: string, message: string) {
+  return { errors: [{ message, extensions: { code, requestId: String(res.locals.requestId ?? '') } }] };
+}
+
+/** Builds the whole app from a config and a database handle; tests start it on an ephemeral port. */
+export async function createApp({ config, db, logger }: AppOptions): Promise<CofferApp> {
+  await ensureIndexes(db);
+  const { services, tokens, guard } = await createServices({ config, db, logger });
+
+  const app = express();
+  const server = http.createServer(app);
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+  app.use(requestId);
+  app.use(requestLog(logger));
+  app.use(securityHeaders(config.sandboxEnabled));
+  app.use(
+    cors({
+      origin: (origin, done) => done(null, !!origin && config.corsOrigins.includes(origin)),
+      methods: ['GET', 'POST', 'OPTIONS'],
+      allowedHeaders: ['Authorization', 'Content-Type', 'Apollo-Require-Preflight', 'X-Request-Id'],
+      exposedHeaders: ['X-Request-Id', 'Retry-After'],
+      maxAge: 600,
+    }),
+  );
+  app.use(rateLimit(config.rateLimit.requestsPerMinute));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await db.command({ ping: 1 }, { timeoutMS: 2000 });
+      res.json({ status: 'ready' });
+    } catch {
+      res.status(503).json({ status: 'unavailable', reason: 'database not reachable' });
+    }
+  });
+  app.get('/.well-known/jwks.json', (_req, res) => {
+    res.setHeader('Cache-Control', 'public, max-age=300');
+    res.json(tokens.jwks());
+  });
+
+  const apollo = new ApolloServer<Context>({
+    schema: await buildServedSchema(),
+    csrfPrevention: true,
+    introspection: config.sandboxEnabled,
+    includeStacktraceInErrorResponses: false,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer: server }),
+      config.sandboxEnabled
+        ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
+        : ApolloServerPluginLandingPageDisabled(),
+      requestIdInErrors(),
+    ],
+    formatError: (formatted, error) => {
+      const original = unwrapResolverError(error);
+      const validation = formatValidationError(formatted);
+      if (validation) return validation;
+      return maskError(formatted, original, (internal) => logger.error({ err: internal }, 'internal error in GraphQL operation'));
+    },
+  });
+  await apollo.start();
+
+  app.use(
+    '/graphql',
+    (_req, res, next) => {
+      res.setHeader('Cache-Control', 'no-store');
+      next();
+    },
+    express.json({ limit: config.bodyLimit }),
+    expressMiddleware(apollo, { context: ({ req }) => buildContext(req, { tokens, guard, services, logger }) }),
+  );
+  app.use((_req, res) => {
+    res.status(404).json(graphqlErrorBody(res, 'NOT_FOUND', 'Not found'));
+  });
+  app.use(errorHandler(logger));
+
+  return {
+    server,
+    listen: (port = config.port, host = config.host) =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          const address = server.address() as AddressInfo;
+          const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+          resolve({ url: `http://${shownHost}:${address.port}`, port: address.port });
+        });
+      }),
+    close: async () => {
+      await apollo.stop(); // the drain plugin closes the HTTP server and waits for in-flight requests
+      if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** helmet everywhere; Apollo Sandbox's landing page needs its CDN allowed, and only it gets that. */
+function securityHeaders(sandboxEnabled: boolean): RequestHandler {
+  const strict = helmet();
+  if (!sandboxEnabled) return strict;
+  const cdn = 'https://embeddable-sandbox.cdn.apollographql.com';
+  const landing = helmet({
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'", "'unsafe-inline'", cdn],
+        styleSrc: ["'self'", "'unsafe-inline'", 'https://fonts.googleapis.com'],
+        fontSrc: ["'self'", 'https://fonts.gstatic.com'],
+        imgSrc: ["'self'", 'data:', 'https://apollo-server-landing-page.cdn.apollographql.com'],
+        manifestSrc: ["'self'", 'https://apollo-server-landing-page.cdn.apollographql.com'],
+        frameSrc: ["'self'", 'https://sandbox.embed.apollographql.com'],
+        connectSrc: ["'self'", 'https://*.apollographql.com'],
+      },
+    },
+  });
+  return (req, res, next) => (req.method === 'GET' && req.path === '/graphql' ? landing : strict)(req, res, next);
+}
+
+/** Per-IP request budget for the whole API; over it → 429 with RATE_LIMITED. */
+function rateLimit(perMinute: number): RequestHandler {
+  const limiter = new RateLimiterMemory({ points: perMinute, duration: 60 });
+  return (req, res, next) => {
+    if (req.path === '/healthz' || req.path === '/readyz') return next();
+    limiter
+      .consume(req.ip ?? 'unknown')
+      .then(() => next())
+      .catch((error: unknown) => {
+        if (!(error instanceof RateLimiterRes)) return next(error);
+        const retryAfter = Math.max(1, Math.ceil(error.msBeforeNext / 1000));
+        res.setHeader('Retry-After', String(retryAfter));
+        res.status(429).json(graphqlErrorBody(res, 'RATE_LIMITED', 'Too many requests; try again later'));
+      });
+  };
+}
+
+function requestLog(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      logger.info(
+        {
+          requestId: res.locals.requestId,
+          method: req.method,
+          path: req.path,
+          status: res.statusCode,
+          ms: Number((process.hrtime.bigint() - started) / 1_000_000n),
+        },
+        'request',
+      );
+    });
+    next();
+  };
+}
+
+/** Body-parser and other HTTP-level failures, answered in the GraphQL error shape without internals. */
+function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error: { status?: number; type?: string }, _req, res, _next) => {
+    if (error.type === 'entity.too.large') {
+      res.status(413).json(graphqlErrorBody(res, 'BAD_USER_INPUT', 'Request body too large'));
+      return;
+    }
+    if (error.type === 'entity.parse.failed') {
+      res.status(400).json(graphqlErrorBody(res, 'BAD_USER_INPUT', 'Request body is not valid JSON'));
+      return;
+    }
+    logger.error({ err: error, requestId: res.locals.requestId }, 'unhandled HTTP error');
+    res.status(500).json(graphqlErrorBody(res, 'INTERNAL_SERVER_ERROR', 'Internal server error'));
+  };
+}
+
+/** Adds the request id to every GraphQL error, so a user's report can be matched to the logs. */
+function requestIdInErrors(): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart({ contextValue }) {
+      return {
+        async willSendResponse({ response }) {
+          if (response.body.kind !== 'single' || !response.body.singleResult.errors) return;
+          response.body.singleResult.errors = response.body.singleResult.errors.map((e) => ({
+            ...e,
+            extensions: { ...e.extensions, requestId: contextValue.request.requestId },
+          }));
+        },
+      };
+    },
+  };
+}

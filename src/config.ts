@@ -1,0 +1,282 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The only reader of process.env. Everything the server needs arrives here,
+ * is validated in one pass, and leaves as one typed Config.
+ */
+
+export interface MasterKey {
+  id: string;
+  key: Buffer;
+}
+
+export interface Config {
+  nodeEnv: 'development' | 'test' | 'production';
+  host: string;
+  port: number;
+  mongodbUri: string | undefined;
+  mongodbDbName: string;
+  dataDir: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  trustProxy: boolean;
+  corsOrigins: string[];
+  bodyLimit: string;
+  sandboxEnabled: boolean;
+  vault: { masterKeys: MasterKey[]; activeMasterKeyId: string };
+  jwt: {
+    privateKey: KeyObject;
+    previousPublicKeys: KeyObject[];
+    issuer: string;
+    audience: string;
+    accessTokenTtlSeconds: number;
+  };
+  sessions: { refreshTokenTtlDays: number; revocationCheckSeconds: number };
+  passwords: { memoryCostKiB: number; timeCost: number; parallelism: number };
+  lockout: { maxFailures: number; lockMinutes: number };
+  invitationTtlHours: number;
+  rateLimit: { requestsPerMinute: number; authAttemptsPerMinute: number };
+}
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: int(0, 65535).default(4000),
+  MONGODB_URI: z
+    .string()
+    .regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://')
+    .optional(),
+  MONGODB_DB_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,63}$/, 'letters, digits, _ and - only (max 63)')
+    .default('coffer'),
+  DATA_DIR: z.string().min(1).default('.data'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TRUST_PROXY: bool.default(false),
+  CORS_ORIGINS: z.string().default(''),
+  BODY_LIMIT: z
+    .string()
+    .regex(/^\d+(b|kb|mb)$/i, 'a size such as 100kb or 1mb')
+    .default('100kb'),
+  SANDBOX_ENABLED: bool.optional(),
+  VAULT_MASTER_KEYS: z.string().optional(),
+  VAULT_ACTIVE_MASTER_KEY: z.string().optional(),
+  JWT_PRIVATE_KEY: z.string().optional(),
+  JWT_PREVIOUS_PUBLIC_KEYS: z.string().default(''),
+  JWT_ISSUER: z.string().min(1).default('coffer'),
+  JWT_AUDIENCE: z.string().min(1).default('coffer-api'),
+  ACCESS_TOKEN_TTL_SECONDS: int(60, 3600).default(900),
+  REFRESH_TOKEN_TTL_DAYS: int(1, 365).default(30),
+  SESSION_REVOCATION_CHECK_SECONDS: int(0, 5).default(5),
+  ARGON2_MEMORY_KIB: int(19456, 4_194_304).default(19456),
+  ARGON2_TIME_COST: int(2, 20).default(2),
+  ARGON2_PARALLELISM: int(1, 16).default(1),
+  LOGIN_MAX_FAILURES: int(1, 100).default(5),
+  LOGIN_LOCKOUT_MINUTES: int(1, 24 * 60).default(15),
+  INVITATION_TTL_HOURS: int(1, 24 * 30).default(72),
+  RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(600),
+  AUTH_RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(30),
+});
+
+type Env = Record<string, string | undefined>;
+
+export interface LoadConfigOptions {
+  /** Resolves relative paths such as DATA_DIR; defaults to process.cwd(). */
+  cwd?: string;
+  /** Called with a warning line when development keys are generated or reused. */
+  warn?: (line: string) => void;
+}
+
+/** Reads and validates the environment. Throws ConfigError listing every problem at once. */
+export function loadConfig(env: Env = process.env, options: LoadConfigOptions = {}): Config {
+  const cwd = options.cwd ?? process.cwd();
+  const warn = options.warn ?? ((line: string) => process.stderr.write(`${line}\n`));
+  // Empty strings mean "not set", as in most .env files.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+  const problems: string[] = [];
+  const dataDir = path.resolve(cwd, e.DATA_DIR);
+
+  if (production) {
+    if (!e.MONGODB_URI) problems.push('MONGODB_URI: required in production');
+    if (!e.VAULT_MASTER_KEYS) problems.push('VAULT_MASTER_KEYS: required in production');
+    if (!e.VAULT_ACTIVE_MASTER_KEY) problems.push('VAULT_ACTIVE_MASTER_KEY: required in production');
+    if (!e.JWT_PRIVATE_KEY) problems.push('JWT_PRIVATE_KEY: required in production');
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  const needDevKeys = !e.VAULT_MASTER_KEYS || !e.JWT_PRIVATE_KEY;
+  const dev = needDevKeys ? loadOrCreateDevKeys(dataDir, warn) : undefined;
+
+  const masterKeysText = e.VAULT_MASTER_KEYS ?? dev!.vaultMasterKeys;
+  const activeMasterKeyId = e.VAULT_ACTIVE_MASTER_KEY ?? (e.VAULT_MASTER_KEYS ? undefined : dev!.vaultActiveMasterKey);
+  const masterKeys = parseMasterKeys(masterKeysText, problems);
+  if (!activeMasterKeyId) {
+    problems.push('VAULT_ACTIVE_MASTER_KEY: required when VAULT_MASTER_KEYS is set');
+  } else if (masterKeys.length && !masterKeys.some((k) => k.id === activeMasterKeyId)) {
+    problems.push(`VAULT_ACTIVE_MASTER_KEY: "${activeMasterKeyId}" is not an id in VAULT_MASTER_KEYS`);
+  }
+
+  const privateKey = parseJwtPrivateKey(e.JWT_PRIVATE_KEY ?? dev!.jwtPrivateKey, problems);
+  const previousPublicKeys = parsePublicKeys(e.JWT_PREVIOUS_PUBLIC_KEYS, problems);
+  const corsOrigins = parseOrigins(e.CORS_ORIGINS, problems);
+
+  if (problems.length) throw new ConfigError(problems);
+
+  return {
+    nodeEnv: e.NODE_ENV,
+    host: e.HOST,
+    port: e.PORT,
+    mongodbUri: e.MONGODB_URI,
+    mongodbDbName: e.MONGODB_DB_NAME,
+    dataDir,
+    logLevel: e.LOG_LEVEL,
+    trustProxy: e.TRUST_PROXY,
+    corsOrigins,
+    bodyLimit: e.BODY_LIMIT,
+    sandboxEnabled: e.SANDBOX_ENABLED ?? !production,
+    vault: { masterKeys, activeMasterKeyId: activeMasterKeyId! },
+    jwt: {
+      privateKey: privateKey!,
+      previousPublicKeys,
+      issuer: e.JWT_ISSUER,
+      audience: e.JWT_AUDIENCE,
+      accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+    },
+    sessions: {
+      refreshTokenTtlDays: e.REFRESH_TOKEN_TTL_DAYS,
+      revocationCheckSeconds: e.SESSION_REVOCATION_CHECK_SECONDS,
+    },
+    passwords: {
+      memoryCostKiB: e.ARGON2_MEMORY_KIB,
+      timeCost: e.ARGON2_TIME_COST,
+      parallelism: e.ARGON2_PARALLELISM,
+    },
+    lockout: { maxFailures: e.LOGIN_MAX_FAILURES, lockMinutes: e.LOGIN_LOCKOUT_MINUTES },
+    invitationTtlHours: e.INVITATION_TTL_HOURS,
+    rateLimit: {
+      requestsPerMinute: e.RATE_LIMIT_PER_MINUTE,
+      authAttemptsPerMinute: e.AUTH_RATE_LIMIT_PER_MINUTE,
+    },
+  };
+}
+
+export function parseMasterKeys(text: string, problems: string[]): MasterKey[] {
+  const keys: MasterKey[] = [];
+  for (const entry of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const sep = entry.indexOf(':');
+    const id = sep > 0 ? entry.slice(0, sep) : '';
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) {
+      problems.push('VAULT_MASTER_KEYS: each entry must be <id>:<base64 of 32 bytes>, id of letters, digits, _ or -');
+      continue;
+    }
+    const key = Buffer.from(entry.slice(sep + 1), 'base64');
+    if (key.length !== 32) {
+      problems.push(`VAULT_MASTER_KEYS: key "${id}" must decode to exactly 32 bytes`);
+      continue;
+    }
+    if (keys.some((k) => k.id === id)) {
+      problems.push(`VAULT_MASTER_KEYS: key id "${id}" appears twice`);
+      continue;
+    }
+    keys.push({ id, key });
+  }
+  if (!keys.length && !problems.some((p) => p.startsWith('VAULT_MASTER_KEYS'))) {
+    problems.push('VAULT_MASTER_KEYS: at least one key is required');
+  }
+  return keys;
+}
+
+/** PEM text from an env var: literal "\n" sequences are accepted for one-line .env files. */
+function pemText(value: string): string {
+  return value.replace(/\\n/g, '\n').trim();
+}
+
+function parseJwtPrivateKey(value: string, problems: string[]): KeyObject | undefined {
+  try {
+    const key = createPrivateKey(pemText(value));
+    if (key.asymmetricKeyType !== 'ed25519') {
+      problems.push('JWT_PRIVATE_KEY: must be an Ed25519 private key (PKCS#8 PEM)');
+      return undefined;
+    }
+    return key;
+  } catch {
+    problems.push('JWT_PRIVATE_KEY: not a readable PKCS#8 PEM private key');
+    return undefined;
+  }
+}
+
+function parsePublicKeys(value: string, problems: string[]): KeyObject[] {
+  const blocks = pemText(value).match(/-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/g) ?? [];
+  if (value.trim() && !blocks.length) problems.push('JWT_PREVIOUS_PUBLIC_KEYS: no PEM public key found');
+  const keys: KeyObject[] = [];
+  for (const block of blocks) {
+    try {
+      const key = createPublicKey(block);
+      if (key.asymmetricKeyType === 'ed25519') keys.push(key);
+      else problems.push('JWT_PREVIOUS_PUBLIC_KEYS: every key must be Ed25519');
+    } catch {
+      problems.push('JWT_PREVIOUS_PUBLIC_KEYS: a PEM block could not be read');
+    }
+  }
+  return keys;
+}
+
+function parseOrigins(value: string, problems: string[]): string[] {
+  const origins = value.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const origin of origins) {
+    if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
+      problems.push(`CORS_ORIGINS: "${origin}" is not an origin like https://app.example.com`);
+    }
+  }
+  return origins;
+}
+
+interface DevKeys {
+  vaultMasterKeys: string;
+  vaultActiveMasterKey: string;
+  jwtPrivateKey: string;
+}
+
+/**
+ * Outside production, missing keys are generated once into DATA_DIR/dev-keys.json
+ * (mode 0600) so `npm start` works with no configuration and restarts keep working.
+ */
+function loadOrCreateDevKeys(dataDir: string, warn: (line: string) => void): DevKeys {
+  const file = path.join(dataDir, 'dev-keys.json');
+  if (existsSync(file)) {
+    warn(`config: using development keys from ${file} (set VAULT_MASTER_KEYS and JWT_PRIVATE_KEY to replace them)`);
+    return JSON.parse(readFileSync(file, 'utf8')) as DevKeys;
+  }
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const keys: DevKeys = {
+    vaultMasterKeys: `dev1:${randomBytes(32).toString('base64')}`,
+    vaultActiveMasterKey: 'dev1',
+    jwtPrivateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  };
+  writeFileSync(file, JSON.stringify(keys, null, 2), { mode: 0o600, flag: 'wx' });
+  chmodSync(file, 0o600);
+  warn(`config: generated development keys into ${file}; never use them in production`);
+  return keys;
+}

@@ -1,0 +1,35 @@
+import type { Db, IndexDescription } from 'mongodb';
+
+/** Collection names in one place, so indexes and repositories agree. */
+export const Collections = {
+  users: 'users',
+  tenants: 'tenants',
+  memberships: 'memberships',
+  invitations: 'invitations',
+  sessions: 'sessions',
+} as const;
+
+/**
+ * Index definitions. Tenant collections lead with tenantId (also the shard key
+ * prefix). No TTL or partial indexes: FerretDB v1 has neither, so expiry lives
+ * in queries and sweeps (DESIGN.md §5).
+ */
+const INDEXES: Record<string, IndexDescription[]> = {
+  [Collections.users]: [{ key: { email: 1 }, name: 'email_unique', unique: true }],
+  [Collections.tenants]: [{ key: { slug: 1 }, name: 'slug_unique', unique: true }],
+  [Collections.memberships]: [
+    { key: { tenantId: 1, userId: 1 }, name: 'tenant_user_unique', unique: true },
+    { key: { tenantId: 1, role: 1 }, name: 'tenant_role' },
+    // A user's tenants are looked up at login, before any tenant is known.
+    { key: { userId: 1 }, name: 'user' },
+  ],
+  [Collections.invitations]: [{ key: { tenantId: 1, createdAt: -1 }, name: 'tenant_created' }],
+  [Collections.sessions]: [{ key: { userId: 1, createdAt: -1 }, name: 'user_created' }],
+};
+
+/** Creates every index; safe to run at each start (createIndexes is idempotent). */
+export async function ensureIndexes(db: Db): Promise<void> {
+  for (const [collection, indexes] of Object.entries(INDEXES)) {
+    await db.collection(collection).createIndexes(indexes);
+  }
+}

@@ -1,0 +1,105 @@
+import type {
+  Collection,
+  Db,
+  Document,
+  Filter,
+  FindOptions,
+  OptionalUnlessRequiredId,
+  UpdateFilter,
+  WithId,
+} from 'mongodb';
+
+/** Every tenant document carries the tenant it belongs to. */
+export interface TenantDocument extends Document {
+  _id: string;
+  tenantId: string;
+}
+
+/** What callers may insert: everything but tenantId, which the scope adds itself. */
+export type TenantInsert<T extends TenantDocument> = Omit<T, 'tenantId'>;
+
+/**
+ * A collection seen through one tenant. It adds `tenantId` to every filter,
+ * update and insert, and refuses attempts to set or change it, so a repository
+ * built on it cannot reach another tenant's documents.
+ */
+export class TenantCollection<T extends TenantDocument> {
+  /** @internal obtainable only through TenantScope.collection */
+  constructor(
+    private readonly collection: Collection<T>,
+    readonly tenantId: string,
+  ) {}
+
+  private scoped(filter: Filter<T>): Filter<T> {
+    if (Object.prototype.hasOwnProperty.call(filter, 'tenantId')) {
+      throw new Error('tenant-scoped filters must not name tenantId');
+    }
+    return { ...filter, tenantId: this.tenantId } as Filter<T>;
+  }
+
+  private checkedUpdate(update: UpdateFilter<T>): UpdateFilter<T> {
+    for (const [operator, fields] of Object.entries(update)) {
+      if (operator.startsWith('$') && fields && typeof fields === 'object' && 'tenantId' in fields) {
+        throw new Error('tenant-scoped updates must not change tenantId');
+      }
+    }
+    return update;
+  }
+
+  findOne(filter: Filter<T>, options?: FindOptions): Promise<WithId<T> | null> {
+    return this.collection.findOne(this.scoped(filter), options);
+  }
+
+  find(filter: Filter<T>, options?: FindOptions) {
+    return this.collection.find(this.scoped(filter), options);
+  }
+
+  countDocuments(filter: Filter<T>): Promise<number> {
+    return this.collection.countDocuments(this.scoped(filter));
+  }
+
+  async insertOne(doc: TenantInsert<T>): Promise<T> {
+    const full = { ...doc, tenantId: this.tenantId } as unknown as T;
+    await this.collection.insertOne(full as OptionalUnlessRequiredId<T>);
+    return full;
+  }
+
+  updateOne(filter: Filter<T>, update: UpdateFilter<T>) {
+    return this.collection.updateOne(this.scoped(filter), this.checkedUpdate(update));
+  }
+
+  updateMany(filter: Filter<T>, update: UpdateFilter<T>) {
+    return this.collection.updateMany(this.scoped(filter), this.checkedUpdate(update));
+  }
+
+  findOneAndUpdate(filter: Filter<T>, update: UpdateFilter<T>) {
+    return this.collection.findOneAndUpdate(this.scoped(filter), this.checkedUpdate(update), {
+      returnDocument: 'after',
+    });
+  }
+
+  deleteOne(filter: Filter<T>) {
+    return this.collection.deleteOne(this.scoped(filter));
+  }
+
+  deleteMany(filter: Filter<T>) {
+    return this.collection.deleteMany(this.scoped(filter));
+  }
+}
+
+/**
+ * The only door to tenant data: repositories are built from a scope, and a scope
+ * is made for exactly one tenant id.
+ */
+export class TenantScope {
+  constructor(
+    private readonly db: Db,
+    readonly tenantId: string,
+  ) {
+    if (!tenantId) throw new Error('a tenant scope needs a tenant id');
+  }
+
+  collection<T extends TenantDocument>(name: string): TenantCollection<T> {
+    return new TenantCollection<T>(this.db.collection<T>(name), this.tenantId);
+  }
+}

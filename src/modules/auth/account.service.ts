@@ -1,0 +1,60 @@
+import { GraphQLError } from 'graphql';
+import type { Logger } from '../../logger.js';
+import { badInput, notFound, unauthenticated } from '../../graphql/errors.js';
+import { passwordProblem } from './password-policy.js';
+import type { PasswordHasher } from './passwords.js';
+import type { SessionGuard } from './session-guard.js';
+import type { SessionDoc, SessionRepository } from './session.repository.js';
+import type { Throttle } from './throttle.js';
+import type { UserRepository } from './user.repository.js';
+import type { AuthService } from './auth.service.js';
+import type { RequestInfo, Viewer } from './viewer.js';
+
+interface AccountDeps {
+  users: UserRepository;
+  sessions: SessionRepository;
+  auth: AuthService;
+  guard: SessionGuard;
+  passwords: PasswordHasher;
+  throttle: Throttle;
+  logger: Logger;
+}
+
+/** What a signed-in user does to their own account: password and sessions. */
+export class AccountService {
+  constructor(private readonly deps: AccountDeps) {}
+
+  /** Changes the password and revokes every other session of the user. */
+  async changePassword(viewer: Viewer, input: { currentPassword: string; newPassword: string }, request: RequestInfo): Promise<boolean> {
+    await this.deps.throttle.consume(`password:${viewer.userId}`);
+    const user = await this.deps.users.findById(viewer.userId);
+    if (!user) throw unauthenticated();
+    const problem = passwordProblem(input.newPassword, user.email);
+    if (problem) throw badInput('newPassword', problem);
+    try {
+      await this.deps.auth.verifyCredentials(user.email, input.currentPassword, request);
+    } catch (error) {
+      if (error instanceof GraphQLError && error.extensions.code === 'UNAUTHENTICATED') {
+        throw badInput('currentPassword', 'is not correct');
+      }
+      throw error; // ACCOUNT_LOCKED and the like pass through unchanged
+    }
+    await this.deps.users.setPasswordHash(user._id, await this.deps.passwords.hash(input.newPassword));
+    const revoked = await this.deps.sessions.revokeAllOfUser(user._id, 'password_changed', viewer.sessionId);
+    this.deps.logger.info({ event: 'auth.password_changed', userId: user._id, revokedSessions: revoked, requestId: request.requestId }, 'password changed');
+    return true;
+  }
+
+  listSessions(viewer: Viewer): Promise<SessionDoc[]> {
+    return this.deps.sessions.listActive(viewer.userId, new Date());
+  }
+
+  /** Revokes one of the caller's own sessions; anyone else's is NOT_FOUND. */
+  async revokeSession(viewer: Viewer, sessionId: string): Promise<boolean> {
+    const session = await this.deps.sessions.findById(sessionId);
+    if (!session || session.userId !== viewer.userId || session.revokedAt) throw notFound('Session');
+    await this.deps.sessions.revoke(sessionId, 'revoked_by_user');
+    this.deps.guard.forget(sessionId);
+    return true;
+  }
+}

@@ -1,0 +1,90 @@
+import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { viewerOf, type Context } from '../../graphql/context.js';
+import { unauthenticated } from '../../graphql/errors.js';
+import { toTenant } from '../tenants/tenant.types.js';
+import {
+  AuthPayload,
+  ChangePasswordInput,
+  LoginInput,
+  Membership,
+  Session,
+  SignUpInput,
+  toAuthPayload,
+  toSession,
+  toUser,
+  Viewer,
+} from './auth.types.js';
+
+@Resolver()
+export class AuthResolver {
+  @Mutation(() => AuthPayload, { description: 'Create an account and a new tenant; the caller becomes its OWNER and is logged in.' })
+  async signUp(@Arg('input', () => SignUpInput, { description: 'Account and tenant details.' }) input: SignUpInput, @Ctx() ctx: Context) {
+    return toAuthPayload(await ctx.services.auth.signUp(input, ctx.request));
+  }
+
+  @Mutation(() => AuthPayload, {
+    description: 'Log in. Unknown email and wrong password give the same error; repeated failures lock the account (ACCOUNT_LOCKED).',
+  })
+  async login(@Arg('input', () => LoginInput, { description: 'Credentials and optional tenant.' }) input: LoginInput, @Ctx() ctx: Context) {
+    return toAuthPayload(await ctx.services.auth.login(input, ctx.request));
+  }
+
+  @Mutation(() => AuthPayload, { description: 'Trade a refresh token for new tokens. The presented refresh token stops working.' })
+  async refreshToken(
+    @Arg('refreshToken', () => String, { description: 'The refresh token from the last AuthPayload.' }) refreshToken: string,
+    @Ctx() ctx: Context,
+  ) {
+    return toAuthPayload(await ctx.services.auth.refresh(refreshToken, ctx.request));
+  }
+
+  @Mutation(() => AuthPayload, { description: 'Move the current session to another tenant the user belongs to; issues new tokens.' })
+  async switchTenant(@Arg('tenantId', () => ID, { description: 'A tenant from me.memberships.' }) tenantId: string, @Ctx() ctx: Context) {
+    return toAuthPayload(await ctx.services.auth.switchTenant(viewerOf(ctx), tenantId));
+  }
+
+  @Mutation(() => Boolean, { description: 'Revoke the current session: its access and refresh tokens stop working.' })
+  async logout(@Ctx() ctx: Context) {
+    return ctx.services.auth.logout(viewerOf(ctx));
+  }
+
+  @Query(() => Viewer, { description: 'The caller: user, current tenant and role, and all memberships.' })
+  async me(@Ctx() ctx: Context) {
+    const viewer = viewerOf(ctx);
+    const user = await ctx.services.users.findById(viewer.userId);
+    if (!user) throw unauthenticated();
+    const memberships = await ctx.services.membershipDirectory.ofUser(user._id);
+    const tenants = await ctx.services.tenantRepository.findManyByIds(memberships.map((m) => m.tenantId));
+    const byId = new Map(tenants.map((t) => [t._id, t]));
+    const current = viewer.tenantId ? byId.get(viewer.tenantId) : undefined;
+    return Object.assign(new Viewer(), {
+      user: toUser(user),
+      tenant: current ? toTenant(current) : null,
+      role: viewer.role,
+      platformAdmin: user.platformAdmin,
+      memberships: memberships.flatMap((m) => {
+        const tenant = byId.get(m.tenantId);
+        return tenant ? [Object.assign(new Membership(), { tenant: toTenant(tenant), role: m.role, joinedAt: m.joinedAt })] : [];
+      }),
+    });
+  }
+
+  @Mutation(() => Boolean, { description: 'Change the password (checks the current one); every other session is revoked.' })
+  async changePassword(
+    @Arg('input', () => ChangePasswordInput, { description: 'Current and new password.' }) input: ChangePasswordInput,
+    @Ctx() ctx: Context,
+  ) {
+    return ctx.services.account.changePassword(viewerOf(ctx), input, ctx.request);
+  }
+
+  @Query(() => [Session], { description: 'The current user\'s live sessions, newest first.' })
+  async sessions(@Ctx() ctx: Context) {
+    const viewer = viewerOf(ctx);
+    const sessions = await ctx.services.account.listSessions(viewer);
+    return sessions.map((s) => toSession(s, viewer.sessionId));
+  }
+
+  @Mutation(() => Boolean, { description: 'Revoke one of the current user\'s sessions (for example a lost device).' })
+  async revokeSession(@Arg('id', () => ID, { description: 'Session id from sessions.' }) id: string, @Ctx() ctx: Context) {
+    return ctx.services.account.revokeSession(viewerOf(ctx), id);
+  }
+}

@@ -1,0 +1,162 @@
+import type { Logger } from '../../logger.js';
+import { appError, badInput, conflict, forbidden, notFound, unauthenticated } from '../../graphql/errors.js';
+import type { MembershipDirectory, MembershipDoc } from '../members/membership.repository.js';
+import type { Role } from '../members/roles.js';
+import type { TenantService } from '../tenants/tenant.service.js';
+import type { TenantDoc, TenantRepository } from '../tenants/tenant.repository.js';
+import { normaliseEmail, passwordProblem } from './password-policy.js';
+import type { PasswordHasher } from './passwords.js';
+import type { SessionGuard } from './session-guard.js';
+import type { SessionRepository } from './session.repository.js';
+import type { AuthPayloadData, SessionService } from './session.service.js';
+import type { Throttle } from './throttle.js';
+import { isDuplicateKey, type UserDoc, type UserRepository } from './user.repository.js';
+import type { RequestInfo, Viewer } from './viewer.js';
+
+export interface AuthDeps {
+  users: UserRepository;
+  tenants: TenantRepository;
+  tenantService: TenantService;
+  memberships: MembershipDirectory;
+  sessions: SessionRepository;
+  sessionService: SessionService;
+  guard: SessionGuard;
+  passwords: PasswordHasher;
+  throttle: Throttle;
+  logger: Logger;
+  lockout: { maxFailures: number; lockMinutes: number };
+}
+
+const BAD_CREDENTIALS = 'Invalid email or password';
+
+/** Sign-up, login, refresh, tenant switching and logout. */
+export class AuthService {
+  constructor(private readonly deps: AuthDeps) {}
+
+  async signUp(input: { email: string; password: string; tenantName: string }, request: RequestInfo): Promise<AuthPayloadData> {
+    await this.deps.throttle.consume(`signup:${request.ip}`);
+    const email = normaliseEmail(input.email);
+    const problem = passwordProblem(input.password, email);
+    if (problem) throw badInput('password', problem);
+    const tenantName = this.deps.tenantService.validName(input.tenantName);
+
+    const passwordHash = await this.deps.passwords.hash(input.password);
+    let user: UserDoc;
+    try {
+      user = await this.deps.users.create(email, passwordHash);
+    } catch (error) {
+      if (isDuplicateKey(error)) throw conflict('An account with this email already exists; log in instead');
+      throw error;
+    }
+    try {
+      const { tenant } = await this.deps.tenantService.createWithOwner(tenantName, user._id);
+      this.deps.logger.info({ event: 'auth.sign_up', userId: user._id, tenantId: tenant._id, requestId: request.requestId }, 'user signed up');
+      return await this.deps.sessionService.start(user, tenant, 'OWNER', request);
+    } catch (error) {
+      await this.deps.users.delete(user._id); // no half-made account left behind
+      throw error;
+    }
+  }
+
+  async login(input: { email: string; password: string; tenantId?: string | null }, request: RequestInfo): Promise<AuthPayloadData> {
+    await this.deps.throttle.consume(`login:${request.ip}`);
+    const user = await this.verifyCredentials(normaliseEmail(input.email), input.password, request);
+    const { tenant, role } = await this.chooseTenant(user, input.tenantId ?? null);
+    this.deps.logger.info({ event: 'auth.login', userId: user._id, tenantId: tenant?._id, requestId: request.requestId }, 'login succeeded');
+    return this.deps.sessionService.start(user, tenant, role, request);
+  }
+
+  /**
+   * Checks an email and password with lockout. Unknown email and wrong password
+   * give the same message and cost the same (a dummy hash is verified).
+   */
+  async verifyCredentials(email: string, password: string, request: RequestInfo): Promise<UserDoc> {
+    const user = await this.deps.users.findByEmail(email);
+    if (!user) {
+      await this.deps.passwords.verifyDummy(password);
+      throw unauthenticated(BAD_CREDENTIALS);
+    }
+    const valid = await this.deps.passwords.verify(user.passwordHash, password);
+    if (user.lockedUntil && user.lockedUntil > new Date()) {
+      throw appError('ACCOUNT_LOCKED', 'Account temporarily locked after repeated failed logins; try again later', {
+        lockedUntil: user.lockedUntil.toISOString(),
+      });
+    }
+    if (!valid) {
+      await this.recordFailure(user, request);
+      throw unauthenticated(BAD_CREDENTIALS);
+    }
+    if (user.failedLogins > 0 || user.lockedUntil) await this.deps.users.recordSuccessfulLogin(user._id);
+    return user;
+  }
+
+  private async recordFailure(user: UserDoc, request: RequestInfo): Promise<void> {
+    const { maxFailures, lockMinutes } = this.deps.lockout;
+    const failures = await this.deps.users.recordFailedLogin(user._id);
+    this.deps.logger.info({ event: 'auth.login_failed', userId: user._id, failures, ip: request.ip, requestId: request.requestId }, 'login failed');
+    if (failures < maxFailures) return;
+    const until = new Date(Date.now() + lockMinutes * 60_000);
+    if (await this.deps.users.lock(user._id, maxFailures, until)) {
+      this.deps.logger.warn(
+        { event: 'auth.account_locked', userId: user._id, until: until.toISOString(), ip: request.ip, requestId: request.requestId },
+        `account locked after ${maxFailures} consecutive failed logins`,
+      );
+    }
+  }
+
+  /** The tenant a login lands in: the one asked for, else the first active membership. */
+  private async chooseTenant(user: UserDoc, tenantId: string | null): Promise<{ tenant: TenantDoc | null; role: Role | null }> {
+    const memberships = await this.deps.memberships.ofUser(user._id);
+    const candidates: MembershipDoc[] = tenantId ? memberships.filter((m) => m.tenantId === tenantId) : memberships;
+    if (tenantId && !candidates.length) throw forbidden('You are not a member of that tenant');
+    const tenants = await this.deps.tenants.findManyByIds(candidates.map((m) => m.tenantId));
+    for (const membership of candidates) {
+      const tenant = tenants.find((t) => t._id === membership.tenantId);
+      if (tenant?.status === 'ACTIVE') return { tenant, role: membership.role };
+    }
+    if (tenantId) throw forbidden('That tenant is suspended');
+    if (user.platformAdmin) return { tenant: null, role: null };
+    throw forbidden('You have no active tenant');
+  }
+
+  async refresh(refreshToken: string, request: RequestInfo): Promise<AuthPayloadData> {
+    await this.deps.throttle.consume(`refresh:${request.ip}`);
+    const session = await this.deps.sessionService.authenticateRefresh(refreshToken, request);
+    const user = await this.deps.users.findById(session.userId);
+    if (!user) throw unauthenticated('Invalid or expired refresh token');
+    let tenant: TenantDoc | null = null;
+    let role: Role | null = null;
+    if (session.tenantId) {
+      const membership = await this.deps.memberships.find(session.tenantId, user._id);
+      tenant = await this.deps.tenants.findById(session.tenantId);
+      if (!membership || tenant?.status !== 'ACTIVE') {
+        await this.deps.sessions.revoke(session._id, 'membership_or_tenant_gone');
+        throw unauthenticated('Invalid or expired refresh token');
+      }
+      role = membership.role;
+    } else if (!user.platformAdmin) {
+      throw unauthenticated('Invalid or expired refresh token');
+    }
+    return this.deps.sessionService.rotate(session, user, tenant, role);
+  }
+
+  async switchTenant(viewer: Viewer, tenantId: string): Promise<AuthPayloadData> {
+    const [user, membership, tenant, session] = await Promise.all([
+      this.deps.users.findById(viewer.userId),
+      this.deps.memberships.find(tenantId, viewer.userId),
+      this.deps.tenants.findById(tenantId),
+      this.deps.sessions.findById(viewer.sessionId),
+    ]);
+    if (!user || !session) throw unauthenticated();
+    if (!membership || !tenant) throw notFound('Tenant');
+    if (tenant.status !== 'ACTIVE') throw forbidden('That tenant is suspended');
+    this.deps.guard.forget(session._id);
+    return this.deps.sessionService.rotate(session, user, tenant, membership.role);
+  }
+
+  async logout(viewer: Viewer): Promise<boolean> {
+    await this.deps.sessions.revoke(viewer.sessionId, 'logout');
+    this.deps.guard.forget(viewer.sessionId);
+    return true;
+  }
+}

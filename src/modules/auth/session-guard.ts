@@ -1,0 +1,85 @@
+import type { MembershipDirectory } from '../members/membership.repository.js';
+import type { TenantRepository } from '../tenants/tenant.repository.js';
+import type { SessionRepository } from './session.repository.js';
+import type { AccessTokenClaims } from './tokens.js';
+import type { UserRepository } from './user.repository.js';
+import type { Viewer } from './viewer.js';
+
+interface GuardDeps {
+  sessions: SessionRepository;
+  users: UserRepository;
+  tenants: TenantRepository;
+  memberships: MembershipDirectory;
+  /** How long a looked-up session state may be reused (≤ 5 s): the revocation delay. */
+  cacheSeconds: number;
+}
+
+type SessionState = { ok: false } | { ok: true; viewer: Viewer };
+
+const MAX_ENTRIES = 10_000;
+
+/**
+ * Turns verified token claims into a Viewer, checking that the session is live,
+ * the tenant active and the membership current. Results are cached for a few
+ * seconds per (session, tenant), so a revoked session or removed member stops
+ * working within that delay without a database read on every request.
+ */
+export class SessionGuard {
+  private readonly cache = new Map<string, { state: SessionState; at: number }>();
+
+  constructor(private readonly deps: GuardDeps) {}
+
+  async viewerFor(claims: AccessTokenClaims): Promise<Viewer | null> {
+    const key = `${claims.sessionId}|${claims.tenantId ?? ''}|${claims.userId}`;
+    const cached = this.cache.get(key);
+    const now = Date.now();
+    if (cached && now - cached.at < this.deps.cacheSeconds * 1000) {
+      return cached.state.ok ? cached.state.viewer : null;
+    }
+    const state = await this.load(claims);
+    if (this.cache.size >= MAX_ENTRIES) {
+      const oldest = this.cache.keys().next();
+      if (!oldest.done) this.cache.delete(oldest.value);
+    }
+    this.cache.delete(key);
+    this.cache.set(key, { state, at: now });
+    return state.ok ? state.viewer : null;
+  }
+
+  /** Drops cached state of a session, for changes made by this process (logout, switch). */
+  forget(sessionId: string): void {
+    for (const key of this.cache.keys()) {
+      if (key.startsWith(`${sessionId}|`)) this.cache.delete(key);
+    }
+  }
+
+  private async load(claims: AccessTokenClaims): Promise<SessionState> {
+    const [session, user] = await Promise.all([
+      this.deps.sessions.findById(claims.sessionId),
+      this.deps.users.findById(claims.userId),
+    ]);
+    if (!session || !user || session.userId !== user._id) return { ok: false };
+    if (session.revokedAt || session.expiresAt <= new Date()) return { ok: false };
+    if ((session.tenantId ?? null) !== claims.tenantId) return { ok: false };
+    if (!claims.tenantId) {
+      return user.platformAdmin
+        ? { ok: true, viewer: { userId: user._id, sessionId: session._id, tenantId: null, role: null, platformAdmin: true } }
+        : { ok: false };
+    }
+    const [tenant, membership] = await Promise.all([
+      this.deps.tenants.findById(claims.tenantId),
+      this.deps.memberships.find(claims.tenantId, user._id),
+    ]);
+    if (!tenant || tenant.status !== 'ACTIVE' || !membership) return { ok: false };
+    return {
+      ok: true,
+      viewer: {
+        userId: user._id,
+        sessionId: session._id,
+        tenantId: tenant._id,
+        role: membership.role,
+        platformAdmin: user.platformAdmin,
+      },
+    };
+  }
+}

@@ -1,0 +1,88 @@
+import type { Collection, Db } from 'mongodb';
+import { Collections } from '../../db/collections.js';
+
+export interface SessionDoc {
+  _id: string;
+  userId: string;
+  tenantId: string | null;
+  refreshTokenHash: string;
+  /** Hashes of refresh tokens already rotated away; presenting one again is reuse. */
+  previousRefreshTokenHashes: string[];
+  createdAt: Date;
+  lastUsedAt: Date;
+  expiresAt: Date;
+  revokedAt: Date | null;
+  revokedReason: string | null;
+  ip: string | null;
+  userAgent: string | null;
+}
+
+const KEEP_PREVIOUS_HASHES = 50;
+
+/** Login sessions; each holds the hash of its current refresh token. */
+export class SessionRepository {
+  private readonly sessions: Collection<SessionDoc>;
+
+  constructor(db: Db) {
+    this.sessions = db.collection<SessionDoc>(Collections.sessions);
+  }
+
+  async create(session: SessionDoc): Promise<void> {
+    await this.sessions.insertOne(session);
+  }
+
+  findById(id: string) {
+    return this.sessions.findOne({ _id: id });
+  }
+
+  listActive(userId: string, now: Date) {
+    return this.sessions
+      .find({ userId, revokedAt: null, expiresAt: { $gt: now } })
+      .sort({ createdAt: -1 })
+      .limit(200)
+      .toArray();
+  }
+
+  /**
+   * Swaps the refresh token hash if `currentHash` is still current and the session
+   * is live; exactly one of two concurrent callers can win.
+   */
+  async rotate(
+    session: SessionDoc,
+    nextHash: string,
+    changes: { tenantId?: string | null },
+    now: Date,
+  ): Promise<boolean> {
+    // The filter pins the current hash, so the list read with `session` is still current.
+    const previous = [...session.previousRefreshTokenHashes, session.refreshTokenHash].slice(-KEEP_PREVIOUS_HASHES);
+    const result = await this.sessions.updateOne(
+      { _id: session._id, refreshTokenHash: session.refreshTokenHash, revokedAt: null, expiresAt: { $gt: now } },
+      { $set: { refreshTokenHash: nextHash, previousRefreshTokenHashes: previous, lastUsedAt: now, ...changes } },
+    );
+    return result.modifiedCount === 1;
+  }
+
+  async revoke(id: string, reason: string): Promise<boolean> {
+    const result = await this.sessions.updateOne(
+      { _id: id, revokedAt: null },
+      { $set: { revokedAt: new Date(), revokedReason: reason } },
+    );
+    return result.modifiedCount === 1;
+  }
+
+  async revokeAllOfUser(userId: string, reason: string, exceptSessionId?: string): Promise<number> {
+    const filter = exceptSessionId
+      ? { userId, revokedAt: null, _id: { $ne: exceptSessionId } }
+      : { userId, revokedAt: null };
+    const result = await this.sessions.updateMany(filter, { $set: { revokedAt: new Date(), revokedReason: reason } });
+    return result.modifiedCount;
+  }
+
+  async revokeAllOfUserInTenant(userId: string, tenantId: string, reason: string): Promise<number> {
+    const result = await this.sessions.updateMany(
+      { userId, tenantId, revokedAt: null },
+      { $set: { revokedAt: new Date(), revokedReason: reason } },
+    );
+    return result.modifiedCount;
+  }
+}

@@ -1,0 +1,133 @@
+import { createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
+import {
+  calculateJwkThumbprint,
+  exportJWK,
+  jwtVerify,
+  SignJWT,
+  type JWK,
+  type JWTHeaderParameters,
+  type JWTPayload,
+} from 'jose';
+import { isRole, type Role } from '../members/roles.js';
+
+export interface AccessTokenSubject {
+  userId: string;
+  tenantId: string | null;
+  role: Role | null;
+  sessionId: string;
+  platformAdmin: boolean;
+}
+
+export interface AccessTokenClaims extends AccessTokenSubject {
+  tokenId: string;
+  expiresAt: Date;
+}
+
+export interface TokenSettings {
+  privateKey: KeyObject;
+  previousPublicKeys: KeyObject[];
+  issuer: string;
+  audience: string;
+  accessTokenTtlSeconds: number;
+}
+
+const ALGORITHM = 'EdDSA';
+
+interface VerificationKey {
+  kid: string;
+  key: KeyObject;
+  jwk: JWK;
+}
+
+async function describeKey(publicKey: KeyObject): Promise<VerificationKey> {
+  const jwk = await exportJWK(publicKey);
+  const kid = await calculateJwkThumbprint(jwk);
+  return { kid, key: publicKey, jwk: { ...jwk, kid, alg: ALGORITHM, use: 'sig' } };
+}
+
+/**
+ * Issues and verifies access tokens: EdDSA (Ed25519) JWTs with a `kid`.
+ * Verification pins the algorithm, issuer, audience and the key (by kid), so
+ * `alg: none`, HS256 signed with the public key, and foreign keys are refused.
+ */
+export class TokenService {
+  private constructor(
+    private readonly settings: TokenSettings,
+    private readonly active: VerificationKey,
+    private readonly keys: Map<string, VerificationKey>,
+  ) {}
+
+  static async create(settings: TokenSettings): Promise<TokenService> {
+    const active = await describeKey(createPublicKey(settings.privateKey));
+    const keys = new Map<string, VerificationKey>([[active.kid, active]]);
+    for (const previous of settings.previousPublicKeys) {
+      const described = await describeKey(previous);
+      keys.set(described.kid, described);
+    }
+    return new TokenService(settings, active, keys);
+  }
+
+  get ttlSeconds(): number {
+    return this.settings.accessTokenTtlSeconds;
+  }
+
+  async sign(subject: AccessTokenSubject): Promise<{ token: string; expiresAt: Date }> {
+    const now = Math.floor(Date.now() / 1000);
+    const exp = now + this.settings.accessTokenTtlSeconds;
+    const claims: JWTPayload = { sid: subject.sessionId };
+    if (subject.tenantId) claims.tid = subject.tenantId;
+    if (subject.role) claims.role = subject.role;
+    if (subject.platformAdmin) claims.padm = true;
+    const token = await new SignJWT(claims)
+      .setProtectedHeader({ alg: ALGORITHM, kid: this.active.kid, typ: 'at+jwt' })
+      .setSubject(subject.userId)
+      .setIssuer(this.settings.issuer)
+      .setAudience(this.settings.audience)
+      .setJti(randomUUID())
+      .setIssuedAt(now)
+      .setNotBefore(now)
+      .setExpirationTime(exp)
+      .sign(this.settings.privateKey);
+    return { token, expiresAt: new Date(exp * 1000) };
+  }
+
+  /** Throws on any defect; callers turn that into UNAUTHENTICATED. */
+  async verify(token: string): Promise<AccessTokenClaims> {
+    const { payload } = await jwtVerify(
+      token,
+      (header: JWTHeaderParameters) => {
+        const known = header.kid ? this.keys.get(header.kid) : undefined;
+        if (!known) throw new Error('unknown signing key');
+        return known.key;
+      },
+      {
+        algorithms: [ALGORITHM],
+        issuer: this.settings.issuer,
+        audience: this.settings.audience,
+        typ: 'at+jwt',
+        requiredClaims: ['sub', 'sid', 'jti', 'iat', 'exp', 'nbf'],
+        clockTolerance: 5,
+      },
+    );
+    const { sub, sid, jti, tid, role, padm, exp } = payload;
+    if (typeof sub !== 'string' || typeof sid !== 'string' || typeof jti !== 'string') {
+      throw new Error('malformed claims');
+    }
+    if (tid !== undefined && typeof tid !== 'string') throw new Error('malformed tid');
+    if (role !== undefined && !isRole(role)) throw new Error('malformed role');
+    return {
+      userId: sub,
+      sessionId: sid,
+      tokenId: jti,
+      tenantId: tid ?? null,
+      role: role ?? null,
+      platformAdmin: padm === true,
+      expiresAt: new Date((exp ?? 0) * 1000),
+    };
+  }
+
+  /** The public keys for /.well-known/jwks.json. */
+  jwks(): { keys: JWK[] } {
+    return { keys: [...this.keys.values()].map((k) => k.jwk) };
+  }
+}

@@ -1,0 +1,213 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../../logger.js';
+import { digestsEqual, randomToken, sha256Hex } from '../../crypto/random.js';
+import { badInput, conflict, forbidden, notFound, unauthenticated } from '../../graphql/errors.js';
+import type { AuthService } from '../auth/auth.service.js';
+import { normaliseEmail, passwordProblem } from '../auth/password-policy.js';
+import type { PasswordHasher } from '../auth/passwords.js';
+import type { SessionRepository } from '../auth/session.repository.js';
+import type { AuthPayloadData, SessionService } from '../auth/session.service.js';
+import type { Throttle } from '../auth/throttle.js';
+import { isDuplicateKey, type UserDoc, type UserRepository } from '../auth/user.repository.js';
+import type { RequestInfo, Viewer } from '../auth/viewer.js';
+import type { TenantRepository } from '../tenants/tenant.repository.js';
+import type { InvitationDirectory, InvitationDoc, InvitationRepository } from './invitation.repository.js';
+import type { MembershipDoc, MembershipRepository } from './membership.repository.js';
+import { roleAtLeast, type Role } from './roles.js';
+
+interface MemberDeps {
+  membershipsOf: (tenantId: string) => MembershipRepository;
+  invitationsOf: (tenantId: string) => InvitationRepository;
+  invitationDirectory: InvitationDirectory;
+  users: UserRepository;
+  tenants: TenantRepository;
+  sessions: SessionRepository;
+  sessionService: SessionService;
+  auth: AuthService;
+  passwords: PasswordHasher;
+  throttle: Throttle;
+  logger: Logger;
+  invitationTtlHours: number;
+}
+
+export interface MemberView {
+  user: UserDoc;
+  role: Role;
+  joinedAt: Date;
+}
+
+/** Invitation tokens are `inv_<invitation id>.<256 random bits>`. */
+function parseInvitationToken(token: string): { id: string; secretHash: string } | null {
+  const match = /^inv_([0-9a-f-]{36})\.([A-Za-z0-9_-]{43})$/.exec(token);
+  return match ? { id: match[1]!, secretHash: sha256Hex(match[2]!) } : null;
+}
+
+function tenantOf(viewer: Viewer): string {
+  if (!viewer.tenantId) throw forbidden('This operation needs a tenant-scoped session');
+  return viewer.tenantId;
+}
+
+/** Members of a tenant: listing, inviting, changing roles and removing. */
+export class MemberService {
+  constructor(private readonly deps: MemberDeps) {}
+
+  async list(viewer: Viewer): Promise<MemberView[]> {
+    const memberships = await this.deps.membershipsOf(tenantOf(viewer)).list();
+    const users = await this.deps.users.findManyByIds(memberships.map((m) => m.userId));
+    const byId = new Map(users.map((u) => [u._id, u]));
+    return memberships.flatMap((m) => {
+      const user = byId.get(m.userId);
+      return user ? [{ user, role: m.role, joinedAt: m.joinedAt }] : [];
+    });
+  }
+
+  /** A member cannot grant a role above their own. */
+  private assertCanGrant(viewer: Viewer, role: Role): void {
+    if (!roleAtLeast(viewer.role, role)) throw forbidden(`You cannot grant the ${role} role`);
+  }
+
+  async invite(viewer: Viewer, input: { email: string; role: Role }): Promise<{ invitation: InvitationDoc; token: string }> {
+    const tenantId = tenantOf(viewer);
+    this.assertCanGrant(viewer, input.role);
+    const email = normaliseEmail(input.email);
+    const existing = await this.deps.users.findByEmail(email);
+    if (existing && (await this.deps.membershipsOf(tenantId).find(existing._id))) {
+      throw conflict('That person is already a member');
+    }
+    const secret = randomToken(32);
+    const now = new Date();
+    const invitation = await this.deps.invitationsOf(tenantId).create({
+      _id: randomUUID(),
+      email,
+      role: input.role,
+      tokenHash: sha256Hex(secret),
+      invitedBy: viewer.userId,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + this.deps.invitationTtlHours * 3_600_000),
+      acceptedAt: null,
+      acceptedBy: null,
+    });
+    this.deps.logger.info({ event: 'member.invited', tenantId, invitationId: invitation._id, role: input.role, actorId: viewer.userId }, 'member invited');
+    return { invitation, token: `inv_${invitation._id}.${secret}` };
+  }
+
+  listInvitations(viewer: Viewer): Promise<InvitationDoc[]> {
+    return this.deps.invitationsOf(tenantOf(viewer)).listPending(new Date());
+  }
+
+  async revokeInvitation(viewer: Viewer, id: string): Promise<boolean> {
+    if (!(await this.deps.invitationsOf(tenantOf(viewer)).revoke(id))) throw notFound('Invitation');
+    return true;
+  }
+
+  /**
+   * Accepts an invitation. A new user sets a password here. An existing account
+   * must prove it is theirs (signed in as that user, or their current password),
+   * so whoever holds the token cannot take over an existing account.
+   */
+  async accept(input: { token: string; password?: string | null }, viewer: Viewer | null, request: RequestInfo): Promise<AuthPayloadData> {
+    await this.deps.throttle.consume(`invitation:${request.ip}`);
+    const invalid = () => badInput('token', 'invitation is invalid, expired or already used');
+    const parsed = parseInvitationToken(input.token);
+    if (!parsed) throw invalid();
+    const invitation = await this.deps.invitationDirectory.findById(parsed.id);
+    const now = new Date();
+    if (!invitation || !digestsEqual(invitation.tokenHash, parsed.secretHash)) throw invalid();
+    if (invitation.acceptedAt || invitation.expiresAt <= now) throw invalid();
+    const tenant = await this.deps.tenants.findById(invitation.tenantId);
+    if (!tenant || tenant.status !== 'ACTIVE') throw invalid();
+
+    const existing = await this.deps.users.findByEmail(invitation.email);
+    const user = existing
+      ? await this.proveOwnership(existing, input.password ?? null, viewer, request)
+      : await this.prepareNewUser(invitation.email, input.password ?? null);
+
+    const invitations = this.deps.invitationsOf(tenant._id);
+    if (!(await invitations.claim(invitation._id, user.existing ? user.doc._id : null, now))) throw invalid();
+    let created: UserDoc | undefined;
+    try {
+      const member = user.existing ? user.doc : (created = await this.createUser(invitation.email, user.passwordHash));
+      if (!user.existing) await invitations.setAcceptedBy(invitation._id, member._id);
+      await this.deps.membershipsOf(tenant._id).add(member._id, invitation.role);
+      if (invitation.role === 'OWNER') await this.deps.tenants.addOwner(tenant._id);
+      this.deps.logger.info({ event: 'member.joined', tenantId: tenant._id, userId: member._id, role: invitation.role }, 'invitation accepted');
+      return await this.deps.sessionService.start(member, tenant, invitation.role, request);
+    } catch (error) {
+      await invitations.release(invitation._id);
+      if (created) await this.deps.users.delete(created._id);
+      if (isDuplicateKey(error)) throw conflict('Already a member of this tenant');
+      throw error;
+    }
+  }
+
+  private async proveOwnership(user: UserDoc, password: string | null, viewer: Viewer | null, request: RequestInfo) {
+    if (viewer?.userId === user._id) return { existing: true as const, doc: user };
+    if (!password) throw unauthenticated('This email already has an account: sign in as it or give its password');
+    const verified = await this.deps.auth.verifyCredentials(user.email, password, request);
+    return { existing: true as const, doc: verified };
+  }
+
+  private async prepareNewUser(email: string, password: string | null) {
+    if (!password) throw badInput('password', 'is required to create your account');
+    const problem = passwordProblem(password, email);
+    if (problem) throw badInput('password', problem);
+    return { existing: false as const, passwordHash: await this.deps.passwords.hash(password) };
+  }
+
+  private async createUser(email: string, passwordHash: string): Promise<UserDoc> {
+    try {
+      return await this.deps.users.create(email, passwordHash);
+    } catch (error) {
+      if (isDuplicateKey(error)) throw conflict('An account with this email was just created; accept again signed in');
+      throw error;
+    }
+  }
+
+  /** Changes a member's role. Nobody acts on a member ranked above them, and the last OWNER stays. */
+  async updateRole(viewer: Viewer, userId: string, role: Role): Promise<MemberView> {
+    const tenantId = tenantOf(viewer);
+    const memberships = this.deps.membershipsOf(tenantId);
+    const target = await this.targetMember(viewer, memberships, userId);
+    this.assertCanGrant(viewer, role);
+    if (target.role === role) return this.view(target);
+    if (target.role === 'OWNER' && !(await this.deps.tenants.releaseOwner(tenantId))) {
+      throw conflict('The last OWNER cannot be demoted');
+    }
+    if (!(await memberships.changeRole(userId, target.role, role))) {
+      if (target.role === 'OWNER') await this.deps.tenants.addOwner(tenantId);
+      throw conflict('The member changed meanwhile; try again');
+    }
+    if (role === 'OWNER') await this.deps.tenants.addOwner(tenantId);
+    this.deps.logger.info({ event: 'member.role_changed', tenantId, userId, from: target.role, to: role, actorId: viewer.userId }, 'member role changed');
+    return this.view({ ...target, role });
+  }
+
+  async remove(viewer: Viewer, userId: string): Promise<boolean> {
+    const tenantId = tenantOf(viewer);
+    const memberships = this.deps.membershipsOf(tenantId);
+    const target = await this.targetMember(viewer, memberships, userId);
+    if (target.role === 'OWNER' && !(await this.deps.tenants.releaseOwner(tenantId))) {
+      throw conflict('The last OWNER cannot be removed');
+    }
+    if (!(await memberships.remove(userId, target.role))) {
+      if (target.role === 'OWNER') await this.deps.tenants.addOwner(tenantId);
+      throw conflict('The member changed meanwhile; try again');
+    }
+    await this.deps.sessions.revokeAllOfUserInTenant(userId, tenantId, 'removed_from_tenant');
+    this.deps.logger.info({ event: 'member.removed', tenantId, userId, actorId: viewer.userId }, 'member removed');
+    return true;
+  }
+
+  private async targetMember(viewer: Viewer, memberships: MembershipRepository, userId: string): Promise<MembershipDoc> {
+    const target = await memberships.find(userId);
+    if (!target) throw notFound('Member');
+    if (!roleAtLeast(viewer.role, target.role)) throw forbidden(`You cannot change a member with the ${target.role} role`);
+    return target;
+  }
+
+  private async view(membership: MembershipDoc): Promise<MemberView> {
+    const user = await this.deps.users.findById(membership.userId);
+    if (!user) throw notFound('Member');
+    return { user, role: membership.role, joinedAt: membership.joinedAt };
+  }
+}

@@ -1,0 +1,13 @@
+import { registerEnumType } from 'type-graphql';
+
+export const RoleEnum = { OWNER: 'OWNER', ADMIN: 'ADMIN', MANAGER: 'MANAGER', USER: 'USER' } as const;
+registerEnumType(RoleEnum, {
+  name: 'Role',
+  description: 'A member\'s role in a tenant, highest first: OWNER > ADMIN > MANAGER > USER.',
+  valuesConfig: {
+    OWNER: { description: 'Everything, including granting OWNER. A tenant always keeps at least one.' },
+    ADMIN: { description: 'Manages members (up to ADMIN), keys and destructive operations.' },
+    MANAGER: { description: 'Creates and changes tenant data.' },
+    USER: { description: 'Reads tenant data.' },
+  },
+});

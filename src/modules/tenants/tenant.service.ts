@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../../logger.js';
+import { badInput, notFound } from '../../graphql/errors.js';
+import type { MembershipRepository } from '../members/membership.repository.js';
+import { isDuplicateKey } from '../auth/user.repository.js';
+import type { TenantDoc, TenantRepository, TenantStatus } from './tenant.repository.js';
+
+export const TENANT_NAME_MAX = 100;
+
+/** Turns a display name into a URL-safe slug. */
+export function slugify(name: string): string {
+  const slug = name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 48)
+    .replace(/-+$/g, '');
+  return slug || 'tenant';
+}
+
+interface TenantDeps {
+  tenants: TenantRepository;
+  membershipsOf: (tenantId: string) => MembershipRepository;
+  logger: Logger;
+}
+
+/** Creating tenants, and the platform administrator's view of all of them. */
+export class TenantService {
+  constructor(private readonly deps: TenantDeps) {}
+
+  validName(name: string): string {
+    const trimmed = name.trim();
+    if (!trimmed) throw badInput('tenantName', 'must not be empty');
+    if (trimmed.length > TENANT_NAME_MAX) throw badInput('tenantName', `must be at most ${TENANT_NAME_MAX} characters`);
+    return trimmed;
+  }
+
+  /** Creates a tenant whose first member is `ownerId`; removes the tenant again if that fails. */
+  async createWithOwner(name: string, ownerId: string): Promise<{ tenant: TenantDoc }> {
+    const base = slugify(name);
+    let tenant: TenantDoc | undefined;
+    for (let attempt = 0; !tenant; attempt++) {
+      const slug = attempt === 0 ? base : `${base}-${randomBytes(4).toString('hex')}`;
+      try {
+        tenant = await this.deps.tenants.create(name, slug);
+      } catch (error) {
+        if (!isDuplicateKey(error) || attempt >= 5) throw error;
+      }
+    }
+    try {
+      await this.deps.membershipsOf(tenant._id).add(ownerId, 'OWNER');
+    } catch (error) {
+      await this.deps.tenants.delete(tenant._id);
+      throw error;
+    }
+    return { tenant };
+  }
+
+  list(limit = 500): Promise<TenantDoc[]> {
+    return this.deps.tenants.list(limit);
+  }
+
+  async setStatus(tenantId: string, status: TenantStatus, actorId: string): Promise<TenantDoc> {
+    const tenant = await this.deps.tenants.setStatus(tenantId, status);
+    if (!tenant) throw notFound('Tenant');
+    this.deps.logger.warn({ event: 'tenant.status_changed', tenantId, status, actorId }, `tenant ${status.toLowerCase()}`);
+    return tenant;
+  }
+}

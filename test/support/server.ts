@@ -1,0 +1,88 @@
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { MongoClient, type Db } from 'mongodb';
+import { inject } from 'vitest';
+import { createApp } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+
+export interface GraphQLResponse<T = Record<string, unknown>> {
+  status: number;
+  headers: Headers;
+  data?: T | null;
+  errors?: { message: string; path?: string[]; extensions: { code: string; requestId?: string; [k: string]: unknown } }[];
+}
+
+export interface TestServer {
+  url: string;
+  config: Config;
+  db: Db;
+  /** Every log line the server wrote, raw. */
+  logs: string[];
+  gql<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, token?: string, headers?: Record<string, string>): Promise<GraphQLResponse<T>>;
+  close(): Promise<void>;
+}
+
+/** A fresh Ed25519 key as the PEM text JWT_PRIVATE_KEY takes. */
+export function newJwtKeyPem(): string {
+  return generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+}
+
+export function testEnv(overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    NODE_ENV: 'test',
+    VAULT_MASTER_KEYS: `t1:${randomBytes(32).toString('base64')}`,
+    VAULT_ACTIVE_MASTER_KEY: 't1',
+    JWT_PRIVATE_KEY: newJwtKeyPem(),
+    LOG_LEVEL: 'debug',
+    RATE_LIMIT_PER_MINUTE: '100000',
+    AUTH_RATE_LIMIT_PER_MINUTE: '100000',
+    ...overrides,
+  };
+}
+
+/**
+ * Starts the real app over real HTTP on an ephemeral port, against the run's
+ * MongoDB wire-protocol server, in a database of its own.
+ */
+export async function startServer(overrides: Record<string, string> = {}, dbName = `t_${randomUUID().slice(0, 8)}`): Promise<TestServer> {
+  const config = loadConfig(testEnv(overrides), { warn: () => {} });
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logs.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  const logger = createLogger(config.logLevel, sink);
+  const client = new MongoClient(inject('mongoUri'));
+  await client.connect();
+  const db = client.db(dbName);
+  const app = await createApp({ config, db, logger });
+  const { port } = await app.listen(0, '127.0.0.1');
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    config,
+    db,
+    logs,
+    async gql(query, variables, token, headers = {}) {
+      const response = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...headers,
+        },
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await response.json()) as Omit<GraphQLResponse, 'status' | 'headers'>;
+      return { status: response.status, headers: response.headers, ...body } as GraphQLResponse<never>;
+    },
+    async close() {
+      await app.close();
+      await db.dropDatabase().catch(() => {});
+      await client.close();
+    },
+  };
+}
