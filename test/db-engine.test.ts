@@ -106,7 +106,7 @@ describe('stop() of an ephemeral embedded server', () => {
       await withOwnTmpdir(async (scratch) => {
         const db = await resolveDatabase({ dbName, projectRoot, log: () => undefined });
         const port = Number(new URL(db.uri).port);
-        expect(await readdir(scratch)).toHaveLength(1); // coffer-ferretdb-* or mongo-mem-*
+        expect(await readdir(scratch)).toHaveLength(1); // coffer-ferretdb-* or coffer-mongod-*
         expect(await acceptsConnections(port)).toBe(true);
 
         await db.stop();
@@ -228,7 +228,7 @@ describe('when no engine is available', () => {
         expect(message).toMatch(/MONGOMS_SYSTEM_BINARY/);
         expect(message).toMatch(/install Go/);
         expect(message).toMatch(/- mongodb-memory-server: .*no-such-mongod/);
-        expect(message).toMatch(/- embedded FerretDB: .*go\.mod/);
+        expect(message).toMatch(/- embedded FerretDB: .*tools\/ferretdb/);
         expect(logged.lines.some((line) => line.startsWith('database: '))).toBe(false);
       } finally {
         if (saved === undefined) delete process.env['MONGOMS_SYSTEM_BINARY'];

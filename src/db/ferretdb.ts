@@ -12,14 +12,13 @@ import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'n
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { constants } from 'node:fs';
-import { access, mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ResolveDatabaseOptions, ResolvedDatabase } from './engine.js';
 
-const SOURCE_FILES = ['go.mod', 'go.sum', 'main.go'] as const;
 const BINARY_NAME = 'coffer-ferretdb';
 const BUILD_TIMEOUT_MS = 10 * 60_000;
 const READY_TIMEOUT_MS = 30_000;
@@ -65,10 +64,13 @@ async function ensureWrapper(projectRoot: string, log: (line: string) => void): 
   return binary;
 }
 
-/** Short SHA-256 over the wrapper's sources: a changed wrapper gets a fresh build. */
+/**
+ * Short SHA-256 over the wrapper's sources (go.mod, go.sum and every .go
+ * file, e.g. main.go), so a changed wrapper gets a fresh build.
+ */
 async function sourceHash(sourceDir: string): Promise<string> {
   const hash = createHash('sha256');
-  for (const name of SOURCE_FILES) {
+  for (const name of await sourceFiles(sourceDir)) {
     hash.update(`${name}\0`);
     hash.update(await readFile(path.join(sourceDir, name)));
     hash.update('\0');
@@ -76,12 +78,19 @@ async function sourceHash(sourceDir: string): Promise<string> {
   return hash.digest('hex').slice(0, 16);
 }
 
+async function sourceFiles(sourceDir: string): Promise<string[]> {
+  const names = await readdir(sourceDir).catch((err: unknown) => {
+    throw new Error(`FerretDB wrapper sources not readable at ${sourceDir}: ${errorText(err)}`);
+  });
+  return ['go.mod', 'go.sum', ...names.filter((name) => name.endsWith('.go')).sort()];
+}
+
 /** Builds to a unique temp name, then renames atomically, so concurrent first runs are safe. */
 async function buildWrapper(go: string, sourceDir: string, binary: string): Promise<void> {
   await mkdir(path.dirname(binary), { recursive: true });
   const temp = `${binary}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
-    const args = ['build', '-trimpath', '-tags', 'ferretdb_no_postgresql', '-o', temp, '.'];
+    const args = ['build', '-trimpath', '-buildvcs=false', '-tags', 'ferretdb_no_postgresql', '-o', temp, '.'];
     await run(go, args, sourceDir, BUILD_TIMEOUT_MS);
     await rename(temp, binary);
   } finally {
@@ -248,6 +257,10 @@ function collectTail(stream: Readable): () => string {
     text = (text + chunk).slice(-STDERR_TAIL_CHARS);
   });
   return () => text.trim();
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 function stderrSuffix(stderr: () => string): string {

@@ -8,8 +8,9 @@
  * the download host (or the proxy the library would use) is probed first and
  * this step fails within seconds when it is unreachable.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DryMongoBinary, MongoMemoryServer } from 'mongodb-memory-server-core';
 import type { MemoryServerInstanceOpts } from 'mongodb-memory-server-core/lib/MongoMemoryServer.js';
@@ -43,20 +44,19 @@ const PROXY_ENV = [
 export async function startMemoryServer(opts: ResolveDatabaseOptions): Promise<ResolvedDatabase> {
   const localBinary = await findLocalMongod();
   if (localBinary === undefined) await ensureDownloadPossible(opts.log);
-  const instance = await instanceOptions(opts);
-  const server = new MongoMemoryServer({ instance });
+  const storage = await prepareStorage(opts.persistentDir);
+  const server = new MongoMemoryServer({ instance: instanceOptions(opts.dbName, storage) });
   const timeout = localBinary === undefined ? DOWNLOAD_START_TIMEOUT_MS : START_TIMEOUT_MS;
-  await startWithin(server, timeout);
+  await startWithin(server, timeout, storage.dispose);
   const uri = server.getUri(opts.dbName);
-  const storage = instance.dbPath === undefined ? 'ephemeral' : `data in ${instance.dbPath}`;
   return {
     uri,
     dbName: opts.dbName,
     engine: 'mongodb-memory-server',
-    description: `mongod via mongodb-memory-server (${storage}) at ${uri}`,
+    description: `mongod via mongodb-memory-server (${storage.label}) at ${uri}`,
     stop: async () => {
-      // Removes the temporary dbPath it created, never a persistent one.
-      await server.stop({ doCleanup: true, force: false });
+      await server.stop({ doCleanup: false });
+      await storage.dispose();
     },
   };
 }
@@ -79,7 +79,8 @@ async function ensureDownloadPossible(log: (line: string) => void): Promise<void
     await probeTcp(target.hostname, port, PROBE_TIMEOUT_MS);
   } catch (err) {
     const via = proxy === undefined ? '' : ` (proxy for ${url.host})`;
-    throw new Error(`no local mongod binary and the download host ${target.hostname}:${port}${via} is unreachable: ${message(err)}`);
+    const host = `${target.hostname}:${port}${via}`;
+    throw new Error(`no local mongod binary and the download host ${host} is unreachable: ${message(err)}`);
   }
   log(`downloading mongod from ${url.host} for mongodb-memory-server (first run only)...`);
 }
@@ -121,29 +122,67 @@ function probeTcp(host: string, port: number, timeoutMs: number): Promise<void> 
   });
 }
 
-async function instanceOptions(opts: ResolveDatabaseOptions): Promise<MemoryServerInstanceOpts> {
-  const base: MemoryServerInstanceOpts = { ip: '127.0.0.1', dbName: opts.dbName, launchTimeout: LAUNCH_TIMEOUT_MS };
-  if (opts.persistentDir === undefined) return base;
-  const dbPath = path.join(opts.persistentDir, 'mongodb');
-  await mkdir(dbPath, { recursive: true });
-  return { ...base, dbPath, storageEngine: 'wiredTiger' };
+interface Storage {
+  dbPath: string;
+  persistent: boolean;
+  label: string;
+  dispose(): Promise<void>;
 }
 
-/** Starts the server, giving up after `timeoutMs`; a late start is stopped again. */
-async function startWithin(server: MongoMemoryServer, timeoutMs: number): Promise<void> {
+/**
+ * The dbPath is always ours: when mongodb-memory-server creates its own temp
+ * dir and then fails to start, its cleanup() does not remove that dir.
+ */
+async function prepareStorage(persistentDir: string | undefined): Promise<Storage> {
+  if (persistentDir !== undefined) {
+    const dbPath = path.join(persistentDir, 'mongodb');
+    await mkdir(dbPath, { recursive: true });
+    return { dbPath, persistent: true, label: `data in ${dbPath}`, dispose: () => Promise.resolve() };
+  }
+  const dbPath = await mkdtemp(path.join(tmpdir(), 'coffer-mongod-'));
+  return { dbPath, persistent: false, label: 'ephemeral', dispose: () => rm(dbPath, { recursive: true, force: true }) };
+}
+
+function instanceOptions(dbName: string, storage: Storage): MemoryServerInstanceOpts {
+  const options: MemoryServerInstanceOpts = {
+    ip: '127.0.0.1',
+    dbName,
+    dbPath: storage.dbPath,
+    launchTimeout: LAUNCH_TIMEOUT_MS,
+  };
+  return storage.persistent ? { ...options, storageEngine: 'wiredTiger' } : options;
+}
+
+/**
+ * Starts the server within `timeoutMs`, calling `release` once it is sure
+ * mongod is down: right away when start fails, later if it comes up too late.
+ */
+async function startWithin(
+  server: MongoMemoryServer,
+  timeoutMs: number,
+  release: () => Promise<void>,
+): Promise<void> {
   const started = server.start();
   let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`mongod did not start within ${timeoutMs / 1000} s`)), timeoutMs);
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs);
   });
+  let outcome: 'started' | 'timeout';
   try {
-    await Promise.race([started, timedOut]);
+    outcome = await Promise.race([started.then(() => 'started' as const), timedOut]);
   } catch (err) {
-    // On failure the library stops mongod but keeps its temp dir; on timeout it may still come up.
-    started.then(() => server.stop(), () => server.cleanup()).catch(() => undefined);
+    await release(); // the library has already stopped the mongod it spawned
     throw err;
   } finally {
     clearTimeout(timer);
+  }
+  if (outcome === 'timeout') {
+    started
+      .then(() => server.stop({ doCleanup: false }), () => undefined)
+      .catch(() => undefined)
+      .then(release)
+      .catch(() => undefined);
+    throw new Error(`mongod did not start within ${timeoutMs / 1000} s`);
   }
 }
 

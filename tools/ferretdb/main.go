@@ -2,6 +2,10 @@
 // process so that Coffer can use a real MongoDB wire-protocol server on
 // machines where no mongod binary can be had.
 //
+// FerretDB itself listens on a private loopback port; clients reach it through
+// a small proxy (proxy.go) that runs write commands one at a time, restoring
+// the single-document atomicity MongoDB guarantees.
+//
 // It prints one JSON line {"uri": "..."} on stdout once it listens, then
 // serves until SIGINT/SIGTERM or until its standard input closes (so it never
 // outlives the Node.js process that started it).
@@ -14,6 +18,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -54,7 +60,7 @@ func run(listen, dir string, watchStdin bool, logLevel string) error {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: listen},
+		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
 		Logger:    logger,
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + abs + "/",
@@ -73,7 +79,18 @@ func run(listen, dir string, watchStdin bool, logLevel string) error {
 		}()
 	}
 
-	line, err := json.Marshal(map[string]string{"uri": f.MongoDBURI()})
+	backend, err := url.Parse(f.MongoDBURI())
+	if err != nil {
+		return err
+	}
+	front, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	defer front.Close()
+	go (&writeSerializer{}).serve(front, backend.Host)
+
+	line, err := json.Marshal(map[string]string{"uri": "mongodb://" + front.Addr().String() + "/"})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,366 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AUTH_FIELDS, expectCode, expectOk, login, signUp, STRONG_PASSWORD, uniqueEmail } from './support/auth.js';
+import { startServer, type TestServer } from './support/server.js';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startServer();
+});
+afterAll(async () => server?.close());
+
+const ME = '{ me { user { id email } tenant { id name slug status } role platformAdmin memberships { tenant { id } role } } }';
+const REFRESH = `mutation($t: String!) { refreshToken(refreshToken: $t) { ${AUTH_FIELDS} } }`;
+
+interface Payload {
+  accessToken: string;
+  refreshToken: string;
+  role: string;
+  tenant: { id: string; name: string; slug: string };
+  user: { id: string; email: string };
+}
+
+describe('signUp', () => {
+  it('creates a user, a tenant and an OWNER membership, and logs the user in', async () => {
+    const email = uniqueEmail('Founder').toUpperCase();
+    const res = await server.gql<{ signUp: Payload }>(
+      `mutation($input: SignUpInput!) { signUp(input: $input) { ${AUTH_FIELDS} accessTokenExpiresAt } }`,
+      { input: { email, password: STRONG_PASSWORD, tenantName: 'Zürich Labs' } },
+    );
+    const payload = expectOk(res).signUp;
+    expect(payload.user.email).toBe(email.toLowerCase());
+    expect(payload.role).toBe('OWNER');
+    expect(payload.tenant).toMatchObject({ name: 'Zürich Labs', slug: 'zurich-labs' });
+    const me = expectOk(await server.gql<{ me: { role: string; memberships: unknown[] } }>(ME, {}, payload.accessToken)).me;
+    expect(me.role).toBe('OWNER');
+    expect(me.memberships).toHaveLength(1);
+  });
+
+  it('gives a second tenant with the same name a distinct slug', async () => {
+    const a = await signUp(server, 'Same Name Inc');
+    const b = await signUp(server, 'Same Name Inc');
+    const slugOf = async (token: string) =>
+      expectOk(await server.gql<{ me: { tenant: { slug: string } } }>(ME, {}, token)).me.tenant.slug;
+    const [slugA, slugB] = [await slugOf(a.accessToken), await slugOf(b.accessToken)];
+    expect(slugA).not.toBe(slugB);
+    expect(slugB).toMatch(/^same-name-inc-[0-9a-f]{8}$/);
+  });
+
+  it('refuses an email that already has an account (any case) and writes nothing', async () => {
+    const first = await signUp(server);
+    const tenantsBefore = await server.db.collection('tenants').countDocuments();
+    const res = await server.gql(
+      'mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }',
+      { input: { email: first.email.toUpperCase(), password: STRONG_PASSWORD, tenantName: 'Dup' } },
+    );
+    expectCode(res, 'CONFLICT');
+    expect(await server.db.collection('tenants').countDocuments()).toBe(tenantsBefore);
+  });
+
+  it.each([
+    ['short', 'Sh0rt-pass', 'at least 12'],
+    ['common', 'password1234', 'too common'],
+    ['common with padding', 'qwertyuiop123!', 'too common'],
+    ['repetitive', 'aaaaaaaaaaaaaaaa', 'repetitive'],
+  ])('refuses a %s password with BAD_USER_INPUT naming the field', async (_label, password, reason) => {
+    const email = uniqueEmail();
+    const res = await server.gql('mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }', {
+      input: { email, password, tenantName: 'Weak' },
+    });
+    expectCode(res, 'BAD_USER_INPUT');
+    expect(res.errors![0]!.message).toContain('password');
+    expect(res.errors![0]!.message).toContain(reason);
+    expect(await server.db.collection('users').countDocuments({ email })).toBe(0);
+  });
+
+  it('refuses a password containing the email local part', async () => {
+    const email = uniqueEmail('margaret');
+    const local = email.split('@')[0]!;
+    const res = await server.gql('mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }', {
+      input: { email, password: `My-${local}-Secret`, tenantName: 'T' },
+    });
+    expectCode(res, 'BAD_USER_INPUT');
+    expect(res.errors![0]!.message).toContain('email');
+  });
+
+  it('stores the password only as an argon2id hash with at least m=19MiB, t=2, p=1', async () => {
+    const user = await signUp(server);
+    const doc = await server.db.collection('users').findOne({ email: user.email });
+    const hash = String(doc?.passwordHash);
+    expect(hash).toMatch(/^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$/);
+    const [, m, t, p] = /m=(\d+),t=(\d+),p=(\d+)/.exec(hash)!.map(Number);
+    expect(m).toBeGreaterThanOrEqual(19456);
+    expect(t).toBeGreaterThanOrEqual(2);
+    expect(p).toBeGreaterThanOrEqual(1);
+    expect(JSON.stringify(doc)).not.toContain(user.password);
+  });
+});
+
+describe('login', () => {
+  it('logs in with the right password, emails compared case-insensitively', async () => {
+    const user = await signUp(server);
+    const res = await login(server, user.email.toUpperCase(), user.password);
+    const payload = expectOk(res).login;
+    expect(payload.user.id).toBe(user.userId);
+    expect(payload.tenant!.id).toBe(user.tenantId);
+  });
+
+  it('gives the same error for an unknown email and a wrong password', async () => {
+    const user = await signUp(server);
+    const wrong = await login(server, user.email, 'not-the-right-password-1');
+    const unknown = await login(server, uniqueEmail('nobody'), 'not-the-right-password-1');
+    expectCode(wrong, 'UNAUTHENTICATED');
+    expectCode(unknown, 'UNAUTHENTICATED');
+    expect(wrong.errors![0]!.message).toBe(unknown.errors![0]!.message);
+  });
+
+  it('spends comparable time on an unknown email as on a wrong password (dummy hash)', async () => {
+    const user = await signUp(server);
+    const median = async (email: string) => {
+      const times: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        const started = performance.now();
+        await login(server, email, `wrong-password-${i}-xyz`);
+        times.push(performance.now() - started);
+      }
+      // Keep the real account from locking during the measurement.
+      await server.db.collection('users').updateOne({ email: user.email }, { $set: { failedLogins: 0, lockedUntil: null } });
+      return times.sort((a, b) => a - b)[3]!;
+    };
+    const known = await median(user.email);
+    const unknown = await median(uniqueEmail('ghost'));
+    // Without the dummy verification an unknown email answers ~50x faster; allow wide noise.
+    expect(unknown / known).toBeGreaterThan(0.33);
+    expect(unknown / known).toBeLessThan(3);
+  });
+
+  it('chooses the requested tenant, and refuses a tenant the user is not a member of', async () => {
+    const owner = await signUp(server, 'First');
+    const other = await signUp(server, 'Second');
+    const invite = expectOk(
+      await server.gql<{ inviteMember: { token: string } }>(
+        'mutation($input: InviteMemberInput!) { inviteMember(input: $input) { token } }',
+        { input: { email: owner.email, role: 'MANAGER' } },
+        other.accessToken,
+      ),
+    ).inviteMember;
+    expectOk(
+      await server.gql('mutation($input: AcceptInvitationInput!) { acceptInvitation(input: $input) { role } }', {
+        input: { token: invite.token, password: owner.password },
+      }),
+    );
+    const intoSecond = expectOk(await login(server, owner.email, owner.password, other.tenantId)).login;
+    expect(intoSecond.tenant!.id).toBe(other.tenantId);
+    expect(intoSecond.role).toBe('MANAGER');
+    const defaultTenant = expectOk(await login(server, owner.email, owner.password)).login;
+    expect(defaultTenant.tenant!.id).toBe(owner.tenantId);
+
+    const stranger = await signUp(server, 'Stranger');
+    expectCode(await login(server, stranger.email, stranger.password, owner.tenantId), 'FORBIDDEN');
+  });
+});
+
+describe('lockout', () => {
+  it('locks the account after 5 consecutive failures, even for the right password, and logs it', async () => {
+    const user = await signUp(server);
+    for (let i = 0; i < 5; i++) expectCode(await login(server, user.email, `wrong-password-${i}-abc`), 'UNAUTHENTICATED');
+    const locked = await login(server, user.email, user.password);
+    expectCode(locked, 'ACCOUNT_LOCKED');
+    const lockedUntil = new Date(String(locked.errors![0]!.extensions.lockedUntil));
+    const minutes = (lockedUntil.getTime() - Date.now()) / 60_000;
+    expect(minutes).toBeGreaterThan(14);
+    expect(minutes).toBeLessThanOrEqual(15);
+    expect(server.logs.some((l) => l.includes('auth.account_locked') && l.includes(user.userId))).toBe(true);
+  });
+
+  it('unlocks once the lock has expired, and a success resets the failure count', async () => {
+    const user = await signUp(server);
+    for (let i = 0; i < 5; i++) await login(server, user.email, `wrong-password-${i}-abc`);
+    expectCode(await login(server, user.email, user.password), 'ACCOUNT_LOCKED');
+    await server.db.collection('users').updateOne({ email: user.email }, { $set: { lockedUntil: new Date(Date.now() - 1000) } });
+    expectOk(await login(server, user.email, user.password));
+    for (let i = 0; i < 4; i++) await login(server, user.email, `wrong-password-${i}-abc`);
+    expectOk(await login(server, user.email, user.password)); // 4 failures then success: not locked
+    for (let i = 0; i < 4; i++) await login(server, user.email, `wrong-password-${i}-abc`);
+    expectOk(await login(server, user.email, user.password));
+  });
+
+  it('honours configured thresholds', async () => {
+    const strict = await startServer({ LOGIN_MAX_FAILURES: '2', LOGIN_LOCKOUT_MINUTES: '60' });
+    try {
+      const user = await signUp(strict);
+      await login(strict, user.email, 'wrong-password-1-abc');
+      await login(strict, user.email, 'wrong-password-2-abc');
+      const res = await login(strict, user.email, user.password);
+      expectCode(res, 'ACCOUNT_LOCKED');
+      const minutes = (new Date(String(res.errors![0]!.extensions.lockedUntil)).getTime() - Date.now()) / 60_000;
+      expect(minutes).toBeGreaterThan(59);
+    } finally {
+      await strict.close();
+    }
+  });
+});
+
+describe('refresh tokens', () => {
+  it('rotates on every use: the new token works, the old one does not', async () => {
+    const user = await signUp(server);
+    const first = expectOk(await server.gql<{ refreshToken: Payload }>(REFRESH, { t: user.refreshToken })).refreshToken;
+    expect(first.refreshToken).not.toBe(user.refreshToken);
+    expect(first.role).toBe('OWNER');
+    const second = expectOk(await server.gql<{ refreshToken: Payload }>(REFRESH, { t: first.refreshToken })).refreshToken;
+    expectOk(await server.gql(ME, {}, second.accessToken));
+  });
+
+  it('carries at least 256 random bits and is stored only as a hash', async () => {
+    const user = await signUp(server);
+    const [sessionId, secret] = user.refreshToken.split('.');
+    expect(Buffer.from(secret!, 'base64url').length).toBeGreaterThanOrEqual(32);
+    const session = await server.db.collection('sessions').findOne({ _id: sessionId as never });
+    expect(session).not.toBeNull();
+    expect(JSON.stringify(session)).not.toContain(secret);
+  });
+
+  it('treats reuse of a rotated token as an attack: the whole session is revoked and logged', async () => {
+    const user = await signUp(server);
+    const rotated = expectOk(await server.gql<{ refreshToken: Payload }>(REFRESH, { t: user.refreshToken })).refreshToken;
+    const replay = await server.gql(REFRESH, { t: user.refreshToken });
+    expectCode(replay, 'UNAUTHENTICATED');
+    // The legitimate holder's newer tokens die with the session.
+    expectCode(await server.gql(REFRESH, { t: rotated.refreshToken }), 'UNAUTHENTICATED');
+    expectCode(await server.gql(ME, {}, rotated.accessToken), 'UNAUTHENTICATED');
+    expect(server.logs.some((l) => l.includes('auth.refresh_token_reuse') && l.includes(user.userId))).toBe(true);
+  });
+
+  it('refuses malformed, unknown and tampered refresh tokens without revoking anything', async () => {
+    const user = await signUp(server);
+    const [sid, secret] = user.refreshToken.split('.');
+    const flipped = `${sid}.${secret!.slice(0, -2)}${secret!.endsWith('AA') ? 'BB' : 'AA'}`;
+    for (const t of ['', 'garbage', `${sid}.`, flipped, `00000000-0000-0000-0000-000000000000.${secret}`]) {
+      expectCode(await server.gql(REFRESH, { t }), 'UNAUTHENTICATED');
+    }
+    expectOk(await server.gql(REFRESH, { t: user.refreshToken }));
+  });
+
+  it('lets exactly one of two concurrent uses of the same token win, and treats the loser as reuse', async () => {
+    const user = await signUp(server);
+    const results = await Promise.all([server.gql(REFRESH, { t: user.refreshToken }), server.gql(REFRESH, { t: user.refreshToken })]);
+    // Whichever order they land in, at most one gets tokens and the session ends up revoked as reuse.
+    expect(results.filter((r) => !r.errors).length).toBeLessThanOrEqual(1);
+    expect(results.filter((r) => r.errors?.[0]?.extensions.code === 'UNAUTHENTICATED').length).toBeGreaterThanOrEqual(1);
+    const session = await server.db.collection('sessions').findOne({ _id: user.refreshToken.split('.')[0] as never });
+    expect(session?.revokedReason).toBe('refresh_token_reuse');
+  });
+});
+
+describe('sessions', () => {
+  it('logout revokes the current session: access and refresh tokens stop working', async () => {
+    const user = await signUp(server);
+    expect(expectOk(await server.gql<{ logout: boolean }>('mutation { logout }', {}, user.accessToken)).logout).toBe(true);
+    expectCode(await server.gql(ME, {}, user.accessToken), 'UNAUTHENTICATED');
+    expectCode(await server.gql(REFRESH, { t: user.refreshToken }), 'UNAUTHENTICATED');
+  });
+
+  it('stops a session revoked elsewhere (another instance) within the revocation check interval', async () => {
+    const quick = await startServer({ SESSION_REVOCATION_CHECK_SECONDS: '1' });
+    try {
+      const user = await signUp(quick);
+      expectOk(await quick.gql(ME, {}, user.accessToken)); // now cached
+      const sid = user.refreshToken.split('.')[0];
+      await quick.db.collection('sessions').updateOne({ _id: sid as never }, { $set: { revokedAt: new Date() } });
+      await new Promise((r) => setTimeout(r, 1100));
+      expectCode(await quick.gql(ME, {}, user.accessToken), 'UNAUTHENTICATED');
+    } finally {
+      await quick.close();
+    }
+  });
+
+  it('lists the user\'s live sessions and marks the current one', async () => {
+    const user = await signUp(server);
+    const second = expectOk(await login(server, user.email, user.password)).login;
+    const list = expectOk(
+      await server.gql<{ sessions: { id: string; current: boolean; tenantId: string }[] }>(
+        '{ sessions { id current tenantId createdAt lastUsedAt expiresAt ip userAgent } }',
+        {},
+        second.accessToken,
+      ),
+    ).sessions;
+    expect(list).toHaveLength(2);
+    expect(list.filter((s) => s.current)).toHaveLength(1);
+    expect(list.find((s) => s.current)!.id).toBe(second.refreshToken.split('.')[0]);
+  });
+
+  it('revokeSession ends another of the user\'s sessions, and refuses anyone else\'s as NOT_FOUND', async () => {
+    const user = await signUp(server);
+    const phone = expectOk(await login(server, user.email, user.password)).login;
+    const phoneSession = phone.refreshToken.split('.')[0];
+    expectOk(await server.gql('mutation($id: ID!) { revokeSession(id: $id) }', { id: phoneSession }, user.accessToken));
+    expectCode(await server.gql(ME, {}, phone.accessToken), 'UNAUTHENTICATED');
+    expectOk(await server.gql(ME, {}, user.accessToken));
+
+    const attacker = await signUp(server);
+    const victimSession = user.refreshToken.split('.')[0];
+    expectCode(await server.gql('mutation($id: ID!) { revokeSession(id: $id) }', { id: victimSession }, attacker.accessToken), 'NOT_FOUND');
+    expectOk(await server.gql(ME, {}, user.accessToken));
+  });
+});
+
+describe('changePassword', () => {
+  const CHANGE = 'mutation($input: ChangePasswordInput!) { changePassword(input: $input) }';
+
+  it('changes the password and revokes every other session, keeping the current one', async () => {
+    const user = await signUp(server);
+    const other = expectOk(await login(server, user.email, user.password)).login;
+    const newPassword = 'amber-Quartz-meadow-71';
+    expectOk(await server.gql(CHANGE, { input: { currentPassword: user.password, newPassword } }, user.accessToken));
+    expectOk(await server.gql(ME, {}, user.accessToken));
+    expectCode(await server.gql(ME, {}, other.accessToken), 'UNAUTHENTICATED');
+    expectCode(await login(server, user.email, user.password), 'UNAUTHENTICATED');
+    expectOk(await login(server, user.email, newPassword));
+  });
+
+  it('refuses a wrong current password and a weak new one, changing nothing', async () => {
+    const user = await signUp(server);
+    const wrong = await server.gql(CHANGE, { input: { currentPassword: 'wrong-password-123', newPassword: 'amber-Quartz-meadow-71' } }, user.accessToken);
+    expectCode(wrong, 'BAD_USER_INPUT');
+    expect(wrong.errors![0]!.message).toContain('currentPassword');
+    const weak = await server.gql(CHANGE, { input: { currentPassword: user.password, newPassword: 'password1234' } }, user.accessToken);
+    expectCode(weak, 'BAD_USER_INPUT');
+    expect(weak.errors![0]!.message).toContain('newPassword');
+    expectOk(await login(server, user.email, user.password));
+  });
+
+  it('requires authentication', async () => {
+    expectCode(await server.gql(CHANGE, { input: { currentPassword: STRONG_PASSWORD, newPassword: 'amber-Quartz-meadow-71' } }), 'UNAUTHENTICATED');
+  });
+});
+
+describe('switchTenant', () => {
+  it('moves the session to another membership; the old tenant\'s token stops working', async () => {
+    const alice = await signUp(server, 'Alpha');
+    const beta = await signUp(server, 'Beta');
+    const invite = expectOk(
+      await server.gql<{ inviteMember: { token: string } }>(
+        'mutation($input: InviteMemberInput!) { inviteMember(input: $input) { token } }',
+        { input: { email: alice.email, role: 'USER' } },
+        beta.accessToken,
+      ),
+    ).inviteMember;
+    expectOk(await server.gql('mutation($input: AcceptInvitationInput!) { acceptInvitation(input: $input) { role } }', { input: { token: invite.token } }, alice.accessToken));
+
+    const switched = expectOk(
+      await server.gql<{ switchTenant: Payload }>(`mutation($id: ID!) { switchTenant(tenantId: $id) { ${AUTH_FIELDS} } }`, { id: beta.tenantId }, alice.accessToken),
+    ).switchTenant;
+    expect(switched.tenant.id).toBe(beta.tenantId);
+    expect(switched.role).toBe('USER');
+    const me = expectOk(await server.gql<{ me: { tenant: { id: string }; role: string } }>(ME, {}, switched.accessToken)).me;
+    expect(me).toMatchObject({ tenant: { id: beta.tenantId }, role: 'USER' });
+    expectCode(await server.gql(ME, {}, alice.accessToken), 'UNAUTHENTICATED');
+  });
+
+  it('refuses a tenant the user does not belong to as NOT_FOUND', async () => {
+    const alice = await signUp(server);
+    const other = await signUp(server);
+    const res = await server.gql(`mutation($id: ID!) { switchTenant(tenantId: $id) { accessToken } }`, { id: other.tenantId }, alice.accessToken);
+    expectCode(res, 'NOT_FOUND');
+    expectOk(await server.gql(ME, {}, alice.accessToken));
+  });
+});
