@@ -44,7 +44,7 @@ export async function createServices({ config, db, logger }: { config: Config; d
     logger,
     refreshTokenTtlDays: config.sessions.refreshTokenTtlDays,
   });
-  const tenants = new TenantService({ tenants: tenantRepository, membershipsOf, logger });
+  const tenants = new TenantService({ tenants: tenantRepository, membershipsOf, guard, logger });
   const auth = new AuthService({
     users,
     tenants: tenantRepository,
@@ -68,6 +68,7 @@ export async function createServices({ config, db, logger }: { config: Config; d
     sessions,
     sessionService,
     auth,
+    guard,
     passwords,
     throttle,
     logger,

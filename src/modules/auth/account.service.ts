@@ -41,6 +41,7 @@ export class AccountService {
     }
     await this.deps.users.setPasswordHash(user._id, await this.deps.passwords.hash(input.newPassword));
     const revoked = await this.deps.sessions.revokeAllOfUser(user._id, 'password_changed', viewer.sessionId);
+    this.deps.guard.forget({ userId: user._id });
     this.deps.logger.info({ event: 'auth.password_changed', userId: user._id, revokedSessions: revoked, requestId: request.requestId }, 'password changed');
     return true;
   }
@@ -54,7 +55,7 @@ export class AccountService {
     const session = await this.deps.sessions.findById(sessionId);
     if (!session || session.userId !== viewer.userId || session.revokedAt) throw notFound('Session');
     await this.deps.sessions.revoke(sessionId, 'revoked_by_user');
-    this.deps.guard.forget(sessionId);
+    this.deps.guard.forget({ sessionId: sessionId });
     return true;
   }
 }

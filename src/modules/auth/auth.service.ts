@@ -150,13 +150,13 @@ export class AuthService {
     if (!user || !session) throw unauthenticated();
     if (!membership || !tenant) throw notFound('Tenant');
     if (tenant.status !== 'ACTIVE') throw forbidden('That tenant is suspended');
-    this.deps.guard.forget(session._id);
+    this.deps.guard.forget({ sessionId: session._id });
     return this.deps.sessionService.rotate(session, user, tenant, membership.role);
   }
 
   async logout(viewer: Viewer): Promise<boolean> {
     await this.deps.sessions.revoke(viewer.sessionId, 'logout');
-    this.deps.guard.forget(viewer.sessionId);
+    this.deps.guard.forget({ sessionId: viewer.sessionId });
     return true;
   }
 }

@@ -16,6 +16,13 @@ interface GuardDeps {
 
 type SessionState = { ok: false } | { ok: true; viewer: Viewer };
 
+/** What a cached entry is about, so changes made by this process can drop it at once. */
+export interface CacheScope {
+  sessionId?: string;
+  userId?: string;
+  tenantId?: string | null;
+}
+
 const MAX_ENTRIES = 10_000;
 
 /**
@@ -25,7 +32,7 @@ const MAX_ENTRIES = 10_000;
  * working within that delay without a database read on every request.
  */
 export class SessionGuard {
-  private readonly cache = new Map<string, { state: SessionState; at: number }>();
+  private readonly cache = new Map<string, { state: SessionState; at: number; claims: CacheScope }>();
 
   constructor(private readonly deps: GuardDeps) {}
 
@@ -42,14 +49,22 @@ export class SessionGuard {
       if (!oldest.done) this.cache.delete(oldest.value);
     }
     this.cache.delete(key);
-    this.cache.set(key, { state, at: now });
+    this.cache.set(key, { state, at: now, claims: { sessionId: claims.sessionId, userId: claims.userId, tenantId: claims.tenantId } });
     return state.ok ? state.viewer : null;
   }
 
-  /** Drops cached state of a session, for changes made by this process (logout, switch). */
-  forget(sessionId: string): void {
-    for (const key of this.cache.keys()) {
-      if (key.startsWith(`${sessionId}|`)) this.cache.delete(key);
+  /**
+   * Drops cached state matching every given field, for changes made by this
+   * process (logout, role change, removal, suspension): they apply at once here,
+   * and within the cache interval on other instances.
+   */
+  forget(scope: CacheScope): void {
+    for (const [key, entry] of this.cache) {
+      const c = entry.claims;
+      if (scope.sessionId !== undefined && c.sessionId !== scope.sessionId) continue;
+      if (scope.userId !== undefined && c.userId !== scope.userId) continue;
+      if (scope.tenantId !== undefined && c.tenantId !== scope.tenantId) continue;
+      this.cache.delete(key);
     }
   }
 

@@ -5,6 +5,7 @@ import { badInput, conflict, forbidden, notFound, unauthenticated } from '../../
 import type { AuthService } from '../auth/auth.service.js';
 import { normaliseEmail, passwordProblem } from '../auth/password-policy.js';
 import type { PasswordHasher } from '../auth/passwords.js';
+import type { SessionGuard } from '../auth/session-guard.js';
 import type { SessionRepository } from '../auth/session.repository.js';
 import type { AuthPayloadData, SessionService } from '../auth/session.service.js';
 import type { Throttle } from '../auth/throttle.js';
@@ -24,6 +25,7 @@ interface MemberDeps {
   sessions: SessionRepository;
   sessionService: SessionService;
   auth: AuthService;
+  guard: SessionGuard;
   passwords: PasswordHasher;
   throttle: Throttle;
   logger: Logger;
@@ -178,6 +180,7 @@ export class MemberService {
       throw conflict('The member changed meanwhile; try again');
     }
     if (role === 'OWNER') await this.deps.tenants.addOwner(tenantId);
+    this.deps.guard.forget({ userId, tenantId });
     this.deps.logger.info({ event: 'member.role_changed', tenantId, userId, from: target.role, to: role, actorId: viewer.userId }, 'member role changed');
     return this.view({ ...target, role });
   }
@@ -194,6 +197,7 @@ export class MemberService {
       throw conflict('The member changed meanwhile; try again');
     }
     await this.deps.sessions.revokeAllOfUserInTenant(userId, tenantId, 'removed_from_tenant');
+    this.deps.guard.forget({ userId, tenantId });
     this.deps.logger.info({ event: 'member.removed', tenantId, userId, actorId: viewer.userId }, 'member removed');
     return true;
   }

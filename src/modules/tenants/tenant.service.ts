@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../logger.js';
 import { badInput, notFound } from '../../graphql/errors.js';
+import type { SessionGuard } from '../auth/session-guard.js';
 import type { MembershipRepository } from '../members/membership.repository.js';
 import { isDuplicateKey } from '../auth/user.repository.js';
 import type { TenantDoc, TenantRepository, TenantStatus } from './tenant.repository.js';
@@ -22,6 +23,7 @@ export function slugify(name: string): string {
 
 interface TenantDeps {
   tenants: TenantRepository;
+  guard: SessionGuard;
   membershipsOf: (tenantId: string) => MembershipRepository;
   logger: Logger;
 }
@@ -65,6 +67,7 @@ export class TenantService {
   async setStatus(tenantId: string, status: TenantStatus, actorId: string): Promise<TenantDoc> {
     const tenant = await this.deps.tenants.setStatus(tenantId, status);
     if (!tenant) throw notFound('Tenant');
+    this.deps.guard.forget({ tenantId });
     this.deps.logger.warn({ event: 'tenant.status_changed', tenantId, status, actorId }, `tenant ${status.toLowerCase()}`);
     return tenant;
   }
