@@ -27,9 +27,13 @@ const INDEXES: Record<string, IndexDescription[]> = {
   [Collections.sessions]: [{ key: { userId: 1, createdAt: -1 }, name: 'user_created' }],
 };
 
-/** Creates every index; safe to run at each start (createIndexes is idempotent). */
+/**
+ * Creates every index; safe to run at each start (createIndexes is idempotent).
+ * One index per command: FerretDB v1 crashes the connection when a single
+ * createIndexes names several indexes that all exist already.
+ */
 export async function ensureIndexes(db: Db): Promise<void> {
   for (const [collection, indexes] of Object.entries(INDEXES)) {
-    await db.collection(collection).createIndexes(indexes);
+    for (const index of indexes) await db.collection(collection).createIndexes([index]);
   }
 }

@@ -1,0 +1,63 @@
+import { randomUUID } from 'node:crypto';
+import { MongoClient, type Db } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { ensureIndexes } from '../src/db/collections.js';
+import { TenantScope, type TenantDocument } from '../src/db/tenant-scope.js';
+
+interface Note extends TenantDocument {
+  text: string;
+}
+
+let client: MongoClient;
+let db: Db;
+beforeAll(async () => {
+  client = new MongoClient(inject('mongoUri'));
+  await client.connect();
+  db = client.db(`t_${randomUUID().slice(0, 8)}`);
+});
+afterAll(async () => {
+  await db.dropDatabase().catch(() => {});
+  await client.close();
+});
+
+describe('tenant scope', () => {
+  it('adds tenantId to every insert and filter, so one tenant never sees another\'s documents', async () => {
+    const a = new TenantScope(db, 'tenant-a').collection<Note>('notes');
+    const b = new TenantScope(db, 'tenant-b').collection<Note>('notes');
+    await a.insertOne({ _id: 'n1', text: 'alpha' });
+    await b.insertOne({ _id: 'n2', text: 'beta' });
+    expect(await db.collection('notes').findOne({ _id: 'n1' as never })).toMatchObject({ tenantId: 'tenant-a' });
+    expect(await a.findOne({ _id: 'n2' })).toBeNull();
+    expect((await a.find({}).toArray()).map((n) => n._id)).toEqual(['n1']);
+    expect((await b.updateOne({ _id: 'n1' }, { $set: { text: 'hijacked' } })).matchedCount).toBe(0);
+    expect((await b.deleteOne({ _id: 'n1' })).deletedCount).toBe(0);
+    expect(await b.countDocuments({})).toBe(1);
+    expect((await a.findOne({ _id: 'n1' }))?.text).toBe('alpha');
+  });
+
+  it('refuses a filter that names tenantId, and an update that would move a document', async () => {
+    const a = new TenantScope(db, 'tenant-a').collection<Note>('notes');
+    expect(() => a.findOne({ tenantId: 'tenant-b' } as never)).toThrow(/must not name tenantId/);
+    expect(() => a.updateOne({ _id: 'n1' }, { $set: { tenantId: 'tenant-b' } as never })).toThrow(/must not change tenantId/);
+    await expect(a.insertOne({ _id: 'n3', text: 'x', tenantId: 'tenant-b' } as never)).resolves.toMatchObject({ tenantId: 'tenant-a' });
+  });
+
+  it('cannot be made without a tenant id', () => {
+    expect(() => new TenantScope(db, '')).toThrow();
+  });
+});
+
+describe('indexes', () => {
+  it('can be ensured on every start (twice in a row on the same database)', async () => {
+    await ensureIndexes(db);
+    await ensureIndexes(db);
+    const names = (await db.collection('memberships').listIndexes().toArray()).map((i) => i.name);
+    expect(names).toEqual(expect.arrayContaining(['tenant_user_unique', 'tenant_role', 'user']));
+  });
+
+  it('rejects a second account with the same email at the database level', async () => {
+    await ensureIndexes(db);
+    await db.collection('users').insertOne({ _id: randomUUID() as never, email: 'dup@example.com' });
+    await expect(db.collection('users').insertOne({ _id: randomUUID() as never, email: 'dup@example.com' })).rejects.toMatchObject({ code: 11000 });
+  });
+});
