@@ -11,10 +11,17 @@ const resolvers = [AuthResolver, MemberResolver, TenantAdminResolver] as const;
 
 /** The schema as type-graphql builds it from the resolver classes, before permissions. */
 export async function buildBaseSchema(): Promise<GraphQLSchema> {
-  return buildSchema({
+  const schema = await buildSchema({
     resolvers,
     validate: { forbidUnknownValues: false, validationError: { target: false, value: false } },
   });
+  const query = schema.getQueryType();
+  const mutation = schema.getMutationType();
+  if (query) query.description = 'Reads. Every field needs a signed-in caller; see each field for the role it requires.';
+  if (mutation) {
+    mutation.description = 'Changes. signUp, login, refreshToken and acceptInvitation are public; everything else needs a signed-in caller.';
+  }
+  return schema;
 }
 
 /** The served schema: the base schema wrapped by graphql-shield (deny by default). */
