@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServer } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
@@ -19,6 +19,7 @@ import { maskError } from './graphql/errors.js';
 import { buildServedSchema } from './graphql/schema.js';
 import { formatValidationError } from './graphql/validation.js';
 import type { Logger } from './logger.js';
+import { currentRequestId, runWithRequestId } from './request-context.js';
 import { createServices } from './services.js';
 
 export interface AppOptions {
@@ -43,7 +44,7 @@ const requestId: RequestHandler = (req, res, next) => {
   const id = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
   res.locals.requestId = id;
   res.setHeader('X-Request-Id', id);
-  next();
+  runWithRequestId(id, next);
 };
 
 function graphqlErrorBody(res: express.Response, code: string, message: string) {
@@ -92,6 +93,7 @@ export async function createApp({ config, db, logger }: AppOptions): Promise<Cof
   const apollo = new ApolloServer<Context>({
     schema: await buildServedSchema(),
     csrfPrevention: true,
+    stopOnTerminationSignals: false, // main.ts owns shutdown
     introspection: config.sandboxEnabled,
     includeStacktraceInErrorResponses: false,
     plugins: [
@@ -99,13 +101,16 @@ export async function createApp({ config, db, logger }: AppOptions): Promise<Cof
       config.sandboxEnabled
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
         : ApolloServerPluginLandingPageDisabled(),
-      requestIdInErrors(),
     ],
     formatError: (formatted, error) => {
-      const original = unwrapResolverError(error);
-      const validation = formatValidationError(formatted);
-      if (validation) return validation;
-      return maskError(formatted, original, (internal) => logger.error({ err: internal }, 'internal error in GraphQL operation'));
+      const requestId = currentRequestId();
+      const shown =
+        formatValidationError(formatted) ??
+        maskError(formatted, unwrapResolverError(error), (internal) =>
+          logger.error({ err: internal, requestId }, 'internal error in GraphQL operation'),
+        );
+      // Every error names its request, so a user's report can be matched to the logs.
+      return { ...shown, extensions: { ...shown.extensions, requestId } };
     },
   });
   await apollo.start();
@@ -189,7 +194,7 @@ function requestLog(logger: Logger): RequestHandler {
         {
           requestId: res.locals.requestId,
           method: req.method,
-          path: req.path,
+          path: req.originalUrl.split('?')[0],
           status: res.statusCode,
           ms: Number((process.hrtime.bigint() - started) / 1_000_000n),
         },
@@ -213,22 +218,5 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     logger.error({ err: error, requestId: res.locals.requestId }, 'unhandled HTTP error');
     res.status(500).json(graphqlErrorBody(res, 'INTERNAL_SERVER_ERROR', 'Internal server error'));
-  };
-}
-
-/** Adds the request id to every GraphQL error, so a user's report can be matched to the logs. */
-function requestIdInErrors(): ApolloServerPlugin<Context> {
-  return {
-    async requestDidStart({ contextValue }) {
-      return {
-        async willSendResponse({ response }) {
-          if (response.body.kind !== 'single' || !response.body.singleResult.errors) return;
-          response.body.singleResult.errors = response.body.singleResult.errors.map((e) => ({
-            ...e,
-            extensions: { ...e.extensions, requestId: contextValue.request.requestId },
-          }));
-        },
-      };
-    },
   };
 }

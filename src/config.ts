@@ -21,7 +21,8 @@ export interface Config {
   mongodbDbName: string;
   dataDir: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  trustProxy: boolean;
+  /** Express "trust proxy": false, true, a hop count, or addresses/subnets. */
+  trustProxy: boolean | number | string[];
   corsOrigins: string[];
   bodyLimit: string;
   sandboxEnabled: boolean;
@@ -48,8 +49,24 @@ export class ConfigError extends Error {
 }
 
 const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .string()
+  .transform((v) => v.trim().toLowerCase())
+  .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no']))
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/** false/no | true/yes | hop count | comma-separated addresses or CIDR subnets. */
+const trustProxy = z
+  .string()
+  .trim()
+  .refine((v) => /^(true|false|yes|no|\d{1,2}|[0-9a-fA-F.:/]+(\s*,\s*[0-9a-fA-F.:/]+)*|loopback|linklocal|uniquelocal)$/i.test(v), {
+    message: 'true, false, a hop count, or comma-separated addresses/subnets (or loopback, linklocal, uniquelocal)',
+  })
+  .transform((v): boolean | number | string[] => {
+    const lower = v.toLowerCase();
+    if (['true', 'false', 'yes', 'no'].includes(lower)) return lower === 'true' || lower === 'yes';
+    if (/^\d+$/.test(v)) return Number(v);
+    return v.split(',').map((part) => part.trim());
+  });
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -67,7 +84,7 @@ const envSchema = z.object({
     .default('coffer'),
   DATA_DIR: z.string().min(1).default('.data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  TRUST_PROXY: bool.default(false),
+  TRUST_PROXY: trustProxy.default(false),
   CORS_ORIGINS: z.string().default(''),
   BODY_LIMIT: z
     .string()
@@ -107,41 +124,48 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   const cwd = options.cwd ?? process.cwd();
   const warn = options.warn ?? ((line: string) => process.stderr.write(`${line}\n`));
   // Empty strings mean "not set", as in most .env files.
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''),
+  );
+  const problems: string[] = [];
   const parsed = envSchema.safeParse(cleaned);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+    problems.push(...parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
+
+  // Everything below reads the raw strings too, so one run reports every problem at once.
+  const production = cleaned.NODE_ENV === 'production';
+  if (production) {
+    for (const name of ['MONGODB_URI', 'VAULT_MASTER_KEYS', 'VAULT_ACTIVE_MASTER_KEY', 'JWT_PRIVATE_KEY']) {
+      if (!cleaned[name]) problems.push(`${name}: required in production`);
+    }
+  } else if (cleaned.VAULT_ACTIVE_MASTER_KEY && !cleaned.VAULT_MASTER_KEYS) {
+    problems.push('VAULT_ACTIVE_MASTER_KEY: set, but VAULT_MASTER_KEYS is not');
+  }
+
+  const keyProblems: string[] = [];
+  const masterKeys = cleaned.VAULT_MASTER_KEYS ? parseMasterKeys(cleaned.VAULT_MASTER_KEYS, keyProblems) : [];
+  const activeMasterKeyId = cleaned.VAULT_ACTIVE_MASTER_KEY;
+  if (cleaned.VAULT_MASTER_KEYS && !activeMasterKeyId && !production) {
+    keyProblems.push('VAULT_ACTIVE_MASTER_KEY: required when VAULT_MASTER_KEYS is set');
+  } else if (activeMasterKeyId && masterKeys.length && !masterKeys.some((k) => k.id === activeMasterKeyId)) {
+    keyProblems.push(`VAULT_ACTIVE_MASTER_KEY: "${activeMasterKeyId}" is not an id in VAULT_MASTER_KEYS`);
+  }
+  const privateKey = cleaned.JWT_PRIVATE_KEY ? parseJwtPrivateKey(cleaned.JWT_PRIVATE_KEY, keyProblems) : undefined;
+  const previousPublicKeys = parsePublicKeys(cleaned.JWT_PREVIOUS_PUBLIC_KEYS ?? '', keyProblems);
+  const corsOrigins = parseOrigins(cleaned.CORS_ORIGINS ?? '', keyProblems);
+  problems.push(...keyProblems);
+  if (problems.length || !parsed.success) throw new ConfigError(problems);
   const e = parsed.data;
-  const production = e.NODE_ENV === 'production';
-  const problems: string[] = [];
   const dataDir = path.resolve(cwd, e.DATA_DIR);
 
-  if (production) {
-    if (!e.MONGODB_URI) problems.push('MONGODB_URI: required in production');
-    if (!e.VAULT_MASTER_KEYS) problems.push('VAULT_MASTER_KEYS: required in production');
-    if (!e.VAULT_ACTIVE_MASTER_KEY) problems.push('VAULT_ACTIVE_MASTER_KEY: required in production');
-    if (!e.JWT_PRIVATE_KEY) problems.push('JWT_PRIVATE_KEY: required in production');
-  }
-  if (problems.length) throw new ConfigError(problems);
-
-  const needDevKeys = !e.VAULT_MASTER_KEYS || !e.JWT_PRIVATE_KEY;
-  const dev = needDevKeys ? loadOrCreateDevKeys(dataDir, warn) : undefined;
-
-  const masterKeysText = e.VAULT_MASTER_KEYS ?? dev!.vaultMasterKeys;
-  const activeMasterKeyId = e.VAULT_ACTIVE_MASTER_KEY ?? (e.VAULT_MASTER_KEYS ? undefined : dev!.vaultActiveMasterKey);
-  const masterKeys = parseMasterKeys(masterKeysText, problems);
-  if (!activeMasterKeyId) {
-    problems.push('VAULT_ACTIVE_MASTER_KEY: required when VAULT_MASTER_KEYS is set');
-  } else if (masterKeys.length && !masterKeys.some((k) => k.id === activeMasterKeyId)) {
-    problems.push(`VAULT_ACTIVE_MASTER_KEY: "${activeMasterKeyId}" is not an id in VAULT_MASTER_KEYS`);
-  }
-
-  const privateKey = parseJwtPrivateKey(e.JWT_PRIVATE_KEY ?? dev!.jwtPrivateKey, problems);
-  const previousPublicKeys = parsePublicKeys(e.JWT_PREVIOUS_PUBLIC_KEYS, problems);
-  const corsOrigins = parseOrigins(e.CORS_ORIGINS, problems);
-
-  if (problems.length) throw new ConfigError(problems);
+  // Outside production, whatever keys are missing come from DATA_DIR/dev-keys.json.
+  const dev = !cleaned.VAULT_MASTER_KEYS || !privateKey ? loadOrCreateDevKeys(dataDir, warn) : undefined;
+  const vault = cleaned.VAULT_MASTER_KEYS
+    ? { masterKeys, activeMasterKeyId: activeMasterKeyId! }
+    : { masterKeys: parseMasterKeys(dev!.vaultMasterKeys, problems), activeMasterKeyId: dev!.vaultActiveMasterKey };
+  const jwtKey = privateKey ?? parseJwtPrivateKey(dev!.jwtPrivateKey, problems);
+  if (problems.length) throw new ConfigError(problems.map((p) => `${p} (in ${path.join(dataDir, 'dev-keys.json')})`));
 
   return {
     nodeEnv: e.NODE_ENV,
@@ -155,9 +179,9 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     corsOrigins,
     bodyLimit: e.BODY_LIMIT,
     sandboxEnabled: e.SANDBOX_ENABLED ?? !production,
-    vault: { masterKeys, activeMasterKeyId: activeMasterKeyId! },
+    vault,
     jwt: {
-      privateKey: privateKey!,
+      privateKey: jwtKey!,
       previousPublicKeys,
       issuer: e.JWT_ISSUER,
       audience: e.JWT_AUDIENCE,
@@ -228,7 +252,10 @@ function parseJwtPrivateKey(value: string, problems: string[]): KeyObject | unde
 
 function parsePublicKeys(value: string, problems: string[]): KeyObject[] {
   const blocks = pemText(value).match(/-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/g) ?? [];
-  if (value.trim() && !blocks.length) problems.push('JWT_PREVIOUS_PUBLIC_KEYS: no PEM public key found');
+  const allBlocks = pemText(value).match(/-----BEGIN [A-Z ]+-----/g) ?? [];
+  if (value.trim() && (!blocks.length || allBlocks.length !== blocks.length)) {
+    problems.push('JWT_PREVIOUS_PUBLIC_KEYS: must hold only PEM "PUBLIC KEY" blocks');
+  }
   const keys: KeyObject[] = [];
   for (const block of blocks) {
     try {
@@ -266,7 +293,15 @@ function loadOrCreateDevKeys(dataDir: string, warn: (line: string) => void): Dev
   const file = path.join(dataDir, 'dev-keys.json');
   if (existsSync(file)) {
     warn(`config: using development keys from ${file} (set VAULT_MASTER_KEYS and JWT_PRIVATE_KEY to replace them)`);
-    return JSON.parse(readFileSync(file, 'utf8')) as DevKeys;
+    try {
+      const keys = JSON.parse(readFileSync(file, 'utf8')) as Partial<DevKeys>;
+      if (typeof keys.vaultMasterKeys === 'string' && typeof keys.vaultActiveMasterKey === 'string' && typeof keys.jwtPrivateKey === 'string') {
+        return keys as DevKeys;
+      }
+    } catch {
+      // reported below
+    }
+    throw new ConfigError([`DATA_DIR: ${file} is not a valid development key file; move it away to generate new keys`]);
   }
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const { privateKey } = generateKeyPairSync('ed25519');

@@ -223,27 +223,12 @@ describe('key rotation through JWT_PREVIOUS_PUBLIC_KEYS', () => {
   let c: TestServer;
   let user: Signed;
 
-  /**
-   * B and C must see A's users and sessions. Starting them on A's database would be
-   * the natural way, but a second start on an initialised database currently fails
-   * on the embedded FerretDB (see "starts again on a database it already
-   * initialised" in startup.test.ts); so each gets its own database holding a copy
-   * of A's documents, which keeps this test about keys only.
-   */
-  async function copyData(from: TestServer, to: TestServer): Promise<void> {
-    for (const name of ['users', 'tenants', 'memberships', 'sessions']) {
-      const docs = await from.db.collection(name).find({}).toArray();
-      if (docs.length) await to.db.collection(name).insertMany(docs);
-    }
-  }
-
   beforeAll(async () => {
+    // B and C share A's database: same users and sessions, different signing keys.
     a = await startServer({ JWT_PRIVATE_KEY: k1 }, dbName);
     user = await signUp(a, 'Rotation Co');
-    b = await startServer({ JWT_PRIVATE_KEY: k2, JWT_PREVIOUS_PUBLIC_KEYS: k1PublicPem });
-    c = await startServer({ JWT_PRIVATE_KEY: k2 });
-    await copyData(a, b);
-    await copyData(a, c);
+    b = await startServer({ JWT_PRIVATE_KEY: k2, JWT_PREVIOUS_PUBLIC_KEYS: k1PublicPem }, dbName);
+    c = await startServer({ JWT_PRIVATE_KEY: k2 }, dbName);
   });
   afterAll(async () => {
     await c?.close();

@@ -260,12 +260,28 @@ describe('defaults', () => {
   });
 
   it('reads overrides: PORT=0, CORS origins list, booleans', () => {
-    const config = load(
-      validEnv({ PORT: '0', CORS_ORIGINS: 'https://app.example.com, http://localhost:3000', TRUST_PROXY: 'yes', SANDBOX_ENABLED: '0' }),
-    );
+    const config = load(validEnv({ PORT: '0', CORS_ORIGINS: 'https://app.example.com, http://localhost:3000', SANDBOX_ENABLED: '0' }));
     expect(config.port).toBe(0);
     expect(config.corsOrigins).toEqual(['https://app.example.com', 'http://localhost:3000']);
-    expect(config.trustProxy).toBe(true);
     expect(config.sandboxEnabled).toBe(false);
+  });
+
+  // .env.template documents TRUST_PROXY as "true/false, 1/0, yes/no". A number is a hop
+  // count for Express, so 1 and 0 may come back as 1 and 0 rather than true and false.
+  it.each([
+    ['true', [true]],
+    ['yes', [true]],
+    ['1', [true, 1]],
+    ['false', [false]],
+    ['no', [false]],
+    ['0', [false, 0]],
+  ] as const)('TRUST_PROXY=%s is accepted as documented', (value, expected) => {
+    const config = load(validEnv({ TRUST_PROXY: value }));
+    expect(expected as readonly unknown[]).toContain(config.trustProxy);
+  });
+
+  it('TRUST_PROXY with a value that is neither documented form is refused, by name', () => {
+    const problems = problemsOf(validEnv({ TRUST_PROXY: 'maybe' }));
+    expect(problems.some((p) => p.startsWith('TRUST_PROXY:'))).toBe(true);
   });
 });

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -163,14 +163,18 @@ interface Compose {
   volumes?: Record<string, unknown>;
 }
 
-const COMPOSE_TEXT = read('docker-compose.yml');
-const COMPOSE = parse(COMPOSE_TEXT) as Compose;
+const COMPOSE = parse(read('docker-compose.yml')) as Compose;
 
-/** Names interpolated in a compose file: ${VAR}, ${VAR:-x}, ${VAR:?x}, $VAR (not the escaped $$). */
-function interpolatedNames(text: string): Set<string> {
-  const names = new Set<string>();
-  for (const match of text.matchAll(/(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*))/g)) {
-    names.add((match[1] ?? match[2])!);
+/** Names compose interpolates in the file's values: ${VAR}, ${VAR:-x}, ${VAR:?x}, $VAR (not the escaped $$). */
+function interpolatedNames(value: unknown, names = new Set<string>()): Set<string> {
+  if (typeof value === 'string') {
+    for (const match of value.matchAll(/(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*))/g)) {
+      names.add((match[1] ?? match[2])!);
+    }
+  } else if (Array.isArray(value)) {
+    for (const item of value) interpolatedNames(item, names);
+  } else if (typeof value === 'object' && value !== null) {
+    for (const item of Object.values(value)) interpolatedNames(item, names);
   }
   return names;
 }
@@ -231,11 +235,18 @@ function dockerHealthcheck(instructions: Instruction[]): string[] {
   return JSON.parse(json) as string[];
 }
 
-/** Runs a `node -e <script>` health check the way Docker would, with extra env. */
-function runNodeCheck(command: string[], env: Record<string, string> = {}): number | null {
+/**
+ * Runs a `node -e <script>` health check the way Docker would, with extra env;
+ * resolves to its exit code. Asynchronous: the server under test shares this event loop.
+ */
+function runNodeCheck(command: string[], env: Record<string, string> = {}): Promise<number | null> {
   const [program, ...args] = command;
   expect(program).toBe('node');
-  return spawnSync(process.execPath, args, { env: { ...process.env, ...env }, timeout: 15_000 }).status;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: 'ignore', timeout: 15_000 });
+    child.once('error', reject);
+    child.once('exit', (code) => resolve(code));
+  });
 }
 
 // ---- .github/workflows/ci.yml -----------------------------------------------
@@ -377,6 +388,9 @@ describe('docker-compose.yml', () => {
     expect(script).toContain('rs.initiate(');
     expect(script).toContain('mongo:27017');
     expect(script).toContain("_id: 'rs0'");
+    const evaluated = command[command.indexOf('--eval') + 1];
+    expect(() => new Script(evaluated ?? ''), 'the --eval script parses as JavaScript').not.toThrow();
+    expect(evaluated).toMatch(/quit\(1\)/); // unhealthy until this node is primary
   });
 
   it('builds api from the Dockerfile and starts it once mongo is healthy', () => {
@@ -410,8 +424,8 @@ describe('docker-compose.yml', () => {
   });
 
   it('references only variables that .env.template documents', () => {
-    const names = [...interpolatedNames(COMPOSE_TEXT)];
-    expect(names.length).toBeGreaterThan(0);
+    const names = [...interpolatedNames(COMPOSE)];
+    expect(names).toEqual(expect.arrayContaining(['PORT', 'MONGODB_URI', 'VAULT_MASTER_KEYS', 'JWT_PRIVATE_KEY']));
     expect(names.filter((name) => !TEMPLATE.vars.has(name))).toEqual([]);
   });
 });
@@ -468,16 +482,16 @@ describe('health checks against a running server', () => {
 
   it("the Dockerfile's HEALTHCHECK passes on a live server and fails without one", async () => {
     const command = dockerHealthcheck(lastStage(DOCKERFILE));
-    expect(runNodeCheck(command, { PORT: port() })).toBe(0);
-    expect(runNodeCheck(command, { PORT: '1' })).toBe(1);
+    expect(await runNodeCheck(command, { PORT: port() })).toBe(0);
+    expect(await runNodeCheck(command, { PORT: '1' })).toBe(1);
   });
 
-  it("docker-compose.yml's api healthcheck passes on a live server", () => {
+  it("docker-compose.yml's api healthcheck passes on a live server", async () => {
     const [kind, ...command] = healthcheckCommand(COMPOSE.services.api!);
     expect(kind).toBe('CMD');
     const onTestPort = command.map((arg) => arg.replace('127.0.0.1:4000', `127.0.0.1:${port()}`));
     expect(onTestPort).not.toEqual(command);
-    expect(runNodeCheck(onTestPort)).toBe(0);
+    expect(await runNodeCheck(onTestPort)).toBe(0);
   });
 });
 

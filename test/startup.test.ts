@@ -1,0 +1,277 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { expectOk, signUp, STRONG_PASSWORD, uniqueEmail } from './support/auth.js';
+import { postGraphql } from './support/http.js';
+import { startServer, type TestServer } from './support/server.js';
+
+/**
+ * The real entry point, `tsx src/main.ts`, as `npm start` runs it: no MONGODB_URI,
+ * so it resolves an embedded database that keeps its data under DATA_DIR.
+ */
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
+const LISTEN_TIMEOUT_MS = 120_000;
+const EXIT_TIMEOUT_MS = 20_000;
+
+interface LogLine {
+  level?: number;
+  msg?: string;
+  [key: string]: unknown;
+}
+
+interface Running {
+  child: ChildProcess;
+  stdout: string[];
+  stderr: string[];
+  /** stdout lines that were JSON (pino). */
+  lines: LogLine[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const children = new Set<ChildProcess>();
+const tempDirs: string[] = [];
+
+function start(env: Record<string, string>): Running {
+  const child = spawn(TSX, ['src/main.ts'], {
+    cwd: ROOT,
+    // Only what the brief's user would have: no MONGODB_URI, no keys.
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Own process group, so cleanup can also reach tsx's node child and the database process.
+    detached: true,
+  });
+  children.add(child);
+  const running: Running = {
+    child,
+    stdout: [],
+    stderr: [],
+    lines: [],
+    exited: new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        children.delete(child);
+        resolve({ code, signal });
+      });
+    }),
+  };
+  let pending = '';
+  child.stdout!.setEncoding('utf8');
+  child.stdout!.on('data', (chunk: string) => {
+    pending += chunk;
+    let end: number;
+    while ((end = pending.indexOf('\n')) !== -1) {
+      const line = pending.slice(0, end);
+      pending = pending.slice(end + 1);
+      running.stdout.push(line);
+      try {
+        running.lines.push(JSON.parse(line) as LogLine);
+      } catch {
+        // not a pino line
+      }
+    }
+  });
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (chunk: string) => void running.stderr.push(chunk));
+  return running;
+}
+
+function output(running: Running): string {
+  return `stdout:\n${running.stdout.join('\n')}\nstderr:\n${running.stderr.join('')}`;
+}
+
+/** Waits for a log line whose msg matches; fails early if the process exits first. */
+async function waitForLog(running: Running, pattern: RegExp, timeoutMs: number): Promise<LogLine> {
+  const deadline = Date.now() + timeoutMs;
+  let exited = false;
+  void running.exited.then(() => (exited = true));
+  while (Date.now() < deadline) {
+    const found = running.lines.find((l) => typeof l.msg === 'string' && pattern.test(l.msg));
+    if (found) return found;
+    if (exited) throw new Error(`process exited before logging ${pattern}\n${output(running)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no log line matching ${pattern} within ${timeoutMs} ms\n${output(running)}`);
+}
+
+async function waitForExit(running: Running, timeoutMs: number) {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`process did not exit within ${timeoutMs} ms\n${output(running)}`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([running.exited, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function killGroup(child: ChildProcess): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+afterAll(async () => {
+  for (const child of [...children]) killGroup(child);
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function devEnv(dataDir: string): Record<string, string> {
+  return { NODE_ENV: 'development', PORT: '0', DATA_DIR: dataDir };
+}
+
+async function gql(base: string, query: string, variables: Record<string, unknown> = {}, token?: string) {
+  const res = await postGraphql(base, { query, variables }, token ? { authorization: `Bearer ${token}` } : {});
+  return { status: res.status, headers: res.headers, ...(res.json as object) } as {
+    status: number;
+    headers: Headers;
+    data?: any;
+    errors?: { message: string; extensions: { code: string } }[];
+  };
+}
+
+const LISTENING = /^Coffer API listening on (http:\/\/\S+)\/graphql/;
+
+describe('npm start with no configuration (embedded database under DATA_DIR)', () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'coffer-startup-'));
+  tempDirs.push(dataDir);
+  const email = uniqueEmail('startup');
+  let firstUserId: string;
+
+  it(
+    'starts, logs one credential-free database line, serves signUp and me, and stops cleanly on SIGTERM',
+    async () => {
+      const run = start(devEnv(dataDir));
+      const listening = await waitForLog(run, LISTENING, LISTEN_TIMEOUT_MS);
+      const base = LISTENING.exec(listening.msg!)![1]!;
+      expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(base).not.toMatch(/:4000$/);
+
+      const databaseLines = run.lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('database: '));
+      expect(databaseLines, output(run)).toHaveLength(1);
+      const databaseLine = databaseLines[0]!.msg!;
+      expect(databaseLine).toMatch(/embedded|mongod/);
+      expect(databaseLine).not.toContain('@');
+      expect(databaseLine).not.toMatch(/password|secret/i);
+      expect(databaseLine).toContain(dataDir); // persistent, under DATA_DIR
+
+      // Development keys were generated into DATA_DIR, with a warning, and never logged.
+      const devKeys = path.join(dataDir, 'dev-keys.json');
+      expect(existsSync(devKeys)).toBe(true);
+      expect(statSync(devKeys).mode & 0o777).toBe(0o600);
+      expect(run.lines.some((l) => l.msg?.includes('generated development keys'))).toBe(true);
+      const keys = JSON.parse(readFileSync(devKeys, 'utf8')) as { jwtPrivateKey: string; vaultMasterKeys: string };
+      const allOutput = output(run);
+      expect(allOutput).not.toContain(keys.vaultMasterKeys.split(':')[1]);
+      expect(allOutput).not.toContain('PRIVATE KEY');
+
+      // While running, the CLI can find the embedded database.
+      const embedded = path.join(dataDir, 'embedded-database.json');
+      expect(existsSync(embedded)).toBe(true);
+      expect(statSync(embedded).mode & 0o777).toBe(0o600);
+      expect(JSON.parse(readFileSync(embedded, 'utf8'))).toMatchObject({ uri: expect.stringMatching(/^mongodb:\/\//) });
+
+      const signed = await gql(
+        base,
+        'mutation($input: SignUpInput!) { signUp(input: $input) { accessToken user { id email } } }',
+        { input: { email, password: STRONG_PASSWORD, tenantName: 'Startup Co' } },
+      );
+      expect(signed.errors, JSON.stringify(signed.errors)).toBeUndefined();
+      firstUserId = signed.data.signUp.user.id;
+      const me = await gql(base, '{ me { user { id email } role } }', {}, signed.data.signUp.accessToken);
+      expect(me.errors).toBeUndefined();
+      expect(me.data.me).toEqual({ user: { id: firstUserId, email }, role: 'OWNER' });
+      // Tokens and passwords never reach the logs.
+      expect(output(run)).not.toContain(signed.data.signUp.accessToken);
+      expect(output(run)).not.toContain(STRONG_PASSWORD);
+
+      run.child.kill('SIGTERM');
+      const exit = await waitForExit(run, EXIT_TIMEOUT_MS);
+      expect(exit, output(run)).toEqual({ code: 0, signal: null });
+      expect(run.lines.some((l) => l.msg === 'shutdown complete')).toBe(true);
+      expect(existsSync(embedded)).toBe(false);
+    },
+    LISTEN_TIMEOUT_MS + 60_000,
+  );
+
+  it(
+    'starts again on the same DATA_DIR with the same keys and data: the same credentials log in',
+    async () => {
+      expect(firstUserId, 'the first start must have succeeded').toBeDefined();
+      const keysBefore = readFileSync(path.join(dataDir, 'dev-keys.json'), 'utf8');
+      const run = start(devEnv(dataDir));
+      const listening = await waitForLog(run, LISTENING, LISTEN_TIMEOUT_MS);
+      const base = LISTENING.exec(listening.msg!)![1]!;
+      expect(run.lines.some((l) => l.msg?.includes('using development keys'))).toBe(true);
+      expect(readFileSync(path.join(dataDir, 'dev-keys.json'), 'utf8')).toBe(keysBefore);
+
+      const logged = await gql(base, 'mutation($input: LoginInput!) { login(input: $input) { accessToken user { id } } }', {
+        input: { email, password: STRONG_PASSWORD },
+      });
+      expect(logged.errors, JSON.stringify(logged.errors)).toBeUndefined();
+      expect(logged.data.login.user.id).toBe(firstUserId);
+      const me = await gql(base, '{ me { user { email } } }', {}, logged.data.login.accessToken);
+      expect(me.data?.me.user.email).toBe(email);
+
+      // Signing up the same email again is a conflict: the old account really is there.
+      const again = await gql(base, 'mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }', {
+        input: { email, password: STRONG_PASSWORD, tenantName: 'Startup Co' },
+      });
+      expect(again.errors?.[0]?.extensions.code).toBe('CONFLICT');
+
+      run.child.kill('SIGTERM');
+      const exit = await waitForExit(run, EXIT_TIMEOUT_MS);
+      expect(exit, output(run)).toEqual({ code: 0, signal: null });
+      expect(existsSync(path.join(dataDir, 'embedded-database.json'))).toBe(false);
+    },
+    LISTEN_TIMEOUT_MS + 60_000,
+  );
+});
+
+describe('production without configuration', () => {
+  it('exits non-zero quickly, naming MONGODB_URI, VAULT_MASTER_KEYS and JWT_PRIVATE_KEY', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'coffer-startup-prod-'));
+    tempDirs.push(dataDir);
+    const run = start({ NODE_ENV: 'production', PORT: '0', DATA_DIR: dataDir });
+    const exit = await waitForExit(run, EXIT_TIMEOUT_MS);
+    expect(exit.code).not.toBe(0);
+    expect(exit.code).not.toBeNull();
+    const text = output(run);
+    for (const name of ['MONGODB_URI', 'VAULT_MASTER_KEYS', 'VAULT_ACTIVE_MASTER_KEY', 'JWT_PRIVATE_KEY']) {
+      expect(text).toContain(name);
+    }
+    expect(text).not.toMatch(/listening/i);
+    expect(existsSync(path.join(dataDir, 'dev-keys.json'))).toBe(false);
+    expect(existsSync(path.join(dataDir, 'ferretdb'))).toBe(false);
+  });
+});
+
+describe('restarting on an initialised database (in process)', () => {
+  const servers: TestServer[] = [];
+  afterAll(async () => {
+    for (const s of servers.reverse()) await s.close().catch(() => {});
+  });
+
+  it('the app starts again on a database it already initialised (index creation is idempotent)', async () => {
+    const dbName = `t_restart_${randomUUID().slice(0, 8)}`;
+    const first = await startServer({}, dbName);
+    servers.push(first);
+    const owner = await signUp(first, 'Restart Co');
+    const second = await startServer({ JWT_PRIVATE_KEY: first.config.jwt.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() }, dbName);
+    servers.push(second);
+    const me = await second.gql<{ me: { user: { id: string } } }>('{ me { user { id } } }', {}, owner.accessToken);
+    expect(expectOk(me).me.user.id).toBe(owner.userId);
+  });
+});
