@@ -166,7 +166,8 @@ function securityHeaders(sandboxEnabled: boolean): RequestHandler {
       },
     },
   });
-  return (req, res, next) => (req.method === 'GET' && req.path === '/graphql' ? landing : strict)(req, res, next);
+  return (req, res, next) =>
+    (req.method === 'GET' && req.path === '/graphql' && req.accepts(['application/json', 'text/html']) === 'text/html' ? landing : strict)(req, res, next);
 }
 
 /** Per-IP request budget for the whole API; over it → 429 with RATE_LIMITED. */

@@ -504,3 +504,20 @@ describe('error masking on an internal failure', () => {
     expect((await request(`${url}/healthz`)).status).toBe(200);
   });
 });
+
+describe('security headers on API GETs', () => {
+  let api: TestServer;
+  beforeAll(async () => {
+    api = await startServer();
+  });
+  afterAll(async () => api?.close());
+
+  it('keeps the strict CSP for a JSON GET /graphql; only the HTML Sandbox page gets the relaxed one', async () => {
+    const json = await fetch(`${api.url}/graphql?query=%7B__typename%7D`, {
+      headers: { accept: 'application/json', 'apollo-require-preflight': 'true' },
+    });
+    expect(json.headers.get('content-security-policy')).not.toContain('apollographql.com');
+    const html = await fetch(`${api.url}/graphql`, { headers: { accept: 'text/html' } });
+    expect(html.headers.get('content-security-policy')).toContain('apollographql.com');
+  });
+});
