@@ -54,7 +54,9 @@ function graphqlErrorBody(res: express.Response, code: string, message: string) 
 /** Builds the whole app from a config and a database handle; tests start it on an ephemeral port. */
 export async function createApp({ config, db, logger }: AppOptions): Promise<CofferApp> {
   await ensureIndexes(db);
-  const { services, tokens, guard } = await createServices({ config, db, logger });
+  const { services, tokens, guard, reencryption } = await createServices({ config, db, logger });
+  await services.keys.assertKeyringCoversStoredKeys(); // refuse to start with keys we could not open
+  void reencryption.resumeAll(); // re-encryption interrupted by a stop or crash carries on
 
   const app = express();
   const server = http.createServer(app);
@@ -142,6 +144,8 @@ export async function createApp({ config, db, logger }: AppOptions): Promise<Cof
       }),
     close: async () => {
       await apollo.stop(); // the drain plugin closes the HTTP server and waits for in-flight requests
+      reencryption.stop();
+      await reencryption.settled();
       if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

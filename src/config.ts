@@ -39,6 +39,8 @@ export interface Config {
   lockout: { maxFailures: number; lockMinutes: number };
   invitationTtlHours: number;
   rateLimit: { requestsPerMinute: number; authAttemptsPerMinute: number };
+  secrets: { recoveryDays: number };
+  keys: { reencryptionBatchSize: number; retireGraceSeconds: number };
 }
 
 export class ConfigError extends Error {
@@ -108,6 +110,9 @@ const envSchema = z.object({
   INVITATION_TTL_HOURS: int(1, 24 * 30).default(72),
   RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(600),
   AUTH_RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(30),
+  SECRET_RECOVERY_DAYS: int(1, 365).default(30),
+  REENCRYPTION_BATCH_SIZE: int(1, 10_000).default(100),
+  KEY_RETIRE_GRACE_SECONDS: int(0, 3600).default(30),
 });
 
 type Env = Record<string, string | undefined>;
@@ -202,6 +207,8 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
       requestsPerMinute: e.RATE_LIMIT_PER_MINUTE,
       authAttemptsPerMinute: e.AUTH_RATE_LIMIT_PER_MINUTE,
     },
+    secrets: { recoveryDays: e.SECRET_RECOVERY_DAYS },
+    keys: { reencryptionBatchSize: e.REENCRYPTION_BATCH_SIZE, retireGraceSeconds: e.KEY_RETIRE_GRACE_SECONDS },
   };
 }
 

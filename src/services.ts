@@ -17,6 +17,18 @@ import { MemberService } from './modules/members/member.service.js';
 import { MembershipDirectory, MembershipRepository } from './modules/members/membership.repository.js';
 import { TenantRepository } from './modules/tenants/tenant.repository.js';
 import { TenantService } from './modules/tenants/tenant.service.js';
+import { ApiKeyDirectory, ApiKeyRepository } from './modules/apikeys/api-key.repository.js';
+import { ApiKeyService } from './modules/apikeys/api-key.service.js';
+import type { AuditSink } from './modules/audit/audit-event.js';
+import { AuditLog } from './modules/audit/audit-log.js';
+import { MasterKeyring } from './modules/keys/keyring.js';
+import { ReencryptionJob } from './modules/keys/reencryption.job.js';
+import { TenantKeyService } from './modules/keys/tenant-key.service.js';
+import { SecretCipher } from './modules/secrets/secret-cipher.js';
+import { SecretLifecycleService } from './modules/secrets/secret-lifecycle.service.js';
+import { SecretQueryService } from './modules/secrets/secret-query.service.js';
+import { SecretRepository } from './modules/secrets/secret.repository.js';
+import { SecretWriteService } from './modules/secrets/secret.service.js';
 
 /** The composition root: every service gets its dependencies here, explicitly. */
 export async function createServices({ config, db, logger }: { config: Config; db: Db; logger: Logger }) {
@@ -27,6 +39,22 @@ export async function createServices({ config, db, logger }: { config: Config; d
   const invitationDirectory = new InvitationDirectory(db);
   const membershipsOf = (tenantId: string) => new MembershipRepository(new TenantScope(db, tenantId));
   const invitationsOf = (tenantId: string) => new InvitationRepository(new TenantScope(db, tenantId));
+
+  // Keys and the audit log need each other: the audit chain's MAC key is wrapped by the
+  // keyring, and key operations are audited. The sink forwards to the log built next.
+  let auditLog: AuditLog | undefined;
+  const audit: AuditSink = { append: (...events) => auditLog!.append(...events) };
+  const keys = new TenantKeyService({ db, keyring: MasterKeyring.fromConfig(config.vault), logger, audit });
+  auditLog = new AuditLog({ db, macKeyFor: (chainId) => keys.auditKey(chainId), logger });
+  const reencryption = new ReencryptionJob({
+    db,
+    keys,
+    logger,
+    audit,
+    batchSize: config.keys.reencryptionBatchSize,
+    retireGraceMs: config.keys.retireGraceSeconds * 1000,
+  });
+  keys.useReencryption(reencryption);
 
   const tokens = await TokenService.create(config.jwt);
   const passwords = new PasswordHasher(config.passwords);
@@ -42,9 +70,10 @@ export async function createServices({ config, db, logger }: { config: Config; d
     sessions,
     tokens,
     logger,
+    audit,
     refreshTokenTtlDays: config.sessions.refreshTokenTtlDays,
   });
-  const tenants = new TenantService({ tenants: tenantRepository, membershipsOf, guard, logger });
+  const tenants = new TenantService({ tenants: tenantRepository, membershipsOf, guard, logger, audit });
   const auth = new AuthService({
     users,
     tenants: tenantRepository,
@@ -56,9 +85,10 @@ export async function createServices({ config, db, logger }: { config: Config; d
     passwords,
     throttle,
     logger,
+    audit,
     lockout: config.lockout,
   });
-  const account = new AccountService({ users, sessions, auth, guard, passwords, throttle, logger });
+  const account = new AccountService({ users, sessions, auth, guard, passwords, throttle, logger, audit });
   const members = new MemberService({
     membershipsOf,
     invitationsOf,
@@ -72,9 +102,35 @@ export async function createServices({ config, db, logger }: { config: Config; d
     passwords,
     throttle,
     logger,
+    audit,
     invitationTtlHours: config.invitationTtlHours,
   });
 
-  const services: Services = { auth, account, members, tenants, users, tenantRepository, membershipDirectory };
-  return { services, tokens, guard, passwords };
+  const secretsOf = (tenantId: string) => new SecretRepository(new TenantScope(db, tenantId));
+  const cipher = new SecretCipher(keys);
+  const apiKeys = new ApiKeyService({
+    keysOf: (tenantId) => new ApiKeyRepository(new TenantScope(db, tenantId)),
+    directory: new ApiKeyDirectory(db),
+    tenants: tenantRepository,
+    audit,
+    logger,
+    cacheSeconds: config.sessions.revocationCheckSeconds,
+  });
+
+  const services: Services = {
+    auth,
+    account,
+    members,
+    tenants,
+    users,
+    tenantRepository,
+    membershipDirectory,
+    secretWrites: new SecretWriteService({ secretsOf, cipher, audit, logger }),
+    secretQueries: new SecretQueryService({ secretsOf, cipher, audit, logger }),
+    secretLifecycle: new SecretLifecycleService({ secretsOf, audit, recoveryDays: config.secrets.recoveryDays }),
+    apiKeys,
+    keys,
+    audit: auditLog,
+  };
+  return { services, tokens, guard, passwords, reencryption };
 }

@@ -1,4 +1,4 @@
-import { createPublicKey, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, exportJWK, SignJWT, type JWK, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectOk, signUp, type Signed } from './support/auth.js';
@@ -224,11 +224,12 @@ describe('key rotation through JWT_PREVIOUS_PUBLIC_KEYS', () => {
   let user: Signed;
 
   beforeAll(async () => {
-    // B and C share A's database: same users and sessions, different signing keys.
-    a = await startServer({ JWT_PRIVATE_KEY: k1 }, dbName);
+    // B and C share A's database and vault keyring: same users and sessions, different signing keys.
+    const vault = { VAULT_MASTER_KEYS: `t1:${randomBytes(32).toString('base64')}`, VAULT_ACTIVE_MASTER_KEY: 't1' };
+    a = await startServer({ ...vault, JWT_PRIVATE_KEY: k1 }, dbName);
     user = await signUp(a, 'Rotation Co');
-    b = await startServer({ JWT_PRIVATE_KEY: k2, JWT_PREVIOUS_PUBLIC_KEYS: k1PublicPem }, dbName);
-    c = await startServer({ JWT_PRIVATE_KEY: k2 }, dbName);
+    b = await startServer({ ...vault, JWT_PRIVATE_KEY: k2, JWT_PREVIOUS_PUBLIC_KEYS: k1PublicPem }, dbName);
+    c = await startServer({ ...vault, JWT_PRIVATE_KEY: k2 }, dbName);
   });
   afterAll(async () => {
     await c?.close();

@@ -36,12 +36,17 @@ export function open(key: Buffer, blob: Buffer, aad: Buffer): Buffer {
   }
 }
 
+/** An unambiguous encoding of AAD fields (no separator can be smuggled inside a field). */
+function aad(fields: (string | number)[]): Buffer {
+  return Buffer.from(JSON.stringify(fields), 'utf8');
+}
+
 /** Binds a secret version's ciphertext to its tenant, secret and version. */
 export function secretVersionAad(tenantId: string, secretId: string, version: number): Buffer {
-  return Buffer.from(`coffer:secret:v1|${tenantId}|${secretId}|${version}`, 'utf8');
+  return aad(['coffer:secret:v1', tenantId, secretId, version]);
 }
 
 /** Binds a wrapped data key to its tenant, purpose and version. */
 export function wrappedKeyAad(tenantId: string, purpose: 'dek' | 'audit', version: number): Buffer {
-  return Buffer.from(`coffer:key:v1|${tenantId}|${purpose}|${version}`, 'utf8');
+  return aad(['coffer:key:v1', tenantId, purpose, version]);
 }

@@ -1,4 +1,5 @@
 import type { Db, IndexDescription } from 'mongodb';
+import { AUDIT_COLLECTION, AUDIT_INDEXES } from '../modules/audit/audit.document.js';
 
 /** Collection names in one place, so indexes and repositories agree. */
 export const Collections = {
@@ -25,6 +26,14 @@ const INDEXES: Record<string, IndexDescription[]> = {
   ],
   [Collections.invitations]: [{ key: { tenantId: 1, createdAt: -1 }, name: 'tenant_created' }],
   [Collections.sessions]: [{ key: { userId: 1, createdAt: -1 }, name: 'user_created' }],
+  secrets: [
+    { key: { tenantId: 1, name: 1 }, name: 'tenant_name_unique', unique: true },
+    { key: { tenantId: 1, rotationDueAt: 1 }, name: 'tenant_rotation_due' },
+    { key: { tenantId: 1, deletedAt: 1 }, name: 'tenant_deleted' },
+    { key: { tenantId: 1, _id: 1 }, name: 'tenant_id' },
+  ],
+  api_keys: [{ key: { tenantId: 1, createdAt: -1 }, name: 'tenant_created' }],
+  [AUDIT_COLLECTION]: [...AUDIT_INDEXES],
 };
 
 /**

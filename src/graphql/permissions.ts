@@ -9,9 +9,53 @@ import { forbidden, unauthenticated } from './errors.js';
  * a missing or bad token is UNAUTHENTICATED.
  */
 
-const isAuthenticated = rule({ cache: 'contextual' })((_parent, _args, ctx: Context) =>
-  ctx.viewer ? true : unauthenticated(ctx.authError ?? 'Authentication required'),
-);
+/** A signed-in user (API keys are for secret operations only). */
+const isAuthenticated = rule({ cache: 'contextual' })((_parent, _args, ctx: Context) => {
+  if (ctx.viewer) return true;
+  if (ctx.apiKey) return forbidden('API keys can only be used for secret operations');
+  return unauthenticated(ctx.authError ?? 'Authentication required');
+});
+
+/** Records a refusal in the tenant's audit log (and the logs); the caller sees FORBIDDEN. */
+async function denied(ctx: Context, needed: string, message: string) {
+  const tenantId = ctx.apiKey?.tenantId ?? ctx.viewer?.tenantId;
+  const actor = ctx.apiKey ? ctx.apiKey.actor : { type: 'USER' as const, id: ctx.viewer?.userId ?? null };
+  ctx.logger.info({ event: 'permission.denied', actor, tenantId, needed }, 'permission denied');
+  if (tenantId) {
+    await ctx.services.audit.append({
+      tenantId,
+      actor,
+      action: 'permission.denied',
+      resource: { type: 'OPERATION', id: null },
+      outcome: 'DENIED',
+      ip: ctx.request.ip,
+      userAgent: ctx.request.userAgent,
+      requestId: ctx.request.requestId,
+      details: { needed },
+    });
+  }
+  return forbidden(message);
+}
+
+const memberRules = new Map<Role, ShieldRule>();
+/**
+ * A member with `minimum` role or higher in the current tenant, or an API key
+ * whose role is that high (its prefixes are enforced by the secret services).
+ */
+const memberAtLeast = (minimum: Role): ShieldRule => {
+  let r = memberRules.get(minimum);
+  if (!r) {
+    r = rule(`memberAtLeast${minimum}`, { cache: 'contextual' })(async (_parent, _args, ctx: Context) => {
+      const role = ctx.apiKey?.role ?? (ctx.viewer?.tenantId ? ctx.viewer.role : null);
+      if (!ctx.apiKey && !ctx.viewer) return unauthenticated(ctx.authError ?? 'Authentication required');
+      if (!ctx.apiKey && !ctx.viewer?.tenantId) return forbidden('This operation needs a token scoped to a tenant');
+      if (roleAtLeast(role, minimum)) return true;
+      return denied(ctx, minimum, `Requires the ${minimum} role or higher`);
+    });
+    memberRules.set(minimum, r);
+  }
+  return r;
+};
 
 const inTenant = rule({ cache: 'contextual' })((_parent, _args, ctx: Context) =>
   ctx.viewer?.tenantId ? true : forbidden('This operation needs a token scoped to a tenant'),
@@ -20,14 +64,9 @@ const inTenant = rule({ cache: 'contextual' })((_parent, _args, ctx: Context) =>
 type ShieldRule = Parameters<typeof chain>[number];
 
 function hasRole(minimum: Role) {
-  return rule(`hasRole${minimum}`, { cache: 'contextual' })((_parent, _args, ctx: Context) => {
-    if (roleAtLeast(ctx.viewer?.role, minimum)) return true;
-    ctx.logger.info(
-      { event: 'permission.denied', userId: ctx.viewer?.userId, tenantId: ctx.viewer?.tenantId, needed: minimum },
-      'permission denied',
-    );
-    return forbidden(`Requires the ${minimum} role or higher`);
-  });
+  return rule(`hasRole${minimum}`, { cache: 'contextual' })((_parent, _args, ctx: Context) =>
+    roleAtLeast(ctx.viewer?.role, minimum) ? true : denied(ctx, minimum, `Requires the ${minimum} role or higher`),
+  );
 }
 
 /** One rule per role (shield needs each named rule defined once). */
@@ -50,6 +89,16 @@ export const permissionRules: IRules = {
     members: atLeast('USER'),
     invitations: atLeast('ADMIN'),
     tenants: isPlatformAdmin,
+    // Vault: members or API keys.
+    secret: memberAtLeast('USER'),
+    secrets: memberAtLeast('USER'),
+    secretsDueForRotation: memberAtLeast('USER'),
+    // Keys, API keys and the audit log: signed-in members only.
+    apiKeys: atLeast('ADMIN'),
+    tenantKeyStatus: atLeast('ADMIN'),
+    auditEvents: atLeast('ADMIN'),
+    verifyAuditLog: atLeast('ADMIN'),
+    masterKeyStatus: isPlatformAdmin,
   },
   Mutation: {
     // Public: these establish identity.
@@ -70,6 +119,19 @@ export const permissionRules: IRules = {
     // Platform administration.
     suspendTenant: isPlatformAdmin,
     reactivateTenant: isPlatformAdmin,
+    rewrapTenantKeys: isPlatformAdmin,
+    // Vault writes: MANAGER creates and changes; ADMIN destroys and purges.
+    createSecret: memberAtLeast('MANAGER'),
+    updateSecret: memberAtLeast('MANAGER'),
+    deleteSecret: memberAtLeast('MANAGER'),
+    restoreSecret: memberAtLeast('MANAGER'),
+    setSecrets: memberAtLeast('MANAGER'),
+    importSecrets: memberAtLeast('MANAGER'),
+    destroySecretVersions: memberAtLeast('ADMIN'),
+    purgeSecret: memberAtLeast('ADMIN'),
+    createApiKey: atLeast('ADMIN'),
+    revokeApiKey: atLeast('ADMIN'),
+    rotateTenantKey: atLeast('ADMIN'),
   },
   // Object types: reaching one already passed the rule of the operation that returned it.
   AuthPayload: allow,
@@ -80,6 +142,28 @@ export const permissionRules: IRules = {
   Member: allow,
   Invitation: allow,
   Session: allow,
+  // The only path to a plaintext value has its own rule.
+  Secret: { '*': allow, value: memberAtLeast('USER') },
+  SecretVersion: allow,
+  RotationStatus: allow,
+  SecretEdge: allow,
+  SecretConnection: allow,
+  PageInfo: allow,
+  SetSecretResult: allow,
+  ApiKey: allow,
+  CreatedApiKey: allow,
+  TenantKeyStatus: allow,
+  TenantKeyVersion: allow,
+  ReencryptionStatus: allow,
+  MasterKeyStatus: allow,
+  MasterKeyUsage: allow,
+  RewrapResult: allow,
+  AuditEvent: allow,
+  AuditActor: allow,
+  AuditResource: allow,
+  AuditEventEdge: allow,
+  AuditEventConnection: allow,
+  AuditVerification: allow,
 };
 
 export const permissions = shield(permissionRules, {

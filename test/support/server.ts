@@ -19,6 +19,8 @@ export interface TestServer {
   db: Db;
   /** Every log line the server wrote, raw. */
   logs: string[];
+  /** Write commands the server sent to MongoDB, as `<command>:<collection>`. */
+  writes: string[];
   gql<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, token?: string, headers?: Record<string, string>): Promise<GraphQLResponse<T>>;
   close(): Promise<void>;
 }
@@ -55,7 +57,13 @@ export async function startServer(overrides: Record<string, string> = {}, dbName
     },
   });
   const logger = createLogger(config.logLevel, sink);
-  const client = new MongoClient(inject('mongoUri'));
+  const client = new MongoClient(inject('mongoUri'), { monitorCommands: true });
+  const writes: string[] = [];
+  client.on('commandStarted', (event) => {
+    if (['insert', 'update', 'delete', 'findAndModify'].includes(event.commandName)) {
+      writes.push(`${event.commandName}:${String(event.command[event.commandName])}`);
+    }
+  });
   await client.connect();
   const db = client.db(dbName);
   const app = await createApp({ config, db, logger });
@@ -66,6 +74,7 @@ export async function startServer(overrides: Record<string, string> = {}, dbName
     config,
     db,
     logs,
+    writes,
     async gql(query, variables, token, headers = {}) {
       const response = await fetch(`${url}/graphql`, {
         method: 'POST',

@@ -1,5 +1,7 @@
 import { GraphQLError } from 'graphql';
 import type { Logger } from '../../logger.js';
+import type { AuditSink } from '../audit/audit-event.js';
+import { userEvent } from '../audit/audit-helpers.js';
 import { badInput, notFound, unauthenticated } from '../../graphql/errors.js';
 import { passwordProblem } from './password-policy.js';
 import type { PasswordHasher } from './passwords.js';
@@ -18,6 +20,7 @@ interface AccountDeps {
   passwords: PasswordHasher;
   throttle: Throttle;
   logger: Logger;
+  audit: AuditSink;
 }
 
 /** What a signed-in user does to their own account: password and sessions. */
@@ -43,6 +46,7 @@ export class AccountService {
     const revoked = await this.deps.sessions.revokeAllOfUser(user._id, 'password_changed', viewer.sessionId);
     this.deps.guard.forget({ userId: user._id });
     this.deps.logger.info({ event: 'auth.password_changed', userId: user._id, revokedSessions: revoked, requestId: request.requestId }, 'password changed');
+    await this.deps.audit.append(userEvent(viewer.tenantId, user._id, 'auth.password.changed', { type: 'USER', id: user._id }, request, { revokedSessions: revoked }));
     return true;
   }
 
@@ -51,11 +55,12 @@ export class AccountService {
   }
 
   /** Revokes one of the caller's own sessions; anyone else's is NOT_FOUND. */
-  async revokeSession(viewer: Viewer, sessionId: string): Promise<boolean> {
+  async revokeSession(viewer: Viewer, sessionId: string, request: RequestInfo): Promise<boolean> {
     const session = await this.deps.sessions.findById(sessionId);
     if (!session || session.userId !== viewer.userId || session.revokedAt) throw notFound('Session');
     await this.deps.sessions.revoke(sessionId, 'revoked_by_user');
     this.deps.guard.forget({ sessionId: sessionId });
+    await this.deps.audit.append(userEvent(viewer.tenantId, viewer.userId, 'auth.session.revoked', { type: 'SESSION', id: sessionId }, request, { reason: 'revoked_by_user' }));
     return true;
   }
 }

@@ -44,7 +44,7 @@ export class AuthResolver {
 
   @Mutation(() => Boolean, { description: 'Revoke the current session: its access and refresh tokens stop working.' })
   async logout(@Ctx() ctx: Context) {
-    return ctx.services.auth.logout(viewerOf(ctx));
+    return ctx.services.auth.logout(viewerOf(ctx), ctx.request);
   }
 
   @Query(() => Viewer, { description: 'The caller: user, current tenant and role, and all memberships.' })
@@ -85,6 +85,6 @@ export class AuthResolver {
 
   @Mutation(() => Boolean, { description: 'Revoke one of the current user\'s sessions (for example a lost device).' })
   async revokeSession(@Arg('id', () => ID, { description: 'Session id from sessions.' }) id: string, @Ctx() ctx: Context) {
-    return ctx.services.account.revokeSession(viewerOf(ctx), id);
+    return ctx.services.account.revokeSession(viewerOf(ctx), id, ctx.request);
   }
 }

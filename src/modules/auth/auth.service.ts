@@ -1,4 +1,6 @@
 import type { Logger } from '../../logger.js';
+import type { AuditSink } from '../audit/audit-event.js';
+import { userEvent } from '../audit/audit-helpers.js';
 import { appError, badInput, conflict, forbidden, notFound, unauthenticated } from '../../graphql/errors.js';
 import type { MembershipDirectory, MembershipDoc } from '../members/membership.repository.js';
 import type { Role } from '../members/roles.js';
@@ -24,6 +26,7 @@ export interface AuthDeps {
   passwords: PasswordHasher;
   throttle: Throttle;
   logger: Logger;
+  audit: AuditSink;
   lockout: { maxFailures: number; lockMinutes: number };
 }
 
@@ -51,6 +54,7 @@ export class AuthService {
     try {
       const { tenant } = await this.deps.tenantService.createWithOwner(tenantName, user._id);
       this.deps.logger.info({ event: 'auth.sign_up', userId: user._id, tenantId: tenant._id, requestId: request.requestId }, 'user signed up');
+      await this.deps.audit.append(userEvent(tenant._id, user._id, 'auth.signup', { type: 'TENANT', id: tenant._id }, request));
       return await this.deps.sessionService.start(user, tenant, 'OWNER', request);
     } catch (error) {
       await this.deps.users.delete(user._id); // no half-made account left behind
@@ -63,6 +67,7 @@ export class AuthService {
     const user = await this.verifyCredentials(normaliseEmail(input.email), input.password, request);
     const { tenant, role } = await this.chooseTenant(user, input.tenantId ?? null);
     this.deps.logger.info({ event: 'auth.login', userId: user._id, tenantId: tenant?._id, requestId: request.requestId }, 'login succeeded');
+    await this.deps.audit.append(userEvent(tenant?._id ?? null, user._id, 'auth.login.succeeded', { type: 'USER', id: user._id }, request));
     return this.deps.sessionService.start(user, tenant, role, request);
   }
 
@@ -74,10 +79,12 @@ export class AuthService {
     const user = await this.deps.users.findByEmail(email);
     if (!user) {
       await this.deps.passwords.verifyDummy(password);
+      await this.deps.audit.append(userEvent(null, null, 'auth.login.failed', { type: 'USER', id: null }, request, { reason: 'unknown_email' }, 'FAILURE'));
       throw unauthenticated(BAD_CREDENTIALS);
     }
     const valid = await this.deps.passwords.verify(user.passwordHash, password);
     if (user.lockedUntil && user.lockedUntil > new Date()) {
+      await this.deps.audit.append(userEvent(null, null, 'auth.login.failed', { type: 'USER', id: user._id }, request, { reason: 'locked' }, 'DENIED'));
       throw appError('ACCOUNT_LOCKED', 'Account temporarily locked after repeated failed logins; try again later', {
         lockedUntil: user.lockedUntil.toISOString(),
       });
@@ -94,6 +101,7 @@ export class AuthService {
     const { maxFailures, lockMinutes } = this.deps.lockout;
     const failures = await this.deps.users.recordFailedLogin(user._id);
     this.deps.logger.info({ event: 'auth.login_failed', userId: user._id, failures, ip: request.ip, requestId: request.requestId }, 'login failed');
+    await this.deps.audit.append(userEvent(null, null, 'auth.login.failed', { type: 'USER', id: user._id }, request, { reason: 'wrong_password', failures }, 'FAILURE'));
     if (failures < maxFailures) return;
     const until = new Date(Date.now() + lockMinutes * 60_000);
     if (await this.deps.users.lock(user._id, maxFailures, until)) {
@@ -101,6 +109,7 @@ export class AuthService {
         { event: 'auth.account_locked', userId: user._id, until: until.toISOString(), ip: request.ip, requestId: request.requestId },
         `account locked after ${maxFailures} consecutive failed logins`,
       );
+      await this.deps.audit.append(userEvent(null, null, 'auth.account.locked', { type: 'USER', id: user._id }, request, { until: until.toISOString() }, 'DENIED'));
     }
   }
 
@@ -154,9 +163,10 @@ export class AuthService {
     return this.deps.sessionService.rotate(session, user, tenant, membership.role);
   }
 
-  async logout(viewer: Viewer): Promise<boolean> {
+  async logout(viewer: Viewer, request: RequestInfo): Promise<boolean> {
     await this.deps.sessions.revoke(viewer.sessionId, 'logout');
     this.deps.guard.forget({ sessionId: viewer.sessionId });
+    await this.deps.audit.append(userEvent(viewer.tenantId, viewer.userId, 'auth.session.revoked', { type: 'SESSION', id: viewer.sessionId }, request, { reason: 'logout' }));
     return true;
   }
 }

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../logger.js';
+import type { AuditSink } from '../audit/audit-event.js';
+import { userEvent } from '../audit/audit-helpers.js';
 import { digestsEqual, randomToken, sha256Hex } from '../../crypto/random.js';
 import { unauthenticated } from '../../graphql/errors.js';
 import type { TenantDoc } from '../tenants/tenant.repository.js';
@@ -22,6 +24,7 @@ interface SessionDeps {
   sessions: SessionRepository;
   tokens: TokenService;
   logger: Logger;
+  audit: AuditSink;
   refreshTokenTtlDays: number;
 }
 
@@ -73,6 +76,7 @@ export class SessionService {
         { event: 'auth.refresh_token_reuse', sessionId: session._id, userId: session.userId, ip: request.ip, requestId: request.requestId },
         'refresh token reuse detected: a rotated token was presented again; session revoked',
       );
+      await this.reuseEvent(session, request);
       throw invalid();
     }
     if (!digestsEqual(session.refreshTokenHash, parsed.secretHash)) throw invalid();
@@ -81,6 +85,12 @@ export class SessionService {
   }
 
   /** Issues a new refresh token for the session (optionally moving it to another tenant). */
+  private reuseEvent(session: SessionDoc, request: RequestInfo | null): Promise<void> {
+    return this.deps.audit.append(
+      userEvent(session.tenantId, null, 'auth.refresh_token.reused', { type: 'SESSION', id: session._id }, request, { userId: session.userId }, 'DENIED'),
+    );
+  }
+
   async rotate(
     session: SessionDoc,
     user: UserDoc,
@@ -96,6 +106,7 @@ export class SessionService {
         { event: 'auth.refresh_token_reuse', sessionId: session._id, userId: session.userId },
         'refresh token presented twice concurrently; session revoked',
       );
+      await this.reuseEvent(session, null);
       throw unauthenticated('Invalid or expired refresh token');
     }
     return this.payload(session._id, secret, user, tenant, role);

@@ -14,7 +14,7 @@ export class MemberResolver {
 
   @Mutation(() => Invitation, { description: 'Invite someone. The returned token is shown once; it expires (72 h by default).' })
   async inviteMember(@Arg('input', () => InviteMemberInput, { description: 'Who and which role.' }) input: InviteMemberInput, @Ctx() ctx: Context) {
-    const { invitation, token } = await ctx.services.members.invite(viewerOf(ctx), input);
+    const { invitation, token } = await ctx.services.members.invite(viewerOf(ctx), input, ctx.request);
     return toInvitation(invitation, token);
   }
 
@@ -25,7 +25,7 @@ export class MemberResolver {
 
   @Mutation(() => Boolean, { description: 'Withdraw a pending invitation.' })
   async revokeInvitation(@Arg('id', () => ID, { description: 'Invitation id.' }) id: string, @Ctx() ctx: Context) {
-    return ctx.services.members.revokeInvitation(viewerOf(ctx), id);
+    return ctx.services.members.revokeInvitation(viewerOf(ctx), id, ctx.request);
   }
 
   @Mutation(() => AuthPayload, { description: 'Accept an invitation and get tokens scoped to the inviting tenant.' })
@@ -42,11 +42,11 @@ export class MemberResolver {
     @Arg('role', () => RoleEnum, { description: 'The new role.' }) role: Role,
     @Ctx() ctx: Context,
   ) {
-    return toMember(await ctx.services.members.updateRole(viewerOf(ctx), userId, role));
+    return toMember(await ctx.services.members.updateRole(viewerOf(ctx), userId, role, ctx.request));
   }
 
   @Mutation(() => Boolean, { description: 'Remove a member from the tenant and revoke their sessions there. The last OWNER cannot be removed.' })
   async removeMember(@Arg('userId', () => ID, { description: 'The member\'s user id.' }) userId: string, @Ctx() ctx: Context) {
-    return ctx.services.members.remove(viewerOf(ctx), userId);
+    return ctx.services.members.remove(viewerOf(ctx), userId, ctx.request);
   }
 }

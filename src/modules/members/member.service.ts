@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../logger.js';
+import type { AuditSink } from '../audit/audit-event.js';
+import { userEvent } from '../audit/audit-helpers.js';
 import { digestsEqual, randomToken, sha256Hex } from '../../crypto/random.js';
 import { badInput, conflict, forbidden, notFound, unauthenticated } from '../../graphql/errors.js';
 import type { AuthService } from '../auth/auth.service.js';
@@ -29,6 +31,7 @@ interface MemberDeps {
   passwords: PasswordHasher;
   throttle: Throttle;
   logger: Logger;
+  audit: AuditSink;
   invitationTtlHours: number;
 }
 
@@ -68,7 +71,7 @@ export class MemberService {
     if (!roleAtLeast(viewer.role, role)) throw forbidden(`You cannot grant the ${role} role`);
   }
 
-  async invite(viewer: Viewer, input: { email: string; role: Role }): Promise<{ invitation: InvitationDoc; token: string }> {
+  async invite(viewer: Viewer, input: { email: string; role: Role }, request: RequestInfo): Promise<{ invitation: InvitationDoc; token: string }> {
     const tenantId = tenantOf(viewer);
     this.assertCanGrant(viewer, input.role);
     const email = normaliseEmail(input.email);
@@ -90,6 +93,7 @@ export class MemberService {
       acceptedBy: null,
     });
     this.deps.logger.info({ event: 'member.invited', tenantId, invitationId: invitation._id, role: input.role, actorId: viewer.userId }, 'member invited');
+    await this.deps.audit.append(userEvent(tenantId, viewer.userId, 'member.invited', { type: 'INVITATION', id: invitation._id }, request, { role: input.role }));
     return { invitation, token: `inv_${invitation._id}.${secret}` };
   }
 
@@ -97,8 +101,10 @@ export class MemberService {
     return this.deps.invitationsOf(tenantOf(viewer)).listPending(new Date());
   }
 
-  async revokeInvitation(viewer: Viewer, id: string): Promise<boolean> {
-    if (!(await this.deps.invitationsOf(tenantOf(viewer)).revoke(id))) throw notFound('Invitation');
+  async revokeInvitation(viewer: Viewer, id: string, request: RequestInfo): Promise<boolean> {
+    const tenantId = tenantOf(viewer);
+    if (!(await this.deps.invitationsOf(tenantId).revoke(id))) throw notFound('Invitation');
+    await this.deps.audit.append(userEvent(tenantId, viewer.userId, 'invitation.revoked', { type: 'INVITATION', id }, request));
     return true;
   }
 
@@ -133,6 +139,7 @@ export class MemberService {
       await this.deps.membershipsOf(tenant._id).add(member._id, invitation.role);
       if (invitation.role === 'OWNER') await this.deps.tenants.addOwner(tenant._id);
       this.deps.logger.info({ event: 'member.joined', tenantId: tenant._id, userId: member._id, role: invitation.role }, 'invitation accepted');
+      await this.deps.audit.append(userEvent(tenant._id, member._id, 'member.joined', { type: 'USER', id: member._id }, request, { role: invitation.role, invitationId: invitation._id }));
       return await this.deps.sessionService.start(member, tenant, invitation.role, request);
     } catch (error) {
       await invitations.release(invitation._id);
@@ -166,7 +173,7 @@ export class MemberService {
   }
 
   /** Changes a member's role. Nobody acts on a member ranked above them, and the last OWNER stays. */
-  async updateRole(viewer: Viewer, userId: string, role: Role): Promise<MemberView> {
+  async updateRole(viewer: Viewer, userId: string, role: Role, request: RequestInfo): Promise<MemberView> {
     const tenantId = tenantOf(viewer);
     const memberships = this.deps.membershipsOf(tenantId);
     const target = await this.targetMember(viewer, memberships, userId);
@@ -182,10 +189,11 @@ export class MemberService {
     if (role === 'OWNER') await this.deps.tenants.addOwner(tenantId);
     this.deps.guard.forget({ userId, tenantId });
     this.deps.logger.info({ event: 'member.role_changed', tenantId, userId, from: target.role, to: role, actorId: viewer.userId }, 'member role changed');
+    await this.deps.audit.append(userEvent(tenantId, viewer.userId, 'member.role_changed', { type: 'USER', id: userId }, request, { from: target.role, to: role }));
     return this.view({ ...target, role });
   }
 
-  async remove(viewer: Viewer, userId: string): Promise<boolean> {
+  async remove(viewer: Viewer, userId: string, request: RequestInfo): Promise<boolean> {
     const tenantId = tenantOf(viewer);
     const memberships = this.deps.membershipsOf(tenantId);
     const target = await this.targetMember(viewer, memberships, userId);
@@ -199,6 +207,7 @@ export class MemberService {
     await this.deps.sessions.revokeAllOfUserInTenant(userId, tenantId, 'removed_from_tenant');
     this.deps.guard.forget({ userId, tenantId });
     this.deps.logger.info({ event: 'member.removed', tenantId, userId, actorId: viewer.userId }, 'member removed');
+    await this.deps.audit.append(userEvent(tenantId, viewer.userId, 'member.removed', { type: 'USER', id: userId }, request, { role: target.role }));
     return true;
   }
 

@@ -12,11 +12,11 @@ export class TenantAdminResolver {
 
   @Mutation(() => Tenant, { description: 'Platform administrators only: suspend a tenant. Its tokens stop working within seconds.' })
   async suspendTenant(@Arg('id', () => ID, { description: 'Tenant id.' }) id: string, @Ctx() ctx: Context) {
-    return toTenant(await ctx.services.tenants.setStatus(id, 'SUSPENDED', viewerOf(ctx).userId));
+    return toTenant(await ctx.services.tenants.setStatus(id, 'SUSPENDED', viewerOf(ctx).userId, ctx.request));
   }
 
   @Mutation(() => Tenant, { description: 'Platform administrators only: make a suspended tenant active again.' })
   async reactivateTenant(@Arg('id', () => ID, { description: 'Tenant id.' }) id: string, @Ctx() ctx: Context) {
-    return toTenant(await ctx.services.tenants.setStatus(id, 'ACTIVE', viewerOf(ctx).userId));
+    return toTenant(await ctx.services.tenants.setStatus(id, 'ACTIVE', viewerOf(ctx).userId, ctx.request));
   }
 }

@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../logger.js';
+import type { AuditSink } from '../audit/audit-event.js';
+import { userEvent } from '../audit/audit-helpers.js';
+import type { RequestInfo } from '../auth/viewer.js';
 import { badInput, notFound } from '../../graphql/errors.js';
 import type { SessionGuard } from '../auth/session-guard.js';
 import type { MembershipRepository } from '../members/membership.repository.js';
@@ -26,6 +29,7 @@ interface TenantDeps {
   guard: SessionGuard;
   membershipsOf: (tenantId: string) => MembershipRepository;
   logger: Logger;
+  audit: AuditSink;
 }
 
 /** Creating tenants, and the platform administrator's view of all of them. */
@@ -64,11 +68,14 @@ export class TenantService {
     return this.deps.tenants.list(limit);
   }
 
-  async setStatus(tenantId: string, status: TenantStatus, actorId: string): Promise<TenantDoc> {
+  async setStatus(tenantId: string, status: TenantStatus, actorId: string, request: RequestInfo): Promise<TenantDoc> {
     const tenant = await this.deps.tenants.setStatus(tenantId, status);
     if (!tenant) throw notFound('Tenant');
     this.deps.guard.forget({ tenantId });
     this.deps.logger.warn({ event: 'tenant.status_changed', tenantId, status, actorId }, `tenant ${status.toLowerCase()}`);
+    await this.deps.audit.append(
+      userEvent(tenantId, actorId, status === 'SUSPENDED' ? 'tenant.suspended' : 'tenant.reactivated', { type: 'TENANT', id: tenantId }, request),
+    );
     return tenant;
   }
 }

@@ -1,0 +1,128 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../../logger.js';
+import { digestsEqual, randomToken, sha256Hex } from '../../crypto/random.js';
+import { badInput, forbidden, notFound } from '../../graphql/errors.js';
+import type { AuditSink } from '../audit/audit-event.js';
+import type { Principal } from '../auth/principal.js';
+import type { RequestInfo, Viewer } from '../auth/viewer.js';
+import { roleAtLeast, type Role } from '../members/roles.js';
+import type { TenantRepository } from '../tenants/tenant.repository.js';
+import { validPrefix } from '../secrets/secret-rules.js';
+import type { ApiKeyDirectory, ApiKeyDoc, ApiKeyRepository } from './api-key.repository.js';
+
+/** API keys are `cof_<16 hex public id>.<256 random bits>`; the prefix tells them apart from JWTs. */
+export const API_KEY_PREFIX = 'cof_';
+const FORMAT = /^cof_([0-9a-f]{16})\.([A-Za-z0-9_-]{43})$/;
+
+export function looksLikeApiKey(token: string): boolean {
+  return token.startsWith(API_KEY_PREFIX);
+}
+
+interface ApiKeyDeps {
+  keysOf: (tenantId: string) => ApiKeyRepository;
+  directory: ApiKeyDirectory;
+  tenants: TenantRepository;
+  audit: AuditSink;
+  logger: Logger;
+  cacheSeconds: number;
+}
+
+type Cached = { principal: Omit<Principal, 'request'> | null; at: number };
+
+/** Machine credentials scoped to one tenant, a role and name prefixes. */
+export class ApiKeyService {
+  private readonly cache = new Map<string, Cached>();
+
+  constructor(private readonly deps: ApiKeyDeps) {}
+
+  async create(viewer: Viewer, request: RequestInfo, input: { name: string; role: Role; prefixes: string[]; expiresAt?: Date | null }) {
+    const tenantId = viewer.tenantId!;
+    if (!roleAtLeast(viewer.role, input.role)) throw forbidden(`You cannot create a key with the ${input.role} role`);
+    const name = input.name.trim();
+    if (!name || name.length > 100) throw badInput('name', 'must be 1 to 100 characters');
+    if (!input.prefixes.length || input.prefixes.length > 20) throw badInput('prefixes', 'give 1 to 20 prefixes (* for every secret)');
+    const prefixes = [...new Set(input.prefixes.map((p) => validPrefix(p, 'prefixes')))];
+    if (input.expiresAt && input.expiresAt <= new Date()) throw badInput('expiresAt', 'must be in the future');
+    const secret = randomToken(32);
+    const doc = await this.deps.keysOf(tenantId).create({
+      _id: randomBytes(8).toString('hex'),
+      name,
+      role: input.role,
+      prefixes,
+      secretHash: sha256Hex(secret),
+      createdAt: new Date(),
+      createdBy: viewer.userId,
+      expiresAt: input.expiresAt ?? null,
+      revokedAt: null,
+      lastUsedAt: null,
+      useCount: 0,
+    });
+    await this.deps.audit.append({
+      tenantId,
+      actor: { type: 'USER', id: viewer.userId },
+      action: 'apikey.created',
+      resource: { type: 'API_KEY', id: doc._id },
+      outcome: 'SUCCESS',
+      ip: request.ip,
+      userAgent: request.userAgent,
+      requestId: request.requestId,
+      details: { name, role: input.role, prefixes },
+    });
+    return { doc, apiKey: `${API_KEY_PREFIX}${doc._id}.${secret}` };
+  }
+
+  list(viewer: Viewer): Promise<ApiKeyDoc[]> {
+    return this.deps.keysOf(viewer.tenantId!).list();
+  }
+
+  async revoke(viewer: Viewer, request: RequestInfo, id: string): Promise<boolean> {
+    const tenantId = viewer.tenantId!;
+    if (!(await this.deps.keysOf(tenantId).revoke(id))) throw notFound('API key');
+    this.forget(id);
+    await this.deps.audit.append({
+      tenantId,
+      actor: { type: 'USER', id: viewer.userId },
+      action: 'apikey.revoked',
+      resource: { type: 'API_KEY', id },
+      outcome: 'SUCCESS',
+      ip: request.ip,
+      userAgent: request.userAgent,
+      requestId: request.requestId,
+    });
+    return true;
+  }
+
+  /**
+   * The principal for a presented key, or null. Looked-up state is cached for a
+   * few seconds, so revocation and tenant suspension apply within that delay.
+   */
+  async authenticate(token: string, request: RequestInfo): Promise<Principal | null> {
+    const match = FORMAT.exec(token);
+    if (!match) return null;
+    const [, id, secret] = match as unknown as [string, string, string];
+    const key = `${id}:${sha256Hex(secret)}`;
+    const now = Date.now();
+    let cached = this.cache.get(key);
+    if (!cached || now - cached.at >= this.deps.cacheSeconds * 1000) {
+      cached = { principal: await this.load(id, secret), at: now };
+      if (this.cache.size > 10_000) this.cache.clear();
+      this.cache.set(key, cached);
+    }
+    if (!cached.principal) return null;
+    void this.deps.directory.recordUse(id, new Date()).catch((error: unknown) => this.deps.logger.warn({ err: error }, 'could not record API key use'));
+    return { ...cached.principal, request };
+  }
+
+  private async load(id: string, secret: string): Promise<Omit<Principal, 'request'> | null> {
+    const doc = await this.deps.directory.findById(id);
+    if (!doc || !digestsEqual(doc.secretHash, sha256Hex(secret))) return null;
+    if (doc.revokedAt || (doc.expiresAt && doc.expiresAt <= new Date())) return null;
+    const tenant = await this.deps.tenants.findById(doc.tenantId);
+    if (!tenant || tenant.status !== 'ACTIVE') return null;
+    return { tenantId: doc.tenantId, role: doc.role, actor: { type: 'API_KEY', id: doc._id }, prefixes: doc.prefixes };
+  }
+
+  private forget(id: string): void {
+    for (const key of this.cache.keys()) if (key.startsWith(`${id}:`)) this.cache.delete(key);
+  }
+}

@@ -1,0 +1,25 @@
+import type { RequestInfo } from '../auth/viewer.js';
+import { PLATFORM_CHAIN, type AuditEventInput, type AuditOutcome } from './audit-event.js';
+
+/** Builds an event for something a user (or an anonymous caller) did over a request. */
+export function userEvent(
+  tenantId: string | null,
+  userId: string | null,
+  action: string,
+  resource: { type: string; id: string | null },
+  request: RequestInfo | null,
+  details: Record<string, unknown> = {},
+  outcome: AuditOutcome = 'SUCCESS',
+): AuditEventInput {
+  return {
+    tenantId: tenantId ?? PLATFORM_CHAIN,
+    actor: userId ? { type: 'USER', id: userId } : { type: 'PUBLIC', id: null },
+    action,
+    resource,
+    outcome,
+    ip: request?.ip ?? null,
+    userAgent: request?.userAgent ?? null,
+    requestId: request?.requestId ?? null,
+    details,
+  };
+}

@@ -1,0 +1,183 @@
+import { IsOptional, MaxLength } from 'class-validator';
+import { GraphQLJSONObject } from 'graphql-scalars';
+import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { PageInfo } from '../../graphql/pagination.js';
+import type { ActorType, AuditOutcome } from './audit-event.js';
+import type { AuditEventPage } from './audit-query.js';
+import type { AuditVerification as AuditVerificationData } from './audit-verify.js';
+import type { AuditDetails, AuditEventDoc } from './audit.document.js';
+
+export const ActorTypeEnum = { USER: 'USER', API_KEY: 'API_KEY', SYSTEM: 'SYSTEM', PUBLIC: 'PUBLIC' } as const;
+registerEnumType(ActorTypeEnum, {
+  name: 'ActorType',
+  description: 'What kind of principal performed an audited action.',
+  valuesConfig: {
+    USER: { description: 'A signed-in user; the actor id is the user id.' },
+    API_KEY: { description: 'An API key; the actor id is the key id.' },
+    SYSTEM: { description: 'Coffer itself (scheduled jobs, rotations, sweeps).' },
+    PUBLIC: { description: 'An unauthenticated caller (e.g. a failed login).' },
+  },
+});
+
+export const AuditOutcomeEnum = { SUCCESS: 'SUCCESS', FAILURE: 'FAILURE', DENIED: 'DENIED' } as const;
+registerEnumType(AuditOutcomeEnum, {
+  name: 'AuditOutcome',
+  description: 'How an audited action ended.',
+  valuesConfig: {
+    SUCCESS: { description: 'It was carried out.' },
+    FAILURE: { description: 'It was attempted and failed (bad input, wrong password, conflict).' },
+    DENIED: { description: 'It was refused for lack of permission.' },
+  },
+});
+
+@ObjectType({ description: 'Who performed an audited action.' })
+export class AuditActor {
+  @Field(() => ActorTypeEnum, { description: 'Kind of principal.' })
+  type!: ActorType;
+
+  @Field(() => String, { nullable: true, description: 'User or API key id; null for SYSTEM and unknown PUBLIC callers.' })
+  id!: string | null;
+}
+
+@ObjectType({ description: 'What an audited action was performed on.' })
+export class AuditResource {
+  @Field(() => String, { description: 'Kind of resource, e.g. secret, member, tenant, key.' })
+  type!: string;
+
+  @Field(() => String, { nullable: true, description: 'Its id, when it has one.' })
+  id!: string | null;
+}
+
+@ObjectType({ description: 'One entry of the tenant\'s tamper-evident audit log.' })
+export class AuditEvent {
+  @Field(() => ID, { description: 'Event id.' })
+  id!: string;
+
+  @Field(() => Int, { description: 'Position in the tenant\'s chain: 1, 2, 3… without gaps.' })
+  sequence!: number;
+
+  @Field(() => Date, { description: 'When the event was recorded.' })
+  time!: Date;
+
+  @Field(() => AuditActor, { description: 'Who did it.' })
+  actor!: AuditActor;
+
+  @Field(() => String, { description: 'Dotted verb, e.g. secret.revealed or member.role_changed.' })
+  action!: string;
+
+  @Field(() => AuditResource, { description: 'What it was done to.' })
+  resource!: AuditResource;
+
+  @Field(() => AuditOutcomeEnum, { description: 'How it ended.' })
+  outcome!: AuditOutcome;
+
+  @Field(() => String, { nullable: true, description: 'Client IP address of the request, when there was one.' })
+  ip!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'User-Agent of the request, when there was one (long values are cut and marked).' })
+  userAgent!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Request id, to correlate with server logs.' })
+  requestId!: string | null;
+
+  @Field(() => GraphQLJSONObject, { description: 'Small non-secret facts about the action (versions, role names, counts).' })
+  details!: AuditDetails;
+
+  @Field(() => String, { description: 'HMAC-SHA256 chain hash of this event (hex); see verifyAuditLog.' })
+  hash!: string;
+}
+
+export function toAuditEvent(doc: AuditEventDoc): AuditEvent {
+  return Object.assign(new AuditEvent(), {
+    id: doc._id,
+    sequence: doc.seq,
+    time: doc.time,
+    actor: Object.assign(new AuditActor(), { type: doc.actor.type, id: doc.actor.id }),
+    action: doc.action,
+    resource: Object.assign(new AuditResource(), { type: doc.resource.type, id: doc.resource.id }),
+    outcome: doc.outcome,
+    ip: doc.ip,
+    userAgent: doc.userAgent,
+    requestId: doc.requestId,
+    details: doc.details,
+    hash: doc.hash,
+  });
+}
+
+@ObjectType({ description: 'One event in a page of audit events.' })
+export class AuditEventEdge {
+  @Field(() => String, { description: 'Opaque cursor of this event; pass it as `after` to continue after it.' })
+  cursor!: string;
+
+  @Field(() => AuditEvent, { description: 'The event.' })
+  node!: AuditEvent;
+}
+
+@ObjectType({ description: 'A page of audit events, newest first.' })
+export class AuditEventConnection {
+  @Field(() => [AuditEventEdge], { description: 'The events on this page.' })
+  edges!: AuditEventEdge[];
+
+  @Field(() => PageInfo, { description: 'Pagination state.' })
+  pageInfo!: PageInfo;
+
+  @Field(() => Int, { description: 'Number of events matching the filter, across all pages.' })
+  totalCount!: number;
+}
+
+export function toAuditEventConnection(page: AuditEventPage): AuditEventConnection {
+  return Object.assign(new AuditEventConnection(), {
+    edges: page.edges.map((edge) => Object.assign(new AuditEventEdge(), { cursor: edge.cursor, node: toAuditEvent(edge.node) })),
+    pageInfo: Object.assign(new PageInfo(), page.pageInfo),
+    totalCount: page.totalCount,
+  });
+}
+
+const FILTER_TEXT_MAX = 200;
+
+@InputType({ description: 'Narrows a listing of audit events; every given field must match.' })
+export class AuditEventFilter {
+  @Field(() => String, { nullable: true, description: 'Exact action, e.g. secret.revealed.' })
+  @IsOptional()
+  @MaxLength(FILTER_TEXT_MAX)
+  action?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Exact actor id (user or API key id).' })
+  @IsOptional()
+  @MaxLength(FILTER_TEXT_MAX)
+  actorId?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Exact resource type, e.g. secret.' })
+  @IsOptional()
+  @MaxLength(FILTER_TEXT_MAX)
+  resourceType?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Exact resource id.' })
+  @IsOptional()
+  @MaxLength(FILTER_TEXT_MAX)
+  resourceId?: string | null;
+
+  @Field(() => Date, { nullable: true, description: 'Only events at or after this time.' })
+  @IsOptional()
+  from?: Date | null;
+
+  @Field(() => Date, { nullable: true, description: 'Only events before this time.' })
+  @IsOptional()
+  to?: Date | null;
+}
+
+@ObjectType({ description: 'Result of checking the audit log\'s hash chain.' })
+export class AuditVerification {
+  @Field(() => Boolean, { description: 'True when every event in the range is intact and linked: none edited, inserted, reordered or removed (removal of the newest events cannot be seen from the chain alone).' })
+  valid!: boolean;
+
+  @Field(() => Int, { description: 'Events verified before the first failure (all events in the range when valid).' })
+  checkedEvents!: number;
+
+  @Field(() => Int, { nullable: true, description: 'First sequence number at which the chain cannot be trusted; null when valid.' })
+  firstInvalidSequence!: number | null;
+}
+
+export function toAuditVerification(result: AuditVerificationData): AuditVerification {
+  return Object.assign(new AuditVerification(), result);
+}

@@ -1,0 +1,376 @@
+import { randomBytes } from 'node:crypto';
+import { Binary, type Db } from 'mongodb';
+import { KEY_BYTES, wrappedKeyAad } from '../../crypto/aes-gcm.js';
+import { conflict } from '../../graphql/errors.js';
+import type { Logger } from '../../logger.js';
+import { PLATFORM_CHAIN, type AuditEventInput, type AuditSink } from '../audit/audit-event.js';
+import { isDuplicateKey } from '../auth/user.repository.js';
+import type { MasterKeyring } from './keyring.js';
+import {
+  IDLE_REENCRYPTION,
+  SecretKeyUsage,
+  TenantKeyRepository,
+  toBuffer,
+  type DekDoc,
+  type ReencryptionState,
+  type TenantKeyDoc,
+  type WrappedKeyDoc,
+} from './tenant-key.repository.js';
+
+export type KeyActor = AuditEventInput['actor'];
+
+/** The audit HMAC key is never rotated, so it always has version 1 in its AAD. */
+const AUDIT_KEY_VERSION = 1;
+const MAX_CAS_ATTEMPTS = 20;
+const PAGE = 100;
+
+export interface TenantKeyVersionView {
+  version: number;
+  createdAt: Date;
+  masterKeyId: string;
+  secretVersionCount: number;
+  retiredAt: Date | null;
+}
+
+export interface TenantKeyStatusView {
+  activeDekVersion: number;
+  versions: TenantKeyVersionView[];
+  reencryption: { state: ReencryptionState; done: number; total: number };
+}
+
+export interface MasterKeyStatusView {
+  activeMasterKeyId: string;
+  keys: { id: string; inKeyring: boolean; wrappedKeyCount: number }[];
+}
+
+/** What rotate() needs of the re-encryption job (see ReencryptionJob). */
+export interface ReencryptionStarter {
+  start(tenantId: string): void;
+}
+
+/** A DEK whose key material was removed after re-encryption moved everything off it; re-read the secret. */
+export class RetiredKeyError extends Error {
+  constructor(tenantId: string, version: number) {
+    super(`DEK version ${version} of tenant ${tenantId} is retired; re-read the data, it has been re-encrypted`);
+    this.name = 'RetiredKeyError';
+  }
+}
+
+export interface TenantKeyServiceDeps {
+  db: Db;
+  keyring: MasterKeyring;
+  logger: Logger;
+  audit?: AuditSink;
+  /** How long an unwrapped key stays in memory (default 5 minutes). */
+  cacheTtlMs?: number;
+  /** How many unwrapped keys stay in memory at most (default 1000, least recently used go first). */
+  cacheMax?: number;
+}
+
+const dekAad = (tenantId: string, version: number) => wrappedKeyAad(tenantId, 'dek', version);
+const auditAad = (chainId: string) => wrappedKeyAad(chainId, 'audit', AUDIT_KEY_VERSION);
+const dekCacheId = (tenantId: string, version: number) => `dek|${tenantId}|${version}`;
+const auditCacheId = (chainId: string) => `audit|${chainId}`;
+
+function rotationConflict(): Error & { code: 'CONFLICT' } {
+  return Object.assign(conflict('A re-encryption is already running for this tenant; rotate again once it is DONE'), { code: 'CONFLICT' as const });
+}
+
+function assertDataTenant(tenantId: string): void {
+  if (!tenantId || tenantId === PLATFORM_CHAIN) throw new Error('data keys exist only for tenants');
+}
+
+/** Bounded, expiring map of unwrapped keys; a hit refreshes recency, not expiry. */
+class KeyCache {
+  private readonly entries = new Map<string, { key: Buffer; expires: number }>();
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly max: number,
+  ) {}
+
+  get(id: string): Buffer | undefined {
+    const entry = this.entries.get(id);
+    if (!entry) return undefined;
+    this.entries.delete(id);
+    if (entry.expires <= Date.now()) return undefined;
+    this.entries.set(id, entry);
+    return Buffer.from(entry.key);
+  }
+
+  set(id: string, key: Buffer): void {
+    this.entries.delete(id);
+    this.entries.set(id, { key: Buffer.from(key), expires: Date.now() + this.ttlMs });
+    for (const oldest of this.entries.keys()) {
+      if (this.entries.size <= this.max) break;
+      this.entries.delete(oldest);
+    }
+  }
+
+  delete(id: string): void {
+    this.entries.delete(id);
+  }
+}
+
+/**
+ * Per-tenant keys (DESIGN.md §3): versioned DEKs and the audit-chain HMAC key,
+ * stored only wrapped under the master keyring, one document per tenant.
+ * Returned keys are copies: callers may wipe them.
+ */
+export class TenantKeyService {
+  private readonly repo: TenantKeyRepository;
+  private readonly cache: KeyCache;
+  private reencryption: ReencryptionStarter | null = null;
+
+  constructor(private readonly deps: TenantKeyServiceDeps) {
+    this.repo = new TenantKeyRepository(deps.db);
+    this.cache = new KeyCache(deps.cacheTtlMs ?? 5 * 60_000, deps.cacheMax ?? 1000);
+  }
+
+  /** Connects the background job that rotate() starts. */
+  useReencryption(job: ReencryptionStarter): void {
+    this.reencryption = job;
+  }
+
+  /** The DEK new data is sealed with; creates version 1 on first use. */
+  async activeDek(tenantId: string): Promise<{ version: number; key: Buffer }> {
+    assertDataTenant(tenantId);
+    const doc = await this.docFor(tenantId);
+    return { version: doc.activeDekVersion, key: this.dekFrom(doc, doc.activeDekVersion) };
+  }
+
+  /** A DEK by version, for opening data sealed with it. RetiredKeyError once it is retired. */
+  async dek(tenantId: string, version: number): Promise<Buffer> {
+    const cached = this.cache.get(dekCacheId(tenantId, version));
+    if (cached) return cached;
+    const doc = await this.repo.find(tenantId);
+    if (!doc) throw new Error(`tenant ${tenantId} has no keys yet`);
+    return this.dekFrom(doc, version);
+  }
+
+  /** The HMAC key of an audit chain (a tenant id or PLATFORM_CHAIN); created on first use. */
+  async auditKey(chainId: string): Promise<Buffer> {
+    const cached = this.cache.get(auditCacheId(chainId));
+    if (cached) return cached;
+    const doc = await this.docFor(chainId);
+    const key = this.deps.keyring.unwrap(toBuffer(doc.auditKey.wrapped), doc.auditKey.masterKeyId, auditAad(chainId));
+    this.cache.set(auditCacheId(chainId), key);
+    return key;
+  }
+
+  /** Drops a DEK from this instance's memory (after it was retired). */
+  forgetDek(tenantId: string, version: number): void {
+    this.cache.delete(dekCacheId(tenantId, version));
+  }
+
+  async status(tenantId: string): Promise<TenantKeyStatusView> {
+    assertDataTenant(tenantId);
+    const doc = await this.docFor(tenantId);
+    const counts = await new SecretKeyUsage(this.deps.db, tenantId).countByDek();
+    return {
+      activeDekVersion: doc.activeDekVersion,
+      versions: doc.deks.map((d) => ({
+        version: d.version,
+        createdAt: d.createdAt,
+        masterKeyId: d.masterKeyId,
+        secretVersionCount: counts.get(d.version) ?? 0,
+        retiredAt: d.retiredAt,
+      })),
+      reencryption: { state: doc.reencryption.state, done: doc.reencryption.done, total: doc.reencryption.total },
+    };
+  }
+
+  /** Adds DEK version n+1 for new writes and starts re-encrypting existing data with it. CONFLICT while one is running. */
+  async rotate(tenantId: string, actor: KeyActor): Promise<TenantKeyStatusView> {
+    assertDataTenant(tenantId);
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const doc = await this.docFor(tenantId);
+      if (doc.reencryption.state === 'RUNNING') throw rotationConflict();
+      const version = Math.max(0, ...doc.deks.map((d) => d.version)) + 1;
+      const key = randomBytes(KEY_BYTES);
+      const total = await this.versionsNotOn(tenantId, version);
+      const reencryption = { ...IDLE_REENCRYPTION, state: 'RUNNING' as const, targetVersion: version, total, startedAt: new Date() };
+      if (!(await this.repo.startRotation(doc, this.newDek(tenantId, version, key), reencryption))) continue;
+      this.cache.set(dekCacheId(tenantId, version), key);
+      await this.afterRotation(tenantId, actor, doc.activeDekVersion, version, total);
+      return this.status(tenantId);
+    }
+    throw new Error(`tenant ${tenantId}: key document kept changing; rotation not started`);
+  }
+
+  /** Re-wraps every tenant's DEKs and audit key under the active master key. Safe to repeat. */
+  async rewrapAll(actor: KeyActor): Promise<{ tenants: number; rewrapped: number }> {
+    let tenants = 0;
+    let rewrapped = 0;
+    for await (const doc of this.allDocs()) {
+      tenants++;
+      const count = await this.rewrapTenant(doc);
+      if (count === 0) continue;
+      rewrapped += count;
+      await this.deps.audit?.append({
+        tenantId: doc.tenantId,
+        actor,
+        action: 'key.master_rewrapped',
+        resource: { type: 'TENANT_KEYS', id: doc.tenantId },
+        outcome: 'SUCCESS',
+        details: { masterKeyId: this.deps.keyring.activeId, rewrapped: count },
+      });
+    }
+    this.deps.logger.info({ event: 'key.master_rewrapped', tenants, rewrapped, masterKeyId: this.deps.keyring.activeId }, 'tenant keys re-wrapped');
+    return { tenants, rewrapped };
+  }
+
+  /** How many live wrapped keys each master key protects; ids stored but missing from the ring show inKeyring false. */
+  async masterKeyStatus(): Promise<MasterKeyStatusView> {
+    const { keyring } = this.deps;
+    const counts = new Map<string, number>([keyring.activeId, ...keyring.ids].map((id) => [id, 0]));
+    for await (const doc of this.allDocs()) {
+      for (const id of liveMasterKeyIds(doc)) counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    return {
+      activeMasterKeyId: keyring.activeId,
+      keys: [...counts].map(([id, wrappedKeyCount]) => ({ id, inKeyring: keyring.has(id), wrappedKeyCount })),
+    };
+  }
+
+  /** Startup check: refuses to run when stored keys need a master key the ring lacks. */
+  async assertKeyringCoversStoredKeys(): Promise<void> {
+    const missing = (await this.masterKeyStatus()).keys.filter((k) => !k.inKeyring && k.wrappedKeyCount > 0);
+    if (!missing.length) return;
+    const list = missing.map((k) => `"${k.id}" (${k.wrappedKeyCount} wrapped keys)`).join(', ');
+    throw new Error(
+      `Stored tenant keys are wrapped under master key(s) missing from the keyring: ${list}. ` +
+        'Add them back to VAULT_MASTER_KEYS; remove an old master key only after `npm run cli -- rewrap-keys` ' +
+        'and masterKeyStatus shows 0 wrapped keys under it.',
+    );
+  }
+
+  private async *allDocs(): AsyncGenerator<TenantKeyDoc> {
+    let after: string | null = null;
+    for (;;) {
+      const page = await this.repo.page(after, PAGE);
+      yield* page;
+      if (page.length < PAGE) return;
+      after = page[page.length - 1]!._id;
+    }
+  }
+
+  private async afterRotation(tenantId: string, actor: KeyActor, from: number, to: number, total: number): Promise<void> {
+    this.deps.logger.info({ event: 'key.tenant_rotated', tenantId, fromVersion: from, toVersion: to, total }, 'tenant DEK rotated');
+    if (this.reencryption) this.reencryption.start(tenantId);
+    else this.deps.logger.warn({ tenantId }, 'no re-encryption job attached; it resumes at the next start');
+    await this.deps.audit?.append({
+      tenantId,
+      actor,
+      action: 'key.tenant_rotated',
+      resource: { type: 'TENANT_KEYS', id: tenantId },
+      outcome: 'SUCCESS',
+      details: { fromVersion: from, toVersion: to, secretVersionsToReencrypt: total },
+    });
+  }
+
+  private async versionsNotOn(tenantId: string, version: number): Promise<number> {
+    let total = 0;
+    for (const [dekVersion, count] of await new SecretKeyUsage(this.deps.db, tenantId).countByDek()) {
+      if (dekVersion !== version) total += count;
+    }
+    return total;
+  }
+
+  /** The tenant's key document, created (DEK v1 + audit key) on first use; concurrent creators converge on one. */
+  private async docFor(tenantId: string): Promise<TenantKeyDoc> {
+    const existing = await this.repo.find(tenantId);
+    return existing ?? this.create(tenantId);
+  }
+
+  private async create(tenantId: string): Promise<TenantKeyDoc> {
+    const dek = tenantId === PLATFORM_CHAIN ? null : randomBytes(KEY_BYTES);
+    const auditKey = randomBytes(KEY_BYTES);
+    const doc = this.newDoc(tenantId, dek, auditKey);
+    try {
+      await this.repo.insert(doc);
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+      const winner = await this.repo.find(tenantId);
+      if (!winner) throw error;
+      return winner;
+    }
+    if (dek) this.cache.set(dekCacheId(tenantId, 1), dek);
+    this.cache.set(auditCacheId(tenantId), auditKey);
+    this.deps.logger.info({ event: 'key.tenant_created', tenantId }, 'tenant keys created');
+    return doc;
+  }
+
+  private newDoc(tenantId: string, dek: Buffer | null, auditKey: Buffer): TenantKeyDoc {
+    const now = new Date();
+    const audit = this.deps.keyring.wrap(auditKey, auditAad(tenantId));
+    return {
+      _id: tenantId,
+      tenantId,
+      activeDekVersion: dek ? 1 : 0,
+      deks: dek ? [this.newDek(tenantId, 1, dek)] : [],
+      auditKey: { wrapped: new Binary(audit.wrapped), masterKeyId: audit.masterKeyId, createdAt: now },
+      reencryption: IDLE_REENCRYPTION,
+      revision: 0,
+      createdAt: now,
+      updatedAt: now,
+    };
+  }
+
+  private newDek(tenantId: string, version: number, key: Buffer): DekDoc {
+    const { wrapped, masterKeyId } = this.deps.keyring.wrap(key, dekAad(tenantId, version));
+    return { version, wrapped: new Binary(wrapped), masterKeyId, createdAt: new Date(), retiredAt: null };
+  }
+
+  private dekFrom(doc: TenantKeyDoc, version: number): Buffer {
+    const cached = this.cache.get(dekCacheId(doc.tenantId, version));
+    if (cached) return cached;
+    const entry = doc.deks.find((d) => d.version === version);
+    if (!entry) throw new Error(`tenant ${doc.tenantId} has no DEK version ${version}`);
+    if (!entry.wrapped) throw new RetiredKeyError(doc.tenantId, version);
+    const key = this.deps.keyring.unwrap(toBuffer(entry.wrapped), entry.masterKeyId, dekAad(doc.tenantId, version));
+    this.cache.set(dekCacheId(doc.tenantId, version), key);
+    return key;
+  }
+
+  /** Moves one tenant's live wrapped keys to the active master key; returns how many moved. */
+  private async rewrapTenant(first: TenantKeyDoc): Promise<number> {
+    let doc: TenantKeyDoc | null = first;
+    for (let attempt = 0; doc && attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const plan = this.rewrapPlan(doc);
+      if (plan.count === 0) return 0;
+      if (await this.repo.setWrappedKeys(doc, plan.deks, plan.auditKey)) return plan.count;
+      doc = await this.repo.find(doc._id);
+    }
+    if (!doc) return 0;
+    throw new Error(`tenant ${first._id}: key document kept changing; run rewrap again`);
+  }
+
+  private rewrapPlan(doc: TenantKeyDoc): { deks: DekDoc[]; auditKey: WrappedKeyDoc; count: number } {
+    const active = this.deps.keyring.activeId;
+    let count = 0;
+    const deks = doc.deks.map((d) => {
+      if (!d.wrapped || d.masterKeyId === active) return d;
+      count++;
+      return { ...d, ...this.rewrapped(d.wrapped, d.masterKeyId, dekAad(doc.tenantId, d.version)) };
+    });
+    let auditKey = doc.auditKey;
+    if (auditKey.masterKeyId !== active) {
+      count++;
+      auditKey = { ...auditKey, ...this.rewrapped(auditKey.wrapped, auditKey.masterKeyId, auditAad(doc.tenantId)) };
+    }
+    return { deks, auditKey, count };
+  }
+
+  private rewrapped(wrapped: Binary, masterKeyId: string, aad: Buffer): { wrapped: Binary; masterKeyId: string } {
+    const key = this.deps.keyring.unwrap(toBuffer(wrapped), masterKeyId, aad);
+    const result = this.deps.keyring.wrap(key, aad);
+    key.fill(0);
+    return { wrapped: new Binary(result.wrapped), masterKeyId: result.masterKeyId };
+  }
+}
+
+/** Master key ids of the key material a document still holds (retired DEKs hold none). */
+function liveMasterKeyIds(doc: TenantKeyDoc): string[] {
+  return [...doc.deks.filter((d) => d.wrapped !== null).map((d) => d.masterKeyId), doc.auditKey.masterKeyId];
+}

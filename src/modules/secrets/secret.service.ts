@@ -1,0 +1,247 @@
+import { randomUUID } from 'node:crypto';
+import { GraphQLError } from 'graphql';
+import { parse as parseDotenv } from 'dotenv';
+import type { Logger } from '../../logger.js';
+import { appError, badInput, conflict, forbidden, notFound } from '../../graphql/errors.js';
+import type { AuditEventInput, AuditSink } from '../audit/audit-event.js';
+import type { Principal } from '../auth/principal.js';
+import { isDuplicateKey } from '../auth/user.repository.js';
+import type { SecretCipher } from './secret-cipher.js';
+import type { SecretDoc, SecretVersionDoc } from './secret.document.js';
+import type { SecretRepository } from './secret.repository.js';
+import {
+  SECRET_LIMITS,
+  rotationDueAt,
+  validDescription,
+  validExpiry,
+  validMaxVersions,
+  validMetadata,
+  validName,
+  validRotation,
+  validTags,
+  validValue,
+  withinPrefixes,
+} from './secret-rules.js';
+
+export interface CreateSecretData {
+  name: string;
+  value: string;
+  description?: string | null;
+  tags?: string[] | null;
+  metadata?: Record<string, unknown> | null;
+  expiresAt?: Date | null;
+  rotationIntervalDays?: number | null;
+  rotationWarningDays?: number | null;
+  maxVersions?: number | null;
+}
+
+/** `undefined` = leave as is; `null` (where allowed) = clear. */
+export interface UpdateSecretData {
+  name: string;
+  value?: string | null;
+  description?: string | null;
+  tags?: string[] | null;
+  metadata?: Record<string, unknown> | null;
+  expiresAt?: Date | null;
+  rotationIntervalDays?: number | null;
+  rotationWarningDays?: number | null;
+  maxVersions?: number | null;
+  expectedVersion?: number | null;
+}
+
+export interface SetSecretOutcome {
+  name: string;
+  secret: SecretDoc | null;
+  created: boolean;
+  error: { code: string; message: string } | null;
+}
+
+interface SecretWriteDeps {
+  secretsOf: (tenantId: string) => SecretRepository;
+  cipher: SecretCipher;
+  audit: AuditSink;
+  logger: Logger;
+}
+
+const CAS_ATTEMPTS = 8;
+export const BULK_MAX = 100;
+export const IMPORT_MAX = 500;
+
+export function auditOf(principal: Principal, action: string, secret: { id: string | null; name: string }, details: Record<string, unknown> = {}): AuditEventInput {
+  return {
+    tenantId: principal.tenantId,
+    actor: principal.actor,
+    action,
+    resource: { type: 'SECRET', id: secret.id },
+    outcome: 'SUCCESS',
+    ip: principal.request.ip,
+    userAgent: principal.request.userAgent,
+    requestId: principal.request.requestId,
+    details: { name: secret.name, ...details },
+  };
+}
+
+/** An API key may only touch names under its prefixes. */
+export function assertNameAllowed(principal: Principal, name: string): void {
+  if (!withinPrefixes(name, principal.prefixes)) throw forbidden('This API key is limited to other name prefixes');
+}
+
+/** Creating and changing secret values and metadata. Each write is one atomic document update. */
+export class SecretWriteService {
+  constructor(private readonly deps: SecretWriteDeps) {}
+
+  async create(principal: Principal, input: CreateSecretData): Promise<SecretDoc> {
+    const now = new Date();
+    const name = validName(input.name);
+    assertNameAllowed(principal, name);
+    const value = validValue(input.value);
+    const rotation = validRotation(
+      input.rotationIntervalDays ?? SECRET_LIMITS.rotationIntervalDefault,
+      input.rotationWarningDays ?? SECRET_LIMITS.rotationWarningDefault,
+    );
+    const id = randomUUID();
+    const sealed = await this.deps.cipher.seal(principal.tenantId, id, 1, value);
+    const doc: Omit<SecretDoc, 'tenantId'> = {
+      _id: id,
+      name,
+      description: validDescription(input.description ?? ''),
+      tags: validTags(input.tags ?? []),
+      metadata: validMetadata(input.metadata ?? {}),
+      expiresAt: validExpiry(input.expiresAt ?? null, now),
+      rotationIntervalDays: rotation.intervalDays,
+      rotationWarningDays: rotation.warningDays,
+      lastRotatedAt: now,
+      rotationDueAt: rotationDueAt(now, rotation.intervalDays, rotation.warningDays),
+      maxVersions: validMaxVersions(input.maxVersions ?? SECRET_LIMITS.maxVersionsDefault),
+      currentVersion: 1,
+      versions: [{ version: 1, ...sealed, createdAt: now, createdBy: principal.actor.id, destroyedAt: null }],
+      revision: 1,
+      createdAt: now,
+      createdBy: principal.actor.id,
+      updatedAt: now,
+      updatedBy: principal.actor.id,
+      deletedAt: null,
+      deletedBy: null,
+    };
+    let stored: SecretDoc;
+    try {
+      stored = await this.deps.secretsOf(principal.tenantId).insert(doc);
+    } catch (error) {
+      if (isDuplicateKey(error)) throw conflict(`A secret named "${name}" already exists (if deleted: restore or purge it)`);
+      throw error;
+    }
+    await this.deps.audit.append(auditOf(principal, 'secret.created', { id, name }, { version: 1 }));
+    return stored;
+  }
+
+  async update(principal: Principal, input: UpdateSecretData): Promise<SecretDoc> {
+    const name = validName(input.name);
+    assertNameAllowed(principal, name);
+    const value = input.value === undefined || input.value === null ? undefined : validValue(input.value);
+    const repo = this.deps.secretsOf(principal.tenantId);
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      const doc = await repo.findByName(name);
+      if (!doc || doc.deletedAt) throw notFound(`Secret "${name}"`);
+      if (input.expectedVersion != null && input.expectedVersion !== doc.currentVersion) {
+        throw appError('CONFLICT', `Secret "${name}" is at version ${doc.currentVersion}, not ${input.expectedVersion}`, {
+          currentVersion: doc.currentVersion,
+        });
+      }
+      const now = new Date();
+      const changes = await this.changes(principal, doc, input, value, now);
+      if (await repo.compareAndSet(doc._id, doc.revision, { $set: changes })) {
+        const updated = { ...doc, ...changes, revision: doc.revision + 1 };
+        await this.deps.audit.append(
+          auditOf(principal, 'secret.updated', { id: doc._id, name }, {
+            version: updated.currentVersion,
+            newVersion: value !== undefined,
+            fields: Object.keys(changes).filter((k) => !['updatedAt', 'updatedBy', 'versions', 'rotationDueAt'].includes(k)),
+          }),
+        );
+        return updated;
+      }
+      // Someone wrote in between: re-read and decide again (expectedVersion is re-checked).
+    }
+    throw conflict(`Secret "${name}" is being changed concurrently; try again`);
+  }
+
+  private async changes(principal: Principal, doc: SecretDoc, input: UpdateSecretData, value: string | undefined, now: Date): Promise<Partial<SecretDoc>> {
+    const set: Partial<SecretDoc> = { updatedAt: now, updatedBy: principal.actor.id };
+    if (input.description !== undefined) set.description = validDescription(input.description ?? '');
+    if (input.tags !== undefined) set.tags = validTags(input.tags ?? []);
+    if (input.metadata !== undefined) set.metadata = validMetadata(input.metadata ?? {});
+    if (input.expiresAt !== undefined) set.expiresAt = validExpiry(input.expiresAt, now);
+    const intervalDays = input.rotationIntervalDays ?? doc.rotationIntervalDays;
+    const warningDays = input.rotationWarningDays ?? doc.rotationWarningDays;
+    if (input.rotationIntervalDays != null || input.rotationWarningDays != null) {
+      validRotation(intervalDays, warningDays);
+      set.rotationIntervalDays = intervalDays;
+      set.rotationWarningDays = warningDays;
+    }
+    const maxVersions = input.maxVersions != null ? validMaxVersions(input.maxVersions) : doc.maxVersions;
+    if (input.maxVersions != null) set.maxVersions = maxVersions;
+    let versions = doc.versions;
+    if (value !== undefined) {
+      const version = doc.currentVersion + 1;
+      const sealed = await this.deps.cipher.seal(principal.tenantId, doc._id, version, value);
+      const added: SecretVersionDoc = { version, ...sealed, createdAt: now, createdBy: principal.actor.id, destroyedAt: null };
+      versions = [...versions, added];
+      set.currentVersion = version;
+      set.lastRotatedAt = now;
+    }
+    if (value !== undefined || input.maxVersions != null) {
+      set.versions = versions.slice(-maxVersions); // older versions are destroyed: their ciphertext leaves the document
+    }
+    if (set.lastRotatedAt || set.rotationIntervalDays !== undefined) {
+      set.rotationDueAt = rotationDueAt(set.lastRotatedAt ?? doc.lastRotatedAt, intervalDays, warningDays);
+    }
+    return set;
+  }
+
+  /**
+   * Bulk upsert: each item is created or given a new value, independently; one
+   * item's failure is reported in its result and does not affect the others.
+   */
+  async setMany(principal: Principal, items: { name: string; value: string; expectedVersion?: number | null }[]): Promise<SetSecretOutcome[]> {
+    if (items.length > BULK_MAX) throw badInput('items', `at most ${BULK_MAX} items per call`);
+    const names = items.map((i) => i.name);
+    const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+    if (duplicate) throw badInput('items', `"${duplicate}" appears twice`);
+    const outcomes: SetSecretOutcome[] = [];
+    for (const item of items) outcomes.push(await this.setOne(principal, item));
+    return outcomes;
+  }
+
+  private async setOne(principal: Principal, item: { name: string; value: string; expectedVersion?: number | null }): Promise<SetSecretOutcome> {
+    try {
+      const existing = await this.deps.secretsOf(principal.tenantId).findByName(item.name);
+      if (existing && !existing.deletedAt) {
+        const secret = await this.update(principal, { name: item.name, value: item.value, expectedVersion: item.expectedVersion ?? null });
+        return { name: item.name, secret, created: false, error: null };
+      }
+      if (item.expectedVersion != null && item.expectedVersion !== 0) {
+        throw appError('CONFLICT', `Secret "${item.name}" does not exist; expectedVersion must be 0 or omitted to create it`);
+      }
+      const secret = await this.create(principal, { name: item.name, value: item.value });
+      return { name: item.name, secret, created: true, error: null };
+    } catch (error) {
+      if (error instanceof GraphQLError) {
+        return { name: item.name, secret: null, created: false, error: { code: String(error.extensions.code), message: error.message } };
+      }
+      throw error;
+    }
+  }
+
+  /** Parses .env content and upserts each variable as `<prefix><KEY>`. */
+  async importDotenv(principal: Principal, dotenv: string, prefix: string | null): Promise<SetSecretOutcome[]> {
+    if (prefix) validName(prefix.replace(/\/$/, ''), 'prefix');
+    const parsed = parseDotenv(dotenv);
+    const entries = Object.entries(parsed);
+    if (!entries.length) throw badInput('dotenv', 'no KEY=value lines found');
+    if (entries.length > IMPORT_MAX) throw badInput('dotenv', `at most ${IMPORT_MAX} variables per import`);
+    const outcomes: SetSecretOutcome[] = [];
+    for (const [key, value] of entries) outcomes.push(await this.setOne(principal, { name: `${prefix ?? ''}${key}`, value }));
+    this.deps.logger.info({ event: 'secret.imported', tenantId: principal.tenantId, count: entries.length }, 'dotenv imported');
+    return outcomes;
+  }
+}

@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addMember, expectCode, expectOk, signUp, type Signed } from './support/auth.js';
+import { startServer, type TestServer } from './support/server.js';
+import { auditActions, createSecret, mustCreate, reveal, updateSecret } from './support/vault.js';
+
+let server: TestServer;
+let owner: Signed;
+beforeAll(async () => {
+  server = await startServer({ SESSION_REVOCATION_CHECK_SECONDS: '1' });
+  owner = await signUp(server, 'Keyed');
+  await mustCreate(server, owner, 'payments/stripe', 'sk_live_payments');
+  await mustCreate(server, owner, 'payments/adyen', 'adyen_payments');
+  await mustCreate(server, owner, 'mail/smtp', 'smtp_password_value');
+});
+afterAll(async () => server?.close());
+
+const CREATE = 'mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey key { id name role prefixes createdAt expiresAt lastUsedAt useCount } } }';
+
+async function newKey(by: Signed, input: Record<string, unknown>) {
+  return expectOk(
+    await server.gql<{ createApiKey: { apiKey: string; key: { id: string; prefixes: string[]; role: string } } }>(CREATE, { input: { name: 'svc', ...input } }, by.accessToken),
+  ).createApiKey;
+}
+
+describe('creating and listing keys', () => {
+  it('shows the key once and stores only its hash', async () => {
+    const created = await newKey(owner, { role: 'USER', prefixes: ['payments/'] });
+    expect(created.apiKey).toMatch(/^cof_[0-9a-f]{16}\.[A-Za-z0-9_-]{43}$/);
+    expect(created.apiKey.startsWith(`cof_${created.key.id}.`)).toBe(true);
+    const stored = await server.db.collection('api_keys').findOne({ _id: created.key.id as never });
+    expect(JSON.stringify(stored)).not.toContain(created.apiKey.split('.')[1]);
+    const listed = expectOk(await server.gql<{ apiKeys: Record<string, unknown>[] }>('{ apiKeys { id name role prefixes } }', {}, owner.accessToken)).apiKeys;
+    expect(listed.find((k) => k.id === created.key.id)).toEqual({ id: created.key.id, name: 'svc', role: 'USER', prefixes: ['payments/'] });
+    expect(JSON.stringify(listed)).not.toContain(created.apiKey);
+  });
+
+  it('refuses a role above the creator\'s, bad prefixes, and non-admins', async () => {
+    const admin = await addMember(server, owner, 'ADMIN');
+    expectCode(await server.gql(CREATE, { input: { name: 'x', role: 'OWNER', prefixes: ['*'] } }, admin.accessToken), 'FORBIDDEN');
+    expectCode(await server.gql(CREATE, { input: { name: 'x', role: 'USER', prefixes: [] } }, owner.accessToken), 'BAD_USER_INPUT');
+    expectCode(await server.gql(CREATE, { input: { name: 'x', role: 'USER', prefixes: ['bad prefix'] } }, owner.accessToken), 'BAD_USER_INPUT');
+    const manager = await addMember(server, owner, 'MANAGER');
+    expectCode(await server.gql(CREATE, { input: { name: 'x', role: 'USER', prefixes: ['*'] } }, manager.accessToken), 'FORBIDDEN');
+  });
+});
+
+describe('using a key', () => {
+  it('reads only secrets under its prefixes, and only in its tenant', async () => {
+    const { apiKey } = await newKey(owner, { role: 'USER', prefixes: ['payments/'] });
+    expect(expectOk(await reveal(server, apiKey, 'payments/stripe')).secret!.value).toBe('sk_live_payments');
+    expect(expectOk(await reveal(server, apiKey, 'mail/smtp')).secret).toBeNull();
+    const listed = expectOk(await server.gql<{ secrets: { edges: { node: { name: string } }[]; totalCount: number } }>('{ secrets { edges { node { name } } totalCount } }', {}, apiKey)).secrets;
+    expect(listed.edges.map((e) => e.node.name)).toEqual(['payments/adyen', 'payments/stripe']);
+    expect(listed.totalCount).toBe(2);
+    const other = await signUp(server, 'Elsewhere');
+    await mustCreate(server, other, 'payments/stripe', 'their_stripe');
+    expect(expectOk(await reveal(server, apiKey, 'payments/stripe')).secret!.value).toBe('sk_live_payments');
+  });
+
+  it('a USER key cannot write; a MANAGER key writes only under its prefixes', async () => {
+    const reader = await newKey(owner, { role: 'USER', prefixes: ['payments/'] });
+    expectCode(await updateSecret(server, reader.apiKey, { name: 'payments/stripe', value: 'x' }), 'FORBIDDEN');
+    const writer = await newKey(owner, { role: 'MANAGER', prefixes: ['payments/'] });
+    expectOk(await createSecret(server, writer.apiKey, { name: 'payments/new', value: 'by-machine' }));
+    expectCode(await createSecret(server, writer.apiKey, { name: 'mail/new', value: 'nope' }), 'FORBIDDEN');
+    expectCode(await updateSecret(server, writer.apiKey, { name: 'mail/smtp', value: 'nope' }), 'FORBIDDEN');
+    expect(expectOk(await reveal(server, owner, 'mail/smtp')).secret!.value).toBe('smtp_password_value');
+    const actions = await auditActions(server, owner.tenantId);
+    expect(actions).toContain('secret.created');
+  });
+
+  it('cannot be used for account, member or key operations', async () => {
+    const { apiKey } = await newKey(owner, { role: 'MANAGER', prefixes: ['*'] });
+    expectCode(await server.gql('{ me { user { id } } }', {}, apiKey), 'FORBIDDEN');
+    expectCode(await server.gql('{ members { role } }', {}, apiKey), 'FORBIDDEN');
+    expectCode(await server.gql(CREATE, { input: { name: 'x', role: 'USER', prefixes: ['*'] } }, apiKey), 'FORBIDDEN');
+  });
+
+  it('tracks use: lastUsedAt and useCount', async () => {
+    const { apiKey, key } = await newKey(owner, { role: 'USER', prefixes: ['*'] });
+    for (let i = 0; i < 3; i++) await reveal(server, apiKey, 'mail/smtp');
+    await new Promise((r) => setTimeout(r, 200));
+    const listed = expectOk(await server.gql<{ apiKeys: { id: string; lastUsedAt: string | null; useCount: number }[] }>('{ apiKeys { id lastUsedAt useCount } }', {}, owner.accessToken)).apiKeys;
+    const mine = listed.find((k) => k.id === key.id)!;
+    expect(mine.useCount).toBe(3);
+    expect(mine.lastUsedAt).not.toBeNull();
+  });
+
+  it('rotates without downtime: two keys overlap, then the old one is revoked and stops at once', async () => {
+    const old = await newKey(owner, { role: 'USER', prefixes: ['payments/'] });
+    const fresh = await newKey(owner, { role: 'USER', prefixes: ['payments/'] });
+    expectOk(await reveal(server, old.apiKey, 'payments/stripe'));
+    expectOk(await reveal(server, fresh.apiKey, 'payments/stripe'));
+    expectOk(await server.gql('mutation($id: ID!) { revokeApiKey(id: $id) }', { id: old.key.id }, owner.accessToken));
+    expectCode(await reveal(server, old.apiKey, 'payments/stripe'), 'UNAUTHENTICATED');
+    expect(expectOk(await reveal(server, fresh.apiKey, 'payments/stripe')).secret!.value).toBe('sk_live_payments');
+    expectCode(await server.gql('mutation($id: ID!) { revokeApiKey(id: $id) }', { id: old.key.id }, owner.accessToken), 'NOT_FOUND');
+  });
+
+  it('refuses forged, expired and foreign-tenant-revoked keys', async () => {
+    const { apiKey, key } = await newKey(owner, { role: 'USER', prefixes: ['*'] });
+    const forged = `${apiKey.slice(0, -4)}AAAA`;
+    expectCode(await reveal(server, forged, 'mail/smtp'), 'UNAUTHENTICATED');
+    expectCode(await reveal(server, 'cof_0000000000000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'mail/smtp'), 'UNAUTHENTICATED');
+    await server.db.collection('api_keys').updateOne({ _id: key.id as never }, { $set: { expiresAt: new Date(Date.now() - 1000) } });
+    await new Promise((r) => setTimeout(r, 1100)); // past the 1 s check cache of this server
+    expectCode(await reveal(server, apiKey, 'mail/smtp'), 'UNAUTHENTICATED');
+    const other = await signUp(server, 'Not yours');
+    expectCode(await server.gql('mutation($id: ID!) { revokeApiKey(id: $id) }', { id: key.id }, other.accessToken), 'NOT_FOUND');
+  });
+});
