@@ -54,9 +54,10 @@ function graphqlErrorBody(res: express.Response, code: string, message: string) 
 /** Builds the whole app from a config and a database handle; tests start it on an ephemeral port. */
 export async function createApp({ config, db, logger }: AppOptions): Promise<CofferApp> {
   await ensureIndexes(db);
-  const { services, tokens, guard, reencryption } = await createServices({ config, db, logger });
+  const { services, tokens, guard, reencryption, secretPurge } = await createServices({ config, db, logger });
   await services.keys.assertKeyringCoversStoredKeys(); // refuse to start with keys we could not open
   void reencryption.resumeAll(); // re-encryption interrupted by a stop or crash carries on
+  secretPurge.start(); // soft-deleted secrets past their recovery window, hourly
 
   const app = express();
   const server = http.createServer(app);
@@ -145,7 +146,7 @@ export async function createApp({ config, db, logger }: AppOptions): Promise<Cof
     close: async () => {
       await apollo.stop(); // the drain plugin closes the HTTP server and waits for in-flight requests
       reencryption.stop();
-      await reencryption.settled();
+      await Promise.all([reencryption.settled(), secretPurge.stop()]);
       if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

@@ -29,6 +29,7 @@ import { SecretLifecycleService } from './modules/secrets/secret-lifecycle.servi
 import { SecretQueryService } from './modules/secrets/secret-query.service.js';
 import { SecretRepository } from './modules/secrets/secret.repository.js';
 import { SecretWriteService } from './modules/secrets/secret.service.js';
+import { SecretPurgeJob } from './jobs/secret-purge.job.js';
 
 /** The composition root: every service gets its dependencies here, explicitly. */
 export async function createServices({ config, db, logger }: { config: Config; db: Db; logger: Logger }) {
@@ -132,5 +133,6 @@ export async function createServices({ config, db, logger }: { config: Config; d
     keys,
     audit: auditLog,
   };
-  return { services, tokens, guard, passwords, reencryption };
+  const secretPurge = new SecretPurgeJob({ db, audit, logger, recoveryDays: config.secrets.recoveryDays });
+  return { services, tokens, guard, passwords, reencryption, secretPurge };
 }

@@ -47,7 +47,9 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
  * Starts the real app over real HTTP on an ephemeral port, against the run's
  * MongoDB wire-protocol server, in a database of its own.
  */
-export async function startServer(overrides: Record<string, string> = {}, dbName = `t_${randomUUID().slice(0, 8)}`): Promise<TestServer> {
+export async function startServer(overrides: Record<string, string> = {}, sharedDbName?: string): Promise<TestServer> {
+  // A server given a database name shares it with others, so it must not drop it on close.
+  const dbName = sharedDbName ?? `t_${randomUUID().slice(0, 8)}`;
   const config = loadConfig(testEnv(overrides), { warn: () => {} });
   const logs: string[] = [];
   const sink = new Writable({
@@ -90,7 +92,7 @@ export async function startServer(overrides: Record<string, string> = {}, dbName
     },
     async close() {
       await app.close();
-      await db.dropDatabase().catch(() => {});
+      if (!sharedDbName) await db.dropDatabase().catch(() => {});
       await client.close();
     },
   };

@@ -8,7 +8,7 @@ import type { RequestInfo } from './viewer.js';
 export interface Principal {
   tenantId: string;
   role: Role;
-  actor: { type: 'USER' | 'API_KEY'; id: string };
+  actor: { type: 'USER' | 'API_KEY' | 'SYSTEM'; id: string };
   prefixes: readonly string[] | null;
   request: RequestInfo;
 }

@@ -1,0 +1,74 @@
+import type { Db } from 'mongodb';
+import type { Logger } from '../logger.js';
+import type { AuditSink } from '../modules/audit/audit-event.js';
+import { SECRETS_COLLECTION, type SecretDoc } from '../modules/secrets/secret.document.js';
+
+interface PurgeDeps {
+  db: Db;
+  audit: AuditSink;
+  logger: Logger;
+  recoveryDays: number;
+  /** How often to sweep (default hourly). */
+  intervalMs?: number;
+}
+
+/**
+ * Purges soft-deleted secrets whose recovery window has passed. Expiry lives in
+ * queries plus this sweep, never in TTL indexes (FerretDB v1 has none). It works
+ * across tenants, so it reads the collection directly; each purge is audited in
+ * the secret's own tenant with actor SYSTEM.
+ */
+export class SecretPurgeJob {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+
+  constructor(private readonly deps: PurgeDeps) {}
+
+  start(): void {
+    const tick = () => {
+      void this.sweep().catch((error: unknown) => this.deps.logger.error({ err: error }, 'secret purge sweep failed'));
+    };
+    tick();
+    this.timer = setInterval(tick, this.deps.intervalMs ?? 3_600_000);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.running?.catch(() => 0);
+  }
+
+  /** One pass; returns how many secrets were purged. Safe to run concurrently on several instances. */
+  sweep(now = new Date()): Promise<number> {
+    this.running ??= this.purgeExpired(now).finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async purgeExpired(now: Date): Promise<number> {
+    const cutoff = new Date(now.getTime() - this.deps.recoveryDays * 86_400_000);
+    const secrets = this.deps.db.collection<SecretDoc>(SECRETS_COLLECTION);
+    const due = await secrets
+      .find({ deletedAt: { $ne: null, $lte: cutoff } }, { projection: { _id: 1, tenantId: 1, name: 1, revision: 1 } })
+      .limit(1000)
+      .toArray();
+    let purged = 0;
+    for (const doc of due) {
+      // Guarded by revision: a restore that raced this sweep wins.
+      const result = await secrets.deleteOne({ _id: doc._id, tenantId: doc.tenantId, revision: doc.revision, deletedAt: { $ne: null, $lte: cutoff } });
+      if (result.deletedCount !== 1) continue;
+      purged++;
+      await this.deps.audit.append({
+        tenantId: doc.tenantId,
+        actor: { type: 'SYSTEM', id: 'secret-purge' },
+        action: 'secret.purged',
+        resource: { type: 'SECRET', id: doc._id },
+        outcome: 'SUCCESS',
+        details: { name: doc.name, reason: 'recovery window passed' },
+      });
+    }
+    if (purged) this.deps.logger.info({ event: 'secret.purge_sweep', purged }, 'purged secrets past their recovery window');
+    return purged;
+  }
+}
