@@ -1,21 +1,51 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { BSON, type Db, type Document } from 'mongodb';
 import { connectMongo } from '../db/client.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { embeddedDatabaseFile, openDatabase, type DatabaseHandle } from '../runtime.js';
+import { ensureIndexes } from '../db/collections.js';
+import { createServices } from '../services.js';
 import { bootstrapAdmin } from './bootstrap-admin.js';
+import { describeMigration, migratePlaintext, MigrationOptionsError, type MigratePlaintextOptions } from './migrate-plaintext.js';
+import { describeRewrap, rewrapKeys } from './rewrap-keys.js';
 
-const USAGE = `Usage: npm run cli -- <command> [options]
+const USAGE = `Usage: npm run cli -- <command> [options]        (--help after a command: this text)
 
 Commands:
-  bootstrap-admin --email <email>   Make a platform administrator. An existing account is
-                                    promoted; otherwise one is created with a password read
-                                    from standard input (prompted on a terminal, or piped).
+  bootstrap-admin --email <email>
+      Make a platform administrator. An existing account is promoted; otherwise one is
+      created with a password read from standard input (prompted on a terminal, or piped).
+
+  migrate-plaintext --tenant <tenantId> --collection <name> --name-field <field>
+                    --value-field <field> [--prefix <p>] [--filter <json>] [--unset] [--dry-run]
+      Encrypt an existing collection of plaintext credentials (same database) into a
+      tenant's vault: each document becomes the secret <prefix><doc[name-field]> with the
+      value String(doc[value-field]), audited as SYSTEM cli:migrate-plaintext. Safe to run
+      again: names that exist already are skipped. Documents with an invalid name or value
+      are reported as failed by _id. Values are never printed.
+        --prefix <p>      prepended to every name, e.g. legacy/
+        --filter <json>   only documents matching this query (Extended JSON), e.g. '{"env":"prod"}'
+        --unset           remove the value field from a document once the vault is confirmed
+                          to hold the same value (decrypted and compared, audited as a
+                          reveal); an existing secret with a different value keeps the plaintext
+        --dry-run         report what would be created, skipped and failed; write nothing
+      Exit status 1 when any document failed.
+
+  rewrap-keys
+      Re-wrap every tenant's keys under VAULT_ACTIVE_MASTER_KEY (audited per tenant). To
+      retire a master key: make the new one active, keep the old one in VAULT_MASTER_KEYS,
+      run this, and remove the old key once it shows 0 wrapped keys. Safe to run again and
+      while servers run.
 
 The database is the server's: MONGODB_URI when set, else the embedded database the running
-server announced in DATA_DIR, else the embedded database started here on DATA_DIR.`;
+server announced in DATA_DIR, else the embedded database started here on DATA_DIR.
+Exit status: 0 done, 1 failed, 2 usage error.`;
+
+/** A mistake on the command line: reported with the usage text, exit status 2. */
+class UsageError extends Error {}
 
 async function readLine(prompt: string): Promise<string> {
   const rl = createInterface({ input: process.stdin, output: process.stdin.isTTY ? process.stderr : undefined, terminal: false });
@@ -37,7 +67,7 @@ function processAlive(pid: number): boolean {
 }
 
 /** Reuses the running server's embedded database when there is one; two processes must not open the same files. */
-async function database(config: Config, logger: Logger): Promise<DatabaseHandle | { db: import('mongodb').Db; close(): Promise<void> }> {
+async function database(config: Config, logger: Logger): Promise<DatabaseHandle | { db: Db; close(): Promise<void> }> {
   const announced = embeddedDatabaseFile(config);
   if (!config.mongodbUri && existsSync(announced)) {
     const { uri, dbName, pid } = JSON.parse(readFileSync(announced, 'utf8')) as { uri: string; dbName: string; pid: number };
@@ -50,31 +80,135 @@ async function database(config: Config, logger: Logger): Promise<DatabaseHandle 
   return openDatabase(config, logger);
 }
 
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command !== 'bootstrap-admin') {
-    process.stderr.write(`${USAGE}\n`);
-    return command === undefined || command === '--help' ? 0 : 2;
-  }
-  const { values } = parseArgs({ args: rest, options: { email: { type: 'string' } }, strict: true });
-  if (!values.email) {
-    process.stderr.write(`--email is required\n\n${USAGE}\n`);
-    return 2;
-  }
-  const logger = createLogger('warn');
+/** Diagnostics go to standard error: standard output carries only the command's result. */
+const cliLogger = (level: string) => createLogger(level, process.stderr);
+
+type Handle = { db: Db; close(): Promise<void> };
+
+/** Opens the database, builds the services once (indexes ensured) and closes everything after `run`. */
+async function withServices<T>(
+  run: (ctx: { config: Config; handle: Handle; services: Awaited<ReturnType<typeof createServices>>['services'] }) => Promise<T>,
+  { indexes = true }: { indexes?: boolean } = {},
+): Promise<T> {
   const config = loadConfig(process.env, { warn: () => {} });
-  const handle = await database(config, createLogger('info'));
+  const handle = await database(config, cliLogger('info'));
   try {
-    const result = await bootstrapAdmin(handle.db, config, values.email, () => readLine('Password for the new administrator: '));
+    if (indexes) await ensureIndexes(handle.db);
+    const { services } = await createServices({ config, db: handle.db, logger: cliLogger('warn') });
+    return await run({ config, handle, services });
+  } finally {
+    await handle.close();
+  }
+}
+
+async function bootstrapAdminCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { email: { type: 'string' } }, strict: true });
+  if (!values.email) throw new UsageError('--email is required');
+  const email = values.email;
+  const logger = cliLogger('warn');
+  const config = loadConfig(process.env, { warn: () => {} });
+  const handle = await database(config, cliLogger('info'));
+  try {
+    const result = await bootstrapAdmin(handle.db, config, email, () => readLine('Password for the new administrator: '));
     process.stdout.write(
       result.created
-        ? `created platform administrator ${values.email} (user ${result.userId})\n`
-        : `promoted existing user ${values.email} (user ${result.userId}) to platform administrator\n`,
+        ? `created platform administrator ${email} (user ${result.userId})\n`
+        : `promoted existing user ${email} (user ${result.userId}) to platform administrator\n`,
     );
     logger.warn({ event: 'platform_admin.bootstrapped', userId: result.userId, created: result.created }, 'platform administrator bootstrapped');
     return 0;
   } finally {
     await handle.close();
+  }
+}
+
+async function migratePlaintextCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      tenant: { type: 'string' },
+      collection: { type: 'string' },
+      'name-field': { type: 'string' },
+      'value-field': { type: 'string' },
+      prefix: { type: 'string' },
+      filter: { type: 'string' },
+      unset: { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+    },
+  });
+  const missing = (['tenant', 'collection', 'name-field', 'value-field'] as const).filter((k) => !values[k]);
+  if (missing.length) throw new UsageError(`${missing.map((k) => `--${k}`).join(', ')} ${missing.length === 1 ? 'is' : 'are'} required`);
+  let filter: Document | undefined;
+  if (values.filter !== undefined) {
+    try {
+      filter = BSON.EJSON.parse(values.filter, { relaxed: true }) as Document;
+    } catch {
+      throw new UsageError('--filter is not valid JSON');
+    }
+    if (filter === null || typeof filter !== 'object' || Array.isArray(filter)) throw new UsageError('--filter must be a JSON object');
+  }
+  const options: MigratePlaintextOptions = {
+    tenantId: values.tenant!,
+    collection: values.collection!,
+    nameField: values['name-field']!,
+    valueField: values['value-field']!,
+    prefix: values.prefix ?? '',
+    filter,
+    unset: values.unset === true,
+    dryRun: values['dry-run'] === true,
+  };
+  // A dry run writes nothing, not even indexes.
+  return withServices(async ({ handle, services }) => {
+    let result;
+    try {
+      result = await migratePlaintext(services, handle.db, options);
+    } catch (error) {
+      if (error instanceof MigrationOptionsError) throw new UsageError(error.message);
+      throw error;
+    }
+    process.stdout.write(describeMigration(result, options));
+    return result.failed > 0 ? 1 : 0;
+  }, { indexes: !options.dryRun });
+}
+
+async function rewrapKeysCommand(args: string[]): Promise<number> {
+  parseArgs({ args, options: {}, strict: true });
+  return withServices(async ({ config, handle, services }) => {
+    const result = await rewrapKeys(handle.db, config, { audit: services.audit });
+    process.stdout.write(describeRewrap(result));
+    return 0;
+  });
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  'bootstrap-admin': bootstrapAdminCommand,
+  'migrate-plaintext': migratePlaintextCommand,
+  'rewrap-keys': rewrapKeysCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const run = command === undefined ? undefined : COMMANDS[command];
+  if (!run) {
+    if (command === undefined || command === '--help' || command === '-h') {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    process.stderr.write(`unknown command "${command}"\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  try {
+    return await run(rest);
+  } catch (error) {
+    const parseError = typeof (error as { code?: unknown }).code === 'string' && (error as { code: string }).code.startsWith('ERR_PARSE_ARGS_');
+    if (!(error instanceof UsageError) && !parseError) throw error;
+    process.stderr.write(`${command}: ${(error as Error).message}\n\n${USAGE}\n`);
+    return 2;
   }
 }
 
