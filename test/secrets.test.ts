@@ -165,6 +165,9 @@ describe('delete, restore, destroy, purge', () => {
     const days = (new Date(deleted.purgeAfter!).getTime() - Date.now()) / 86_400_000;
     expect(days).toBeGreaterThan(29.9);
     expectCode(await updateSecret(server, owner, { name, value: 'x' }), 'NOT_FOUND');
+    const hidden = await reveal(server, owner, name);
+    expectCode(hidden, 'NOT_FOUND');
+    expect(JSON.stringify(hidden)).not.toContain('keep-me');
     const restored = expectOk(await server.gql<{ restoreSecret: SecretShape }>(`mutation($n: String!) { restoreSecret(name: $n) { ${SECRET_FIELDS} } }`, { n: name }, owner.accessToken)).restoreSecret;
     expect(restored.status).toBe('ACTIVE');
     expect(expectOk(await reveal(server, owner, name)).secret!.value).toBe('keep-me');

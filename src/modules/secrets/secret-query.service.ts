@@ -78,6 +78,7 @@ export class SecretQueryService {
   /** Decrypts one version (default: current) and records the reveal; the value is returned only once audited. */
   async reveal(principal: Principal, doc: SecretDoc, version: number | null | undefined, batch: RevealBatch): Promise<string> {
     if (doc.tenantId !== principal.tenantId || !withinPrefixes(doc.name, principal.prefixes)) throw notFound(`Secret "${doc.name}"`);
+    if (doc.deletedAt) throw notFound(`Secret "${doc.name}" is deleted; restore it to read its value`);
     const wanted = version ?? doc.currentVersion;
     const stored = doc.versions.find((v) => v.version === wanted);
     if (!stored) throw notFound(`Version ${wanted} of secret "${doc.name}"`);
