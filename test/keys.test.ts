@@ -427,18 +427,12 @@ describe('master key rotation', () => {
 });
 
 describe('key GraphQL types', () => {
-  it('builds, with a description on every type, field and enum value', async () => {
+  it('builds with the contract\'s operation names (descriptions: see schema.test.ts)', async () => {
     const schema = await buildSchema({ resolvers: [KeyResolver], validate: false });
     const sdl = printSchema(schema);
     expect(sdl).toMatch(/tenantKeyStatus: TenantKeyStatus!/);
     expect(sdl).toMatch(/rotateTenantKey: TenantKeyStatus!/);
     expect(sdl).toMatch(/rewrapTenantKeys: RewrapResult!/);
     expect(sdl).toMatch(/masterKeyStatus: MasterKeyStatus!/);
-    for (const name of ['TenantKeyStatus', 'TenantKeyVersion', 'ReencryptionStatus', 'MasterKeyStatus', 'MasterKeyUsage', 'RewrapResult', 'ReencryptionState']) {
-      const type = schema.getType(name);
-      expect(type?.description, name).toBeTruthy();
-      const fields = 'getFields' in type! ? Object.values(type.getFields()) : [];
-      for (const field of fields) expect(field.description, `${name}.${field.name}`).toBeTruthy();
-    }
   });
 });

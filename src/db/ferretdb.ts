@@ -12,12 +12,12 @@ import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'n
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { constants } from 'node:fs';
-import { access, mkdir, mkdtemp, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { access, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ResolveDatabaseOptions, ResolvedDatabase } from './engine.js';
+import { engineDataDir } from './data-dir.js';
 
 const BINARY_NAME = 'coffer-ferretdb';
 const BUILD_TIMEOUT_MS = 10 * 60_000;
@@ -27,7 +27,7 @@ const STDERR_TAIL_CHARS = 4_000;
 
 export async function startFerretDb(opts: ResolveDatabaseOptions): Promise<ResolvedDatabase> {
   const binary = await ensureWrapper(opts.projectRoot, opts.log);
-  const data = await dataDir(opts.persistentDir);
+  const data = await engineDataDir(opts.persistentDir, 'ferretdb');
   try {
     const { child, uri } = await launch(binary, data.dir, opts.dbName);
     return {
@@ -134,21 +134,6 @@ function executableName(name: string): string {
 
 // ---- running it ------------------------------------------------------------
 
-interface DataDir {
-  dir: string;
-  label: string;
-  dispose(): Promise<void>;
-}
-
-async function dataDir(persistentDir: string | undefined): Promise<DataDir> {
-  if (persistentDir !== undefined) {
-    const dir = path.join(persistentDir, 'ferretdb');
-    await mkdir(dir, { recursive: true });
-    return { dir, label: `data in ${dir}`, dispose: () => Promise.resolve() };
-  }
-  const dir = await mkdtemp(path.join(tmpdir(), 'coffer-ferretdb-'));
-  return { dir, label: 'ephemeral', dispose: () => rm(dir, { recursive: true, force: true }) };
-}
 
 interface Launched {
   child: ChildProcessWithoutNullStreams;

@@ -8,10 +8,7 @@
  * the download host (or the proxy the library would use) is probed first and
  * this step fails within seconds when it is unreachable.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { DryMongoBinary, MongoMemoryServer } from 'mongodb-memory-server-core';
 import type { MemoryServerInstanceOpts } from 'mongodb-memory-server-core/lib/MongoMemoryServer.js';
 import { MongoBinaryDownloadUrl } from 'mongodb-memory-server-core/lib/util/MongoBinaryDownloadUrl.js';
@@ -21,6 +18,7 @@ import {
   resolveConfig,
 } from 'mongodb-memory-server-core/lib/util/resolveConfig.js';
 import type { ResolveDatabaseOptions, ResolvedDatabase } from './engine.js';
+import { engineDataDir, type EngineDataDir } from './data-dir.js';
 
 const PROBE_TIMEOUT_MS = 3_000;
 /** Overall start timeout when the binary is already on disk. */
@@ -44,7 +42,7 @@ const PROXY_ENV = [
 export async function startMemoryServer(opts: ResolveDatabaseOptions): Promise<ResolvedDatabase> {
   const localBinary = await findLocalMongod();
   if (localBinary === undefined) await ensureDownloadPossible(opts.log);
-  const storage = await prepareStorage(opts.persistentDir);
+  const storage = await engineDataDir(opts.persistentDir, 'mongodb');
   const server = new MongoMemoryServer({ instance: instanceOptions(opts.dbName, storage) });
   const timeout = localBinary === undefined ? DOWNLOAD_START_TIMEOUT_MS : START_TIMEOUT_MS;
   await startWithin(server, timeout, storage.dispose);
@@ -122,32 +120,16 @@ function probeTcp(host: string, port: number, timeoutMs: number): Promise<void> 
   });
 }
 
-interface Storage {
-  dbPath: string;
-  persistent: boolean;
-  label: string;
-  dispose(): Promise<void>;
-}
-
-/**
+/*
  * The dbPath is always ours: when mongodb-memory-server creates its own temp
  * dir and then fails to start, its cleanup() does not remove that dir.
  */
-async function prepareStorage(persistentDir: string | undefined): Promise<Storage> {
-  if (persistentDir !== undefined) {
-    const dbPath = path.join(persistentDir, 'mongodb');
-    await mkdir(dbPath, { recursive: true });
-    return { dbPath, persistent: true, label: `data in ${dbPath}`, dispose: () => Promise.resolve() };
-  }
-  const dbPath = await mkdtemp(path.join(tmpdir(), 'coffer-mongod-'));
-  return { dbPath, persistent: false, label: 'ephemeral', dispose: () => rm(dbPath, { recursive: true, force: true }) };
-}
 
-function instanceOptions(dbName: string, storage: Storage): MemoryServerInstanceOpts {
+function instanceOptions(dbName: string, storage: EngineDataDir): MemoryServerInstanceOpts {
   const options: MemoryServerInstanceOpts = {
     ip: '127.0.0.1',
     dbName,
-    dbPath: storage.dbPath,
+    dbPath: storage.dir,
     launchTimeout: LAUNCH_TIMEOUT_MS,
   };
   return storage.persistent ? { ...options, storageEngine: 'wiredTiger' } : options;
