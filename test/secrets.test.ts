@@ -76,6 +76,8 @@ describe('bad input is refused with a clear error and writes nothing', () => {
     ['a value over 64 KiB', { name: 'big', value: 'x'.repeat(64 * 1024 + 1) }, 'value'],
     ['a value over 64 KiB in UTF-8 bytes', { name: 'big-utf8', value: 'é'.repeat(33 * 1024) }, 'value'],
     ['metadata over 4 KiB', { name: 'meta', value: 'v', metadata: { blob: 'm'.repeat(4100) } }, 'metadata'],
+    ['a reserved metadata key deep inside', { name: 'meta2', value: 'v', metadata: { a: [{ b: { $where: 'x' } }] } }, 'metadata'],
+    ['a dotted metadata key', { name: 'meta3', value: 'v', metadata: { 'a.b': 1 } }, 'metadata'],
     ['51 tags', { name: 'tags', value: 'v', tags: Array.from({ length: 51 }, (_, i) => `t${i}`) }, 'tags'],
     ['a bad tag', { name: 'tag', value: 'v', tags: ['has space'] }, 'tags'],
     ['a warning longer than the interval', { name: 'rot', value: 'v', rotationIntervalDays: 5, rotationWarningDays: 5 }, 'rotationWarningDays'],

@@ -66,10 +66,15 @@ export function validMetadata(metadata: Record<string, unknown>): Record<string,
   if (Buffer.byteLength(JSON.stringify(metadata), 'utf8') > SECRET_LIMITS.metadataMaxBytes) {
     throw badInput('metadata', 'must be at most 4 KiB as JSON');
   }
-  if (Object.keys(metadata).some((k) => k.startsWith('$') || k.includes('.'))) {
-    throw badInput('metadata', 'keys must not start with $ or contain .');
-  }
+  if (hasReservedKey(metadata)) throw badInput('metadata', 'keys (at any depth) must not start with $ or contain .');
   return metadata;
+}
+
+/** MongoDB reserves `$…` and dotted field names; refuse them anywhere in the JSON. */
+function hasReservedKey(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(hasReservedKey);
+  if (value === null || typeof value !== 'object') return false;
+  return Object.entries(value).some(([k, v]) => k.startsWith('$') || k.includes('.') || hasReservedKey(v));
 }
 
 export function validRotation(intervalDays: number, warningDays: number): { intervalDays: number; warningDays: number } {
