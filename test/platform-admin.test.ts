@@ -96,6 +96,17 @@ describe('tenant administration', () => {
     expectOk(await login(server, owner.email, owner.password));
   }, 60_000);
 
+  it('reads and verifies the platform audit chain (failed logins, lockouts); tenant owners cannot', async () => {
+    const token = await admin();
+    const victim = await signUp(server, 'Targeted');
+    await login(server, victim.email, 'wrong-password-123');
+    const Q = '{ platformAuditEvents(filter: { action: "auth.login.failed" }, first: 50) { edges { node { action outcome resource { id } } } } verifyPlatformAuditLog { valid } }';
+    const res = expectOk(await server.gql<{ platformAuditEvents: { edges: { node: { resource: { id: string } } }[] }; verifyPlatformAuditLog: { valid: boolean } }>(Q, {}, token));
+    expect(res.platformAuditEvents.edges.some((e) => e.node.resource.id === victim.userId)).toBe(true);
+    expect(res.verifyPlatformAuditLog.valid).toBe(true);
+    expectCode(await server.gql(Q, {}, victim.accessToken), 'FORBIDDEN');
+  }, 60_000);
+
   it('answers NOT_FOUND for an unknown tenant id', async () => {
     const token = await admin();
     expectCode(await server.gql('mutation($id: ID!) { suspendTenant(id: $id) { id } }', { id: 'no-such-tenant' }, token), 'NOT_FOUND');

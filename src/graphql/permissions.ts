@@ -99,6 +99,8 @@ export const permissionRules: IRules = {
     auditEvents: atLeast('ADMIN'),
     verifyAuditLog: atLeast('ADMIN'),
     masterKeyStatus: isPlatformAdmin,
+    platformAuditEvents: isPlatformAdmin,
+    verifyPlatformAuditLog: isPlatformAdmin,
   },
   Mutation: {
     // Public: these establish identity.
