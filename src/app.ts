@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApolloServer } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
@@ -93,13 +94,24 @@ export async function createApp({ config, db, logger }: AppOptions): Promise<Cof
     res.json(tokens.jwks());
   });
 
+  // Query limits: depth, aliases, static cost and size, so one request cannot fan out without bound.
+  const armor = new ApolloArmor({
+    maxDepth: { n: 10 },
+    maxAliases: { n: 20 },
+    costLimit: { maxCost: 5000 },
+    maxTokens: { n: 2000 },
+    blockFieldSuggestion: { enabled: !config.sandboxEnabled },
+  }).protect();
   const apollo = new ApolloServer<Context>({
     schema: await buildServedSchema(),
+    validationRules: armor.validationRules,
+    allowBatchedHttpRequests: false,
     csrfPrevention: true,
     stopOnTerminationSignals: false, // main.ts owns shutdown
     introspection: config.sandboxEnabled,
     includeStacktraceInErrorResponses: false,
     plugins: [
+      ...(armor.plugins as ApolloServerPlugin<Context>[]),
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       config.sandboxEnabled
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })

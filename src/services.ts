@@ -74,7 +74,23 @@ export async function createServices({ config, db, logger }: { config: Config; d
     audit,
     refreshTokenTtlDays: config.sessions.refreshTokenTtlDays,
   });
-  const tenants = new TenantService({ tenants: tenantRepository, membershipsOf, guard, logger, audit });
+  const apiKeys = new ApiKeyService({
+    keysOf: (tenantId) => new ApiKeyRepository(new TenantScope(db, tenantId)),
+    directory: new ApiKeyDirectory(db),
+    tenants: tenantRepository,
+    memberships: membershipDirectory,
+    audit,
+    logger,
+    cacheSeconds: config.sessions.revocationCheckSeconds,
+  });
+  const tenants = new TenantService({
+    tenants: tenantRepository,
+    membershipsOf,
+    guard,
+    forgetKeysOfTenant: (tenantId) => apiKeys.forgetScope(tenantId),
+    logger,
+    audit,
+  });
   const auth = new AuthService({
     users,
     tenants: tenantRepository,
@@ -100,6 +116,7 @@ export async function createServices({ config, db, logger }: { config: Config; d
     sessionService,
     auth,
     guard,
+    forgetKeysOf: (tenantId, userId) => apiKeys.forgetScope(tenantId, userId),
     passwords,
     throttle,
     logger,
@@ -109,14 +126,6 @@ export async function createServices({ config, db, logger }: { config: Config; d
 
   const secretsOf = (tenantId: string) => new SecretRepository(new TenantScope(db, tenantId));
   const cipher = new SecretCipher(keys);
-  const apiKeys = new ApiKeyService({
-    keysOf: (tenantId) => new ApiKeyRepository(new TenantScope(db, tenantId)),
-    directory: new ApiKeyDirectory(db),
-    tenants: tenantRepository,
-    audit,
-    logger,
-    cacheSeconds: config.sessions.revocationCheckSeconds,
-  });
 
   const services: Services = {
     auth,

@@ -44,6 +44,41 @@ describe('creating and listing keys', () => {
   });
 });
 
+describe('keys and invitations never outlive their creator\'s authority', () => {
+  it('a removed ADMIN\'s API key and pending ADMIN invitation stop working at once', async () => {
+    const admin = await addMember(server, owner, 'ADMIN');
+    const { apiKey } = await newKey(admin, { role: 'ADMIN', prefixes: ['*'] });
+    const invite = expectOk(
+      await server.gql<{ inviteMember: { token: string } }>('mutation { inviteMember(input: { email: "sock-puppet@example.com", role: ADMIN }) { token } }', {}, admin.accessToken),
+    ).inviteMember;
+    expect(expectOk(await reveal(server, apiKey, 'mail/smtp')).secret!.value).toBe('smtp_password_value');
+    expectOk(await server.gql('mutation($u: ID!) { removeMember(userId: $u) }', { u: admin.userId }, owner.accessToken));
+    expectCode(await reveal(server, apiKey, 'mail/smtp'), 'UNAUTHENTICATED');
+    expectCode(await server.gql('mutation { deleteSecret(name: "mail/smtp") { id } }', {}, apiKey), 'UNAUTHENTICATED');
+    expectCode(
+      await server.gql('mutation($i: AcceptInvitationInput!) { acceptInvitation(input: $i) { role } }', { i: { token: invite.token, password: 'violet-Harbor-lantern-93' } }),
+      'BAD_USER_INPUT',
+    );
+    expect(await server.db.collection('users').countDocuments({ email: 'sock-puppet@example.com' })).toBe(0);
+  });
+
+  it('a demoted creator\'s key acts with the lower role, and their higher invitation is void', async () => {
+    const admin = await addMember(server, owner, 'ADMIN');
+    const writer = await newKey(admin, { role: 'MANAGER', prefixes: ['*'] });
+    const invite = expectOk(
+      await server.gql<{ inviteMember: { token: string } }>('mutation { inviteMember(input: { email: "later-admin@example.com", role: ADMIN }) { token } }', {}, admin.accessToken),
+    ).inviteMember;
+    expectOk(await createSecret(server, writer.apiKey, { name: 'demo/before', value: 'x' }));
+    expectOk(await server.gql('mutation($u: ID!) { updateMemberRole(userId: $u, role: USER) { role } }', { u: admin.userId }, owner.accessToken));
+    expectCode(await createSecret(server, writer.apiKey, { name: 'demo/after', value: 'y' }), 'FORBIDDEN');
+    expect(expectOk(await reveal(server, writer.apiKey, 'demo/before')).secret!.value).toBe('x');
+    expectCode(
+      await server.gql('mutation($i: AcceptInvitationInput!) { acceptInvitation(input: $i) { role } }', { i: { token: invite.token, password: 'violet-Harbor-lantern-93' } }),
+      'BAD_USER_INPUT',
+    );
+  });
+});
+
 describe('using a key', () => {
   it('reads only secrets under its prefixes, and only in its tenant', async () => {
     const { apiKey } = await newKey(owner, { role: 'USER', prefixes: ['payments/'] });
@@ -57,6 +92,20 @@ describe('using a key', () => {
     expect(expectOk(await reveal(server, apiKey, 'payments/stripe')).secret!.value).toBe('sk_live_payments');
   });
 
+  it('treats prefixes as paths: prod/db covers prod/db/… but not prod/dbadmin/… or prod/db-legacy', async () => {
+    await mustCreate(server, owner, 'prod/db/password', 'db-pass');
+    await mustCreate(server, owner, 'prod/dbadmin/root', 'ROOT-SECRET');
+    await mustCreate(server, owner, 'production/stripe', 'prod-stripe');
+    const { apiKey, key } = await newKey(owner, { role: 'USER', prefixes: ['prod/db'] });
+    expect(key.prefixes).toEqual(['prod/db/']);
+    expect(expectOk(await reveal(server, apiKey, 'prod/db/password')).secret!.value).toBe('db-pass');
+    expect(expectOk(await reveal(server, apiKey, 'prod/dbadmin/root')).secret).toBeNull();
+    const listed = expectOk(await server.gql<{ secrets: { edges: { node: { name: string } }[] } }>('{ secrets { edges { node { name } } } }', {}, apiKey)).secrets;
+    expect(listed.edges.map((e) => e.node.name)).toEqual(['prod/db/password']);
+    const prodOnly = await newKey(owner, { role: 'USER', prefixes: ['prod'] });
+    expect(expectOk(await reveal(server, prodOnly.apiKey, 'production/stripe')).secret).toBeNull();
+  });
+
   it('a USER key cannot write; a MANAGER key writes only under its prefixes', async () => {
     const reader = await newKey(owner, { role: 'USER', prefixes: ['payments/'] });
     expectCode(await updateSecret(server, reader.apiKey, { name: 'payments/stripe', value: 'x' }), 'FORBIDDEN');
@@ -64,6 +113,13 @@ describe('using a key', () => {
     expectOk(await createSecret(server, writer.apiKey, { name: 'payments/new', value: 'by-machine' }));
     expectCode(await createSecret(server, writer.apiKey, { name: 'mail/new', value: 'nope' }), 'FORBIDDEN');
     expectCode(await updateSecret(server, writer.apiKey, { name: 'mail/smtp', value: 'nope' }), 'FORBIDDEN');
+    // Out of scope looks the same whether the name exists or not, and the refusal is audited.
+    const probe = async (name: string) =>
+      expectOk(await server.gql<{ setSecrets: { errorCode: string }[] }>('mutation($n: String!) { setSecrets(items: [{ name: $n, value: "x", expectedVersion: 99 }]) { errorCode } }', { n: name }, writer.apiKey)).setSecrets[0]!.errorCode;
+    expect(await probe('mail/smtp')).toBe('FORBIDDEN');
+    expect(await probe('mail/does-not-exist')).toBe('FORBIDDEN');
+    const denials = await server.db.collection('audit_events').countDocuments({ tenantId: owner.tenantId, action: 'permission.denied', 'actor.id': writer.key.id });
+    expect(denials).toBeGreaterThanOrEqual(4);
     expect(expectOk(await reveal(server, owner, 'mail/smtp')).secret!.value).toBe('smtp_password_value');
     const actions = await auditActions(server, owner.tenantId);
     expect(actions).toContain('secret.created');

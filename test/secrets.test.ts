@@ -77,6 +77,7 @@ describe('bad input is refused with a clear error and writes nothing', () => {
     ['a value over 64 KiB in UTF-8 bytes', { name: 'big-utf8', value: 'é'.repeat(33 * 1024) }, 'value'],
     ['metadata over 4 KiB', { name: 'meta', value: 'v', metadata: { blob: 'm'.repeat(4100) } }, 'metadata'],
     ['a reserved metadata key deep inside', { name: 'meta2', value: 'v', metadata: { a: [{ b: { $where: 'x' } }] } }, 'metadata'],
+    ['a NUL in a metadata key', { name: 'meta4', value: 'v', metadata: { 'a\u0000b': 1 } }, 'metadata'],
     ['a dotted metadata key', { name: 'meta3', value: 'v', metadata: { 'a.b': 1 } }, 'metadata'],
     ['51 tags', { name: 'tags', value: 'v', tags: Array.from({ length: 51 }, (_, i) => `t${i}`) }, 'tags'],
     ['a bad tag', { name: 'tag', value: 'v', tags: ['has space'] }, 'tags'],
@@ -263,6 +264,31 @@ describe('listing', () => {
     const auditInserts = server.writes.slice(writesBefore).filter((w) => w === 'insert:audit_events');
     expect(auditInserts.length).toBe(1);
     expect((await auditActions(server, bulk.tenantId)).filter((a) => a === 'secret.revealed')).toHaveLength(50);
+  });
+});
+
+describe('bounded cost per request', () => {
+  it('listing reads metadata only: no ciphertext leaves the database for a list', async () => {
+    const team = await signUp(server, 'Lean lister');
+    await mustCreate(server, team, 'lean/big', 'x'.repeat(60_000), { maxVersions: 5 });
+    for (let i = 0; i < 4; i++) expectOk(await updateSecret(server, team, { name: 'lean/big', value: `${i}`.repeat(60_000) }));
+    const { SecretRepository } = await import('../src/modules/secrets/secret.repository.js');
+    const { TenantScope } = await import('../src/db/tenant-scope.js');
+    const repo = new SecretRepository(new TenantScope(server.db, team.tenantId));
+    const page = await repo.list({ allowedPrefixes: null }, 10, null, new Date());
+    expect(page.docs[0]!.versions).toHaveLength(5);
+    expect(page.docs[0]!.versions.every((v) => v.ciphertext === undefined)).toBe(true);
+    expect(JSON.stringify(page.docs).length).toBeLessThan(5_000);
+    expect(expectOk(await reveal(server, team, 'lean/big', 3)).secret!.value).toBe('1'.repeat(60_000));
+  });
+
+  it('refuses more than 200 revealed values in one request, and more than 20 aliases', async () => {
+    const team = await signUp(server, 'Greedy');
+    expectOk(await server.gql('mutation($items: [SetSecretInput!]!) { setSecrets(items: $items) { ok } }', { items: Array.from({ length: 100 }, (_, i) => ({ name: `g/k${String(i).padStart(3, '0')}`, value: `v${i}` })) }, team.accessToken));
+    const three = await server.gql('{ a: secrets(first: 100) { edges { node { value } } } b: secrets(first: 100) { edges { node { value } } } c: secrets(first: 100) { edges { node { value } } } }', {}, team.accessToken);
+    expect(three.errors?.some((e) => e.extensions.code === 'BAD_USER_INPUT' && e.message.includes('at most 200'))).toBe(true);
+    const aliases = Array.from({ length: 21 }, (_, i) => `a${i}: secret(name: "g/k000") { name }`).join(' ');
+    expectCode(await server.gql(`{ ${aliases} }`, {}, team.accessToken), 'BAD_USER_INPUT');
   });
 });
 

@@ -5,9 +5,10 @@ import { badInput, forbidden, notFound } from '../../graphql/errors.js';
 import type { AuditSink } from '../audit/audit-event.js';
 import type { Principal } from '../auth/principal.js';
 import type { RequestInfo, Viewer } from '../auth/viewer.js';
+import type { MembershipDirectory } from '../members/membership.repository.js';
 import { roleAtLeast, type Role } from '../members/roles.js';
 import type { TenantRepository } from '../tenants/tenant.repository.js';
-import { validPrefix } from '../secrets/secret-rules.js';
+import { scopePrefix, validPrefix } from '../secrets/secret-rules.js';
 import type { ApiKeyDirectory, ApiKeyDoc, ApiKeyRepository } from './api-key.repository.js';
 
 /** API keys are `cof_<16 hex public id>.<256 random bits>`; the prefix tells them apart from JWTs. */
@@ -22,12 +23,13 @@ interface ApiKeyDeps {
   keysOf: (tenantId: string) => ApiKeyRepository;
   directory: ApiKeyDirectory;
   tenants: TenantRepository;
+  memberships: MembershipDirectory;
   audit: AuditSink;
   logger: Logger;
   cacheSeconds: number;
 }
 
-type Cached = { principal: Omit<Principal, 'request'> | null; at: number };
+type Cached = { principal: Omit<Principal, 'request'> | null; at: number; tenantId: string | null; createdBy: string | null };
 
 /** Machine credentials scoped to one tenant, a role and name prefixes. */
 export class ApiKeyService {
@@ -41,7 +43,8 @@ export class ApiKeyService {
     const name = input.name.trim();
     if (!name || name.length > 100) throw badInput('name', 'must be 1 to 100 characters');
     if (!input.prefixes.length || input.prefixes.length > 20) throw badInput('prefixes', 'give 1 to 20 prefixes (* for every secret)');
-    const prefixes = [...new Set(input.prefixes.map((p) => validPrefix(p, 'prefixes')))];
+    // Stored as path prefixes ("prod/db" → "prod/db/"): a key never reaches prod/dbadmin/….
+    const prefixes = [...new Set(input.prefixes.map((p) => scopePrefix(validPrefix(p, 'prefixes'))))];
     if (input.expiresAt && input.expiresAt <= new Date()) throw badInput('expiresAt', 'must be in the future');
     const secret = randomToken(32);
     const doc = await this.deps.keysOf(tenantId).create({
@@ -104,7 +107,7 @@ export class ApiKeyService {
     const now = Date.now();
     let cached = this.cache.get(key);
     if (!cached || now - cached.at >= this.deps.cacheSeconds * 1000) {
-      cached = { principal: await this.load(id, secret), at: now };
+      cached = { ...(await this.load(id, secret)), at: now };
       if (this.cache.size > 10_000) this.cache.clear();
       this.cache.set(key, cached);
     }
@@ -113,16 +116,33 @@ export class ApiKeyService {
     return { ...cached.principal, request };
   }
 
-  private async load(id: string, secret: string): Promise<Omit<Principal, 'request'> | null> {
+  /**
+   * A key never carries more authority than its creator has now: it stops when the
+   * creator leaves the tenant, and acts with the lower of its role and theirs.
+   */
+  private async load(id: string, secret: string): Promise<Omit<Cached, 'at'>> {
+    const refused = { principal: null, tenantId: null, createdBy: null };
     const doc = await this.deps.directory.findById(id);
-    if (!doc || !digestsEqual(doc.secretHash, sha256Hex(secret))) return null;
-    if (doc.revokedAt || (doc.expiresAt && doc.expiresAt <= new Date())) return null;
-    const tenant = await this.deps.tenants.findById(doc.tenantId);
-    if (!tenant || tenant.status !== 'ACTIVE') return null;
-    return { tenantId: doc.tenantId, role: doc.role, actor: { type: 'API_KEY', id: doc._id }, prefixes: doc.prefixes };
+    if (!doc || !digestsEqual(doc.secretHash, sha256Hex(secret))) return refused;
+    if (doc.revokedAt || (doc.expiresAt && doc.expiresAt <= new Date())) return refused;
+    const scope = { tenantId: doc.tenantId, createdBy: doc.createdBy };
+    const [tenant, creator] = await Promise.all([
+      this.deps.tenants.findById(doc.tenantId),
+      this.deps.memberships.find(doc.tenantId, doc.createdBy),
+    ]);
+    if (!tenant || tenant.status !== 'ACTIVE' || !creator) return { ...refused, ...scope };
+    const role = roleAtLeast(creator.role, doc.role) ? doc.role : creator.role;
+    return { ...scope, principal: { tenantId: doc.tenantId, role, actor: { type: 'API_KEY', id: doc._id }, prefixes: doc.prefixes } };
   }
 
   private forget(id: string): void {
     for (const key of this.cache.keys()) if (key.startsWith(`${id}:`)) this.cache.delete(key);
+  }
+
+  /** Drops cached key state of a tenant (suspension) or of one creator there (removal, role change), so it applies at once here. */
+  forgetScope(tenantId: string, createdBy?: string): void {
+    for (const [key, entry] of this.cache) {
+      if (entry.tenantId === tenantId && (createdBy === undefined || entry.createdBy === createdBy)) this.cache.delete(key);
+    }
   }
 }

@@ -32,6 +32,12 @@ export class InvitationRepository {
       .toArray();
   }
 
+  /** Withdraws every pending invitation `userId` sent (they left the tenant). */
+  async revokeAllBy(userId: string): Promise<number> {
+    const result = await this.invitations.deleteMany({ invitedBy: userId, acceptedAt: null });
+    return result.deletedCount;
+  }
+
   async revoke(id: string): Promise<boolean> {
     const result = await this.invitations.deleteOne({ _id: id, acceptedAt: null });
     return result.deletedCount === 1;

@@ -28,6 +28,8 @@ interface MemberDeps {
   sessionService: SessionService;
   auth: AuthService;
   guard: SessionGuard;
+  /** Drops cached API-key state of keys a member created, when their membership changes. */
+  forgetKeysOf: (tenantId: string, userId: string) => void;
   passwords: PasswordHasher;
   throttle: Throttle;
   logger: Logger;
@@ -124,6 +126,9 @@ export class MemberService {
     if (invitation.acceptedAt || invitation.expiresAt <= now) throw invalid();
     const tenant = await this.deps.tenants.findById(invitation.tenantId);
     if (!tenant || tenant.status !== 'ACTIVE') throw invalid();
+    // An invitation is only as good as its inviter: gone or demoted below the role, it is void.
+    const inviter = await this.deps.membershipsOf(tenant._id).find(invitation.invitedBy);
+    if (!inviter || !roleAtLeast(inviter.role, invitation.role)) throw invalid();
 
     const existing = await this.deps.users.findByEmail(invitation.email);
     const user = existing
@@ -188,6 +193,7 @@ export class MemberService {
     }
     if (role === 'OWNER') await this.deps.tenants.addOwner(tenantId);
     this.deps.guard.forget({ userId, tenantId });
+    this.deps.forgetKeysOf(tenantId, userId);
     this.deps.logger.info({ event: 'member.role_changed', tenantId, userId, from: target.role, to: role, actorId: viewer.userId }, 'member role changed');
     await this.deps.audit.append(userEvent(tenantId, viewer.userId, 'member.role_changed', { type: 'USER', id: userId }, request, { from: target.role, to: role }));
     return this.view({ ...target, role });
@@ -205,7 +211,9 @@ export class MemberService {
       throw conflict('The member changed meanwhile; try again');
     }
     await this.deps.sessions.revokeAllOfUserInTenant(userId, tenantId, 'removed_from_tenant');
+    await this.deps.invitationsOf(tenantId).revokeAllBy(userId);
     this.deps.guard.forget({ userId, tenantId });
+    this.deps.forgetKeysOf(tenantId, userId);
     this.deps.logger.info({ event: 'member.removed', tenantId, userId, actorId: viewer.userId }, 'member removed');
     await this.deps.audit.append(userEvent(tenantId, viewer.userId, 'member.removed', { type: 'USER', id: userId }, request, { role: target.role }));
     return true;

@@ -25,7 +25,7 @@ export class SecretLifecycleService {
 
   private async load(principal: Principal, name: string): Promise<SecretDoc> {
     validName(name);
-    assertNameAllowed(principal, name);
+    await assertNameAllowed(principal, name, this.deps.audit);
     const doc = await this.deps.secretsOf(principal.tenantId).findByName(name);
     if (!doc || !withinPrefixes(doc.name, principal.prefixes)) throw notFound(`Secret "${name}"`);
     return doc;

@@ -17,6 +17,8 @@ interface QueryDeps {
 }
 
 export const PAGE_MAX = 200;
+/** Values one request may reveal; more is refused (a list page is at most PAGE_MAX). */
+export const REVEALS_PER_REQUEST = 200;
 
 /**
  * Collects the reveal events of one request and appends them in one batch, so
@@ -25,8 +27,15 @@ export const PAGE_MAX = 200;
 export class RevealBatch {
   private pending: AuditEventInput[] = [];
   private flushing: Promise<void> | null = null;
+  private reveals = 0;
 
   constructor(private readonly audit: AuditSink) {}
+
+  /** Counts one more reveal in this request; refuses past the per-request limit. */
+  admit(): void {
+    this.reveals += 1;
+    if (this.reveals > REVEALS_PER_REQUEST) throw badInput('value', `at most ${REVEALS_PER_REQUEST} values can be revealed in one request`);
+  }
 
   record(event: AuditEventInput): Promise<void> {
     this.pending.push(event);
@@ -37,6 +46,40 @@ export class RevealBatch {
       return this.audit.append(...events);
     });
     return this.flushing;
+  }
+}
+
+/**
+ * Loads the ciphertext-bearing documents that one request reveals with one
+ * query per tenant (listings load metadata only).
+ */
+class CiphertextLoader {
+  private pending = new Map<string, { tenantId: string; waiters: ((doc: SecretDoc | null) => void)[] }>();
+  private scheduled = false;
+
+  constructor(private readonly secretsOf: (tenantId: string) => SecretRepository) {}
+
+  load(tenantId: string, id: string): Promise<SecretDoc | null> {
+    return new Promise((resolve, reject) => {
+      const entry = this.pending.get(id) ?? { tenantId, waiters: [] };
+      entry.waiters.push(resolve);
+      this.pending.set(id, entry);
+      if (this.scheduled) return;
+      this.scheduled = true;
+      setImmediate(() => void this.flush().catch(reject));
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pending;
+    this.pending = new Map();
+    this.scheduled = false;
+    const byTenant = new Map<string, string[]>();
+    for (const [id, { tenantId }] of batch) byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), id]);
+    for (const [tenantId, ids] of byTenant) {
+      const docs = new Map((await this.secretsOf(tenantId).findByIds(ids)).map((d) => [d._id, d]));
+      for (const id of ids) for (const resolve of batch.get(id)!.waiters) resolve(docs.get(id) ?? null);
+    }
   }
 }
 
@@ -51,13 +94,16 @@ export const encodeCursor = (name: string) => Buffer.from(name, 'utf8').toString
 
 /** Reading secrets: metadata never decrypts; values only through reveal, always audited. */
 export class SecretQueryService {
+  /** One ciphertext loader per request (keyed by the request's reveal batch). */
+  private readonly loaders = new WeakMap<RevealBatch, CiphertextLoader>();
+
   constructor(private readonly deps: QueryDeps) {}
 
   /** The secret, or null when missing, another tenant's, or outside an API key's prefixes. */
   async get(principal: Principal, name: string): Promise<SecretDoc | null> {
     validName(name);
     if (!withinPrefixes(name, principal.prefixes)) return null;
-    return this.deps.secretsOf(principal.tenantId).findByName(name);
+    return this.deps.secretsOf(principal.tenantId).findMetadataByName(name);
   }
 
   async list(principal: Principal, filter: { prefix?: string | null; tags?: string[] | null; status?: SecretStatus | null }, first: number | null | undefined, after: string | null | undefined) {
@@ -80,9 +126,12 @@ export class SecretQueryService {
     if (doc.tenantId !== principal.tenantId || !withinPrefixes(doc.name, principal.prefixes)) throw notFound(`Secret "${doc.name}"`);
     if (doc.deletedAt) throw notFound(`Secret "${doc.name}" is deleted; restore it to read its value`);
     const wanted = version ?? doc.currentVersion;
-    const stored = doc.versions.find((v) => v.version === wanted);
+    const listed = doc.versions.find((v) => v.version === wanted);
+    if (!listed) throw notFound(`Version ${wanted} of secret "${doc.name}"`);
+    if (listed.destroyedAt) throw notFound(`Version ${wanted} of secret "${doc.name}" (destroyed)`);
+    batch.admit();
+    const stored = await this.ciphertextOf(principal.tenantId, doc, wanted, batch);
     if (!stored) throw notFound(`Version ${wanted} of secret "${doc.name}"`);
-    if (!stored.ciphertext) throw notFound(`Version ${wanted} of secret "${doc.name}" (destroyed)`);
     let value: string;
     try {
       value = await this.deps.cipher.open(principal.tenantId, doc._id, stored);
@@ -94,5 +143,19 @@ export class SecretQueryService {
     }
     await batch.record(auditOf(principal, 'secret.revealed', { id: doc._id, name: doc.name }, { version: wanted }));
     return value;
+  }
+
+  /** The version with its ciphertext: from `doc` when it carries it, else loaded (batched per request). */
+  private async ciphertextOf(tenantId: string, doc: SecretDoc, version: number, batch: RevealBatch) {
+    const inDoc = doc.versions.find((v) => v.version === version);
+    if (inDoc?.ciphertext) return inDoc;
+    let loader = this.loaders.get(batch);
+    if (!loader) {
+      loader = new CiphertextLoader(this.deps.secretsOf);
+      this.loaders.set(batch, loader);
+    }
+    const full = await loader.load(tenantId, doc._id);
+    const stored = full?.versions.find((v) => v.version === version);
+    return stored?.ciphertext ? stored : null;
   }
 }

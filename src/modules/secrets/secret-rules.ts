@@ -66,7 +66,7 @@ export function validMetadata(metadata: Record<string, unknown>): Record<string,
   if (Buffer.byteLength(JSON.stringify(metadata), 'utf8') > SECRET_LIMITS.metadataMaxBytes) {
     throw badInput('metadata', 'must be at most 4 KiB as JSON');
   }
-  if (hasReservedKey(metadata)) throw badInput('metadata', 'keys (at any depth) must not start with $ or contain .');
+  if (hasReservedKey(metadata)) throw badInput('metadata', 'keys (at any depth) must not start with $ or contain . or NUL');
   return metadata;
 }
 
@@ -74,7 +74,7 @@ export function validMetadata(metadata: Record<string, unknown>): Record<string,
 function hasReservedKey(value: unknown): boolean {
   if (Array.isArray(value)) return value.some(hasReservedKey);
   if (value === null || typeof value !== 'object') return false;
-  return Object.entries(value).some(([k, v]) => k.startsWith('$') || k.includes('.') || hasReservedKey(v));
+  return Object.entries(value).some(([k, v]) => k.startsWith('$') || k.includes('.') || k.includes('\0') || hasReservedKey(v));
 }
 
 export function validRotation(intervalDays: number, warningDays: number): { intervalDays: number; warningDays: number } {
@@ -138,7 +138,15 @@ export function rotationView(doc: SecretDoc, now: Date): RotationView {
   };
 }
 
-/** Whether an API key limited to `prefixes` may see `name` (null = no limit). */
+/**
+ * An API-key scope as a path prefix: `prod/db` and `prod/db/` both mean "names
+ * under prod/db/" (so prod/dbadmin/… is NOT included); `*` means every name.
+ */
+export function scopePrefix(prefix: string): string {
+  return prefix === '*' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+}
+
+/** Whether an API key limited to `prefixes` may see `name` (null = no limit); prefixes match whole path segments. */
 export function withinPrefixes(name: string, prefixes: readonly string[] | null): boolean {
-  return prefixes === null || prefixes.some((p) => p === '*' || name.startsWith(p));
+  return prefixes === null || prefixes.some((p) => p === '*' || name.startsWith(scopePrefix(p)));
 }

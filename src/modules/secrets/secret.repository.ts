@@ -1,7 +1,7 @@
 import type { Filter, UpdateFilter } from 'mongodb';
 import type { TenantCollection, TenantScope } from '../../db/tenant-scope.js';
 import { SECRETS_COLLECTION, type SecretDoc } from './secret.document.js';
-import type { SecretStatus } from './secret-rules.js';
+import { scopePrefix, type SecretStatus } from './secret-rules.js';
 
 export interface SecretListFilter {
   prefix?: string | null;
@@ -10,6 +10,9 @@ export interface SecretListFilter {
   /** API-key scoping: only names under these prefixes ("*" = all); null = no limit. */
   allowedPrefixes: readonly string[] | null;
 }
+
+/** Reads that only need metadata leave every version's ciphertext in the database. */
+const WITHOUT_CIPHERTEXT = { projection: { 'versions.ciphertext': 0 } } as const;
 
 /** A string range covering every name that starts with `prefix`. */
 function prefixRange(prefix: string) {
@@ -41,12 +44,19 @@ export class SecretRepository {
     this.secrets = scope.collection<SecretDoc>(SECRETS_COLLECTION);
   }
 
+  /** The whole document, ciphertext included (writers need it to rebuild the version list). */
   findByName(name: string) {
     return this.secrets.findOne({ name });
   }
 
-  findManyByNames(names: string[]) {
-    return this.secrets.find({ name: { $in: names } }).toArray();
+  /** Metadata only: versions without their ciphertext. */
+  findMetadataByName(name: string) {
+    return this.secrets.findOne({ name }, WITHOUT_CIPHERTEXT);
+  }
+
+  /** Whole documents by id, for revealing values. */
+  findByIds(ids: string[]) {
+    return this.secrets.find({ _id: { $in: ids } }).toArray();
   }
 
   /** Inserts a new secret; throws a duplicate-key error when the name is taken (deleted ones included). */
@@ -70,7 +80,7 @@ export class SecretRepository {
     if (filter.prefix) clauses.push({ name: prefixRange(filter.prefix) });
     if (filter.tags?.length) clauses.push({ tags: { $all: filter.tags } });
     const allowed = filter.allowedPrefixes;
-    if (allowed && !allowed.includes('*')) clauses.push({ $or: allowed.map((p) => ({ name: prefixRange(p) })) });
+    if (allowed && !allowed.includes('*')) clauses.push({ $or: allowed.map((p) => ({ name: prefixRange(scopePrefix(p)) })) });
     return clauses.length === 1 ? clauses[0]! : { $and: clauses };
   }
 
@@ -79,7 +89,7 @@ export class SecretRepository {
     const query = this.listQuery(filter, now);
     const page = after ? { $and: [query, { name: { $gt: after } }] } : query;
     const [docs, totalCount] = await Promise.all([
-      this.secrets.find(page as Filter<SecretDoc>, { sort: { name: 1 }, limit: first + 1 }).toArray(),
+      this.secrets.find(page as Filter<SecretDoc>, { sort: { name: 1 }, limit: first + 1, ...WITHOUT_CIPHERTEXT }).toArray(),
       this.secrets.countDocuments(query),
     ]);
     return { docs: docs.slice(0, first), hasNextPage: docs.length > first, totalCount };
@@ -90,8 +100,8 @@ export class SecretRepository {
     const query: Filter<SecretDoc> = { deletedAt: null, rotationDueAt: { $lte: until } };
     const scoped =
       allowedPrefixes && !allowedPrefixes.includes('*')
-        ? { $and: [query, { $or: allowedPrefixes.map((p) => ({ name: prefixRange(p) })) }] }
+        ? { $and: [query, { $or: allowedPrefixes.map((p) => ({ name: prefixRange(scopePrefix(p)) })) }] }
         : query;
-    return this.secrets.find(scoped as Filter<SecretDoc>, { sort: { rotationDueAt: 1, name: 1 }, limit }).toArray();
+    return this.secrets.find(scoped as Filter<SecretDoc>, { sort: { rotationDueAt: 1, name: 1 }, limit, ...WITHOUT_CIPHERTEXT }).toArray();
   }
 }

@@ -81,9 +81,18 @@ export function auditOf(principal: Principal, action: string, secret: { id: stri
   };
 }
 
-/** An API key may only touch names under its prefixes. */
-export function assertNameAllowed(principal: Principal, name: string): void {
-  if (!withinPrefixes(name, principal.prefixes)) throw forbidden('This API key is limited to other name prefixes');
+/**
+ * An API key may only touch names under its prefixes. Checked before any read,
+ * so the answer says nothing about names outside the scope; the refusal is audited.
+ */
+export async function assertNameAllowed(principal: Principal, name: string, audit: AuditSink): Promise<void> {
+  if (withinPrefixes(name, principal.prefixes)) return;
+  await audit.append({
+    ...auditOf(principal, 'permission.denied', { id: null, name }, { needed: 'prefix' }),
+    resource: { type: 'SECRET', id: null },
+    outcome: 'DENIED',
+  });
+  throw forbidden('This API key is limited to other name prefixes');
 }
 
 /** Creating and changing secret values and metadata. Each write is one atomic document update. */
@@ -93,7 +102,7 @@ export class SecretWriteService {
   async create(principal: Principal, input: CreateSecretData): Promise<SecretDoc> {
     const now = new Date();
     const name = validName(input.name);
-    assertNameAllowed(principal, name);
+    await assertNameAllowed(principal, name, this.deps.audit);
     const value = validValue(input.value);
     const rotation = validRotation(
       input.rotationIntervalDays ?? SECRET_LIMITS.rotationIntervalDefault,
@@ -136,7 +145,7 @@ export class SecretWriteService {
 
   async update(principal: Principal, input: UpdateSecretData): Promise<SecretDoc> {
     const name = validName(input.name);
-    assertNameAllowed(principal, name);
+    await assertNameAllowed(principal, name, this.deps.audit);
     const value = input.value === undefined || input.value === null ? undefined : validValue(input.value);
     const repo = this.deps.secretsOf(principal.tenantId);
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
@@ -214,6 +223,7 @@ export class SecretWriteService {
 
   private async setOne(principal: Principal, item: { name: string; value: string; expectedVersion?: number | null }): Promise<SetSecretOutcome> {
     try {
+      await assertNameAllowed(principal, validName(item.name), this.deps.audit); // before any read: no existence probing
       const existing = await this.deps.secretsOf(principal.tenantId).findByName(item.name);
       if (existing && !existing.deletedAt) {
         const secret = await this.update(principal, { name: item.name, value: item.value, expectedVersion: item.expectedVersion ?? null });

@@ -137,7 +137,7 @@ export function toSecret(doc: SecretDoc, purgeAfter: (deletedAt: Date) => Date, 
 export function toVersions(doc: SecretDoc): SecretVersion[] {
   return [...doc.versions]
     .sort((a, b) => b.version - a.version)
-    .map((v) => Object.assign(new SecretVersion(), { version: v.version, createdAt: v.createdAt, createdBy: v.createdBy, destroyed: !v.ciphertext, destroyedAt: v.destroyedAt }));
+    .map((v) => Object.assign(new SecretVersion(), { version: v.version, createdAt: v.createdAt, createdBy: v.createdBy, destroyed: v.destroyedAt !== null, destroyedAt: v.destroyedAt }));
 }
 
 export function toRotation(doc: SecretDoc): RotationStatus {

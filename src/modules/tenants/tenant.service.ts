@@ -27,6 +27,8 @@ export function slugify(name: string): string {
 interface TenantDeps {
   tenants: TenantRepository;
   guard: SessionGuard;
+  /** Drops cached API-key state of a tenant when its status changes. */
+  forgetKeysOfTenant: (tenantId: string) => void;
   membershipsOf: (tenantId: string) => MembershipRepository;
   logger: Logger;
   audit: AuditSink;
@@ -72,6 +74,7 @@ export class TenantService {
     const tenant = await this.deps.tenants.setStatus(tenantId, status);
     if (!tenant) throw notFound('Tenant');
     this.deps.guard.forget({ tenantId });
+    this.deps.forgetKeysOfTenant(tenantId);
     this.deps.logger.warn({ event: 'tenant.status_changed', tenantId, status, actorId }, `tenant ${status.toLowerCase()}`);
     await this.deps.audit.append(
       userEvent(tenantId, actorId, status === 'SUSPENDED' ? 'tenant.suspended' : 'tenant.reactivated', { type: 'TENANT', id: tenantId }, request),
