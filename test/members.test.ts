@@ -186,3 +186,27 @@ describe('roles and removal', () => {
     expect(await server.db.collection('memberships').countDocuments({ tenantId: theirs.tenantId })).toBe(2);
   });
 });
+
+describe('a failure late in acceptance leaves nothing half-made', () => {
+  it('undoes the membership, the owner count, the new user and the claim', async () => {
+    const { createServices } = await import('../src/services.js');
+    const { MemberService } = await import('../src/modules/members/member.service.js');
+    const { createLogger } = await import('../src/logger.js');
+    const owner = await signUp(server, 'Rollback');
+    const inv = expectOk(await invite(owner, uniqueEmail('rollback'), 'OWNER')).inviteMember;
+    const { services } = await createServices({ config: server.config, db: server.db, logger: createLogger('silent') });
+    const realDeps = (services.members as unknown as { deps: ConstructorParameters<typeof MemberService>[0] }).deps;
+    const failing = new MemberService({
+      ...realDeps,
+      audit: { append: async (...events) => { if (events.some((e) => e.action === 'member.joined')) throw new Error('audit store down'); await realDeps.audit.append(...events); } },
+    });
+    const request = { ip: null, userAgent: null, requestId: 'rollback-test' };
+    await expect(failing.accept({ token: inv.token, password: STRONG_PASSWORD }, null, request)).rejects.toThrow('audit store down');
+    expect(await server.db.collection('users').countDocuments({ email: inv.email })).toBe(0);
+    expect(await server.db.collection('memberships').countDocuments({ tenantId: owner.tenantId })).toBe(1);
+    expect((await server.db.collection('tenants').findOne({ _id: owner.tenantId as never }))?.ownerCount).toBe(1);
+    // The invitation is usable again.
+    expectOk(await server.gql(ACCEPT, { input: { token: inv.token, password: STRONG_PASSWORD } }));
+    expect((await server.db.collection('tenants').findOne({ _id: owner.tenantId as never }))?.ownerCount).toBe(2);
+  });
+});

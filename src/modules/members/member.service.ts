@@ -137,16 +137,25 @@ export class MemberService {
 
     const invitations = this.deps.invitationsOf(tenant._id);
     if (!(await invitations.claim(invitation._id, user.existing ? user.doc._id : null, now))) throw invalid();
+    // Each step done is undone if a later one fails: nothing half-made stays behind.
     let created: UserDoc | undefined;
+    let joined: string | undefined;
+    let ownerAdded = false;
     try {
       const member = user.existing ? user.doc : (created = await this.createUser(invitation.email, user.passwordHash));
       if (!user.existing) await invitations.setAcceptedBy(invitation._id, member._id);
       await this.deps.membershipsOf(tenant._id).add(member._id, invitation.role);
-      if (invitation.role === 'OWNER') await this.deps.tenants.addOwner(tenant._id);
+      joined = member._id;
+      if (invitation.role === 'OWNER') {
+        await this.deps.tenants.addOwner(tenant._id);
+        ownerAdded = true;
+      }
       this.deps.logger.info({ event: 'member.joined', tenantId: tenant._id, userId: member._id, role: invitation.role }, 'invitation accepted');
       await this.deps.audit.append(userEvent(tenant._id, member._id, 'member.joined', { type: 'USER', id: member._id }, request, { role: invitation.role, invitationId: invitation._id }));
       return await this.deps.sessionService.start(member, tenant, invitation.role, request);
     } catch (error) {
+      if (ownerAdded) await this.deps.tenants.releaseOwner(tenant._id);
+      if (joined) await this.deps.membershipsOf(tenant._id).remove(joined, invitation.role);
       await invitations.release(invitation._id);
       if (created) await this.deps.users.delete(created._id);
       if (isDuplicateKey(error)) throw conflict('Already a member of this tenant');
