@@ -39,11 +39,17 @@ export interface CofferApp {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Every request gets an id (a well-formed incoming X-Request-Id is kept), echoed on the response. */
+/**
+ * Every request gets an id of the server's own making, sent back as X-Request-Id and
+ * used in logs, error extensions and audit events: a client cannot choose (or reuse,
+ * or collide with) the id the audit log records. A well-formed incoming X-Request-Id
+ * is kept only as `clientRequestId` on the request log line, for correlation.
+ */
 const requestId: RequestHandler = (req, res, next) => {
   const incoming = req.get('x-request-id');
-  const id = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+  const id = randomUUID();
   res.locals.requestId = id;
+  res.locals.clientRequestId = incoming && REQUEST_ID.test(incoming) ? incoming : undefined;
   res.setHeader('X-Request-Id', id);
   runWithRequestId(id, next);
 };
@@ -55,10 +61,11 @@ function graphqlErrorBody(res: express.Response, code: string, message: string) 
 /** Builds the whole app from a config and a database handle; tests start it on an ephemeral port. */
 export async function createApp({ config, db, logger }: AppOptions): Promise<CofferApp> {
   await ensureIndexes(db);
-  const { services, tokens, guard, reencryption, secretPurge } = await createServices({ config, db, logger });
+  const { services, tokens, guard, reencryption, secretPurge, housekeeping } = await createServices({ config, db, logger });
   await services.keys.assertKeyringCoversStoredKeys(); // refuse to start with keys we could not open
   void reencryption.resumeAll(); // re-encryption interrupted by a stop or crash carries on
   secretPurge.start(); // soft-deleted secrets past their recovery window, hourly
+  housekeeping.start(); // ended sessions and invitations, hourly
 
   const app = express();
   const server = http.createServer(app);
@@ -158,7 +165,7 @@ export async function createApp({ config, db, logger }: AppOptions): Promise<Cof
     close: async () => {
       await apollo.stop(); // the drain plugin closes the HTTP server and waits for in-flight requests
       reencryption.stop();
-      await Promise.all([reencryption.settled(), secretPurge.stop()]);
+      await Promise.all([reencryption.settled(), secretPurge.stop(), housekeeping.stop()]);
       if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
@@ -211,6 +218,7 @@ function requestLog(logger: Logger): RequestHandler {
       logger.info(
         {
           requestId: res.locals.requestId,
+          ...(res.locals.clientRequestId ? { clientRequestId: res.locals.clientRequestId } : {}),
           method: req.method,
           path: req.originalUrl.split('?')[0],
           status: res.statusCode,

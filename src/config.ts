@@ -144,6 +144,9 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     for (const name of ['MONGODB_URI', 'VAULT_MASTER_KEYS', 'VAULT_ACTIVE_MASTER_KEY', 'JWT_PRIVATE_KEY']) {
       if (!cleaned[name]) problems.push(`${name}: required in production`);
     }
+    if (cleaned.KEY_RETIRE_GRACE_SECONDS && Number(cleaned.KEY_RETIRE_GRACE_SECONDS) < 5) {
+      problems.push('KEY_RETIRE_GRACE_SECONDS: at least 5 in production (a write in flight during a rotation must land before its key is retired)');
+    }
   } else if (cleaned.VAULT_ACTIVE_MASTER_KEY && !cleaned.VAULT_MASTER_KEYS) {
     problems.push('VAULT_ACTIVE_MASTER_KEY: set, but VAULT_MASTER_KEYS is not');
   }

@@ -29,6 +29,7 @@ import { SecretLifecycleService } from './modules/secrets/secret-lifecycle.servi
 import { SecretQueryService } from './modules/secrets/secret-query.service.js';
 import { SecretRepository } from './modules/secrets/secret.repository.js';
 import { SecretWriteService } from './modules/secrets/secret.service.js';
+import { HousekeepingJob } from './jobs/housekeeping.job.js';
 import { SecretPurgeJob } from './jobs/secret-purge.job.js';
 
 /** The composition root: every service gets its dependencies here, explicitly. */
@@ -143,5 +144,6 @@ export async function createServices({ config, db, logger }: { config: Config; d
     audit: auditLog,
   };
   const secretPurge = new SecretPurgeJob({ db, audit, logger, recoveryDays: config.secrets.recoveryDays });
-  return { services, tokens, guard, passwords, reencryption, secretPurge };
+  const housekeeping = new HousekeepingJob({ db, logger });
+  return { services, tokens, guard, passwords, reencryption, secretPurge, housekeeping };
 }

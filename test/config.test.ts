@@ -285,3 +285,18 @@ describe('defaults', () => {
     expect(problems.some((p) => p.startsWith('TRUST_PROXY:'))).toBe(true);
   });
 });
+
+describe('vault settings', () => {
+  it('refuses a key-retire grace under 5 seconds in production, allows 0 outside it', () => {
+    const prod = {
+      NODE_ENV: 'production',
+      MONGODB_URI: 'mongodb://db:27017/coffer',
+      VAULT_MASTER_KEYS: `k1:${Buffer.alloc(32, 1).toString('base64')}`,
+      VAULT_ACTIVE_MASTER_KEY: 'k1',
+      JWT_PRIVATE_KEY: generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    };
+    expect(() => loadConfig({ ...prod, KEY_RETIRE_GRACE_SECONDS: '0' }, { warn: () => {} })).toThrow(/KEY_RETIRE_GRACE_SECONDS: at least 5/);
+    expect(loadConfig({ ...prod, KEY_RETIRE_GRACE_SECONDS: '5' }, { warn: () => {} }).keys.retireGraceSeconds).toBe(5);
+    expect(loadConfig({ ...prod, NODE_ENV: 'test', KEY_RETIRE_GRACE_SECONDS: '0' }, { warn: () => {} }).keys.retireGraceSeconds).toBe(0);
+  });
+});

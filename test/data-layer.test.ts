@@ -61,3 +61,27 @@ describe('indexes', () => {
     await expect(db.collection('users').insertOne({ _id: randomUUID() as never, email: 'dup@example.com' })).rejects.toMatchObject({ code: 11000 });
   });
 });
+
+describe('housekeeping', () => {
+  it('removes sessions and invitations that ended more than 30 days ago, and nothing live', async () => {
+    const { HousekeepingJob } = await import('../src/jobs/housekeeping.job.js');
+    const { createLogger } = await import('../src/logger.js');
+    const old = new Date(Date.now() - 40 * 86_400_000);
+    const soon = new Date(Date.now() + 86_400_000);
+    await db.collection('sessions').insertMany([
+      { _id: 's-expired' as never, expiresAt: old, revokedAt: null },
+      { _id: 's-revoked' as never, expiresAt: soon, revokedAt: old },
+      { _id: 's-live' as never, expiresAt: soon, revokedAt: null },
+      { _id: 's-just-revoked' as never, expiresAt: soon, revokedAt: new Date() },
+    ]);
+    await db.collection('invitations').insertMany([
+      { _id: 'i-expired' as never, tenantId: 't', expiresAt: old, acceptedAt: null },
+      { _id: 'i-accepted' as never, tenantId: 't', expiresAt: soon, acceptedAt: old },
+      { _id: 'i-pending' as never, tenantId: 't', expiresAt: soon, acceptedAt: null },
+    ]);
+    const removed = await new HousekeepingJob({ db, logger: createLogger('silent') }).sweep();
+    expect(removed).toEqual({ sessions: 2, invitations: 2 });
+    expect((await db.collection('sessions').find({}).toArray()).map((s) => s._id).sort()).toEqual(['s-just-revoked', 's-live']);
+    expect((await db.collection('invitations').find({}).toArray()).map((s) => s._id)).toEqual(['i-pending']);
+  });
+});
