@@ -208,6 +208,9 @@ describe('refresh tokens', () => {
     expect(first.role).toBe('OWNER');
     const second = expectOk(await server.gql<{ refreshToken: Payload }>(REFRESH, { t: first.refreshToken })).refreshToken;
     expectOk(await server.gql(ME, {}, second.accessToken));
+    // Refreshing in the same tenant does not cut short access tokens already issued.
+    expectOk(await server.gql(ME, {}, user.accessToken));
+    expectOk(await server.gql(ME, {}, first.accessToken));
   });
 
   it('carries at least 256 random bits and is stored only as a hash', async () => {
@@ -356,11 +359,85 @@ describe('switchTenant', () => {
     expectCode(await server.gql(ME, {}, alice.accessToken), 'UNAUTHENTICATED');
   });
 
+  it('an access token for a tenant stays dead after switching away and back (A → B → A)', async () => {
+    const alice = await signUp(server, 'Round Trip A');
+    const beta = await signUp(server, 'Round Trip B');
+    const invite = expectOk(
+      await server.gql<{ inviteMember: { token: string } }>(
+        'mutation($input: InviteMemberInput!) { inviteMember(input: $input) { token } }',
+        { input: { email: alice.email, role: 'USER' } },
+        beta.accessToken,
+      ),
+    ).inviteMember;
+    expectOk(await server.gql('mutation($input: AcceptInvitationInput!) { acceptInvitation(input: $input) { role } }', { input: { token: invite.token } }, alice.accessToken));
+    expectOk(await server.gql(ME, {}, alice.accessToken)); // the first A token, live and cached
+
+    const SWITCH = `mutation($id: ID!) { switchTenant(tenantId: $id) { ${AUTH_FIELDS} } }`;
+    const toB = expectOk(await server.gql<{ switchTenant: Payload }>(SWITCH, { id: beta.tenantId }, alice.accessToken)).switchTenant;
+    expectCode(await server.gql(ME, {}, alice.accessToken), 'UNAUTHENTICATED');
+    const backToA = expectOk(await server.gql<{ switchTenant: Payload }>(SWITCH, { id: alice.tenantId }, toB.accessToken)).switchTenant;
+    expect(backToA.tenant.id).toBe(alice.tenantId);
+
+    // Same session, same tenant as the first token, but issued before two switches: refused.
+    expectCode(await server.gql(ME, {}, alice.accessToken), 'UNAUTHENTICATED');
+    expectCode(await server.gql(ME, {}, toB.accessToken), 'UNAUTHENTICATED');
+    const me = expectOk(await server.gql<{ me: { tenant: { id: string }; role: string } }>(ME, {}, backToA.accessToken)).me;
+    expect(me).toMatchObject({ tenant: { id: alice.tenantId }, role: 'OWNER' });
+
+    // A plain refresh after the round trip keeps the newest access token alive.
+    const refreshed = expectOk(await server.gql<{ refreshToken: Payload }>(REFRESH, { t: backToA.refreshToken })).refreshToken;
+    expectOk(await server.gql(ME, {}, backToA.accessToken));
+    expectOk(await server.gql(ME, {}, refreshed.accessToken));
+    expectCode(await server.gql(ME, {}, alice.accessToken), 'UNAUTHENTICATED');
+  });
+
+  it('a session stored before switch counting (no switchCount) keeps working and is refused after A → B → A', async () => {
+    const alice = await signUp(server, 'Legacy A');
+    const beta = await signUp(server, 'Legacy B');
+    const invite = expectOk(
+      await server.gql<{ inviteMember: { token: string } }>(
+        'mutation($input: InviteMemberInput!) { inviteMember(input: $input) { token } }',
+        { input: { email: alice.email, role: 'USER' } },
+        beta.accessToken,
+      ),
+    ).inviteMember;
+    expectOk(await server.gql('mutation($input: AcceptInvitationInput!) { acceptInvitation(input: $input) { role } }', { input: { token: invite.token } }, alice.accessToken));
+    const sid = alice.refreshToken.split('.')[0];
+    await server.db.collection('sessions').updateOne({ _id: sid as never }, { $unset: { switchCount: '' } });
+    expectOk(await server.gql(ME, {}, alice.accessToken));
+
+    const SWITCH = `mutation($id: ID!) { switchTenant(tenantId: $id) { ${AUTH_FIELDS} } }`;
+    const toB = expectOk(await server.gql<{ switchTenant: Payload }>(SWITCH, { id: beta.tenantId }, alice.accessToken)).switchTenant;
+    const backToA = expectOk(await server.gql<{ switchTenant: Payload }>(SWITCH, { id: alice.tenantId }, toB.accessToken)).switchTenant;
+    expectCode(await server.gql(ME, {}, alice.accessToken), 'UNAUTHENTICATED');
+    expectOk(await server.gql(ME, {}, backToA.accessToken));
+  });
+
   it('refuses a tenant the user does not belong to as NOT_FOUND', async () => {
     const alice = await signUp(server);
     const other = await signUp(server);
     const res = await server.gql(`mutation($id: ID!) { switchTenant(tenantId: $id) { accessToken } }`, { id: other.tenantId }, alice.accessToken);
     expectCode(res, 'NOT_FOUND');
     expectOk(await server.gql(ME, {}, alice.accessToken));
+  });
+});
+
+describe('a failure late in sign-up leaves nothing half-made', () => {
+  it('removes the tenant, the membership and the user', async () => {
+    const { createServices } = await import('../src/services.js');
+    const { AuthService } = await import('../src/modules/auth/auth.service.js');
+    const { createLogger } = await import('../src/logger.js');
+    const { services } = await createServices({ config: server.config, db: server.db, logger: createLogger('silent') });
+    const realDeps = (services.auth as unknown as { deps: ConstructorParameters<typeof AuthService>[0] }).deps;
+    const failing = new AuthService({
+      ...realDeps,
+      audit: { append: async (...events) => { if (events.some((e) => e.action === 'auth.signup')) throw new Error('audit store down'); await realDeps.audit.append(...events); } },
+    });
+    const email = uniqueEmail('halfway');
+    const counts = async () => Promise.all(['users', 'tenants', 'memberships'].map((c) => server.db.collection(c).countDocuments()));
+    const before = await counts();
+    await expect(failing.signUp({ email, password: STRONG_PASSWORD, tenantName: 'Halfway' }, { ip: null, userAgent: null, requestId: 'x' })).rejects.toThrow('audit store down');
+    expect(await counts()).toEqual(before);
+    expectOk(await server.gql('mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }', { input: { email, password: STRONG_PASSWORD, tenantName: 'Halfway' } }));
   });
 });

@@ -202,10 +202,12 @@ describe('request ids', () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
-  it('a well-formed incoming id is echoed', async () => {
-    for (const id of ['client-req-42', 'a.b:c_d-e', 'x'.repeat(128)]) {
+  it('a well-formed incoming id is not adopted: the server uses its own', async () => {
+    // Including a UUID, so a client cannot plant (or replay) an id of the server's own form.
+    for (const id of ['client-req-42', 'a.b:c_d-e', 'x'.repeat(128), randomUUID()]) {
       const res = await request(`${server.url}/healthz`, { headers: { 'x-request-id': id } });
-      expect(res.headers.get('x-request-id')).toBe(id);
+      expect(res.headers.get('x-request-id')).toMatch(UUID);
+      expect(res.headers.get('x-request-id')).not.toBe(id);
     }
   });
 
@@ -217,10 +219,11 @@ describe('request ids', () => {
     }
   });
 
-  it('GraphQL errors carry extensions.requestId equal to the header', async () => {
+  it('GraphQL errors carry extensions.requestId equal to the header, the server\'s id and not the client\'s', async () => {
     const res = await server.gql('{ me { user { id } } }', {}, undefined, { 'x-request-id': 'trace-me-1' });
-    expect(res.headers.get('x-request-id')).toBe('trace-me-1');
-    expect(res.errors?.[0]?.extensions.requestId).toBe('trace-me-1');
+    expect(res.headers.get('x-request-id')).toMatch(UUID);
+    expect(res.errors?.[0]?.extensions.requestId).toBe(res.headers.get('x-request-id'));
+    expect(JSON.stringify(res.errors)).not.toContain('trace-me-1');
 
     const generated = await server.gql('{ nope }');
     expect(generated.errors?.[0]?.extensions.requestId).toBe(generated.headers.get('x-request-id'));
@@ -251,18 +254,49 @@ describe('request log', () => {
 
   it('logs one line per request with the real path, status and request id, never the bearer token', async () => {
     const owner = await signUp(server, 'Log Co');
-    const id = `log-${randomUUID()}`;
-    await server.gql('{ me { user { id } } }', {}, owner.accessToken, { 'x-request-id': id });
+    const clientId = `log-${randomUUID()}`;
+    const res = await server.gql('{ me { user { id } } }', {}, owner.accessToken, { 'x-request-id': clientId });
+    const id = res.headers.get('x-request-id')!;
+    expect(id).toMatch(UUID);
     const line = logLine(id);
     expect(line, 'a request log line').toBeDefined();
-    expect(line).toMatchObject({ method: 'POST', status: 200, requestId: id });
+    // The client's id is kept for correlation, under its own name, next to the server's.
+    expect(line).toMatchObject({ method: 'POST', status: 200, requestId: id, clientRequestId: clientId });
     expect(line!.path).toBe('/graphql');
+    expect(logLine(clientId)).toBeUndefined();
     expect(server.logs.join('\n')).not.toContain(owner.accessToken);
     expect(server.logs.join('\n')).not.toContain(owner.password);
 
-    const healthId = `log-${randomUUID()}`;
-    await request(`${server.url}/healthz`, { headers: { 'x-request-id': healthId } });
-    expect(logLine(healthId)).toMatchObject({ method: 'GET', path: '/healthz', status: 200 });
+    const healthClientId = `log-${randomUUID()}`;
+    const health = await request(`${server.url}/healthz`, { headers: { 'x-request-id': healthClientId } });
+    expect(logLine(health.headers.get('x-request-id')!)).toMatchObject({ method: 'GET', path: '/healthz', status: 200, clientRequestId: healthClientId });
+  });
+
+  it('logs no clientRequestId when the client sent none, or a malformed one', async () => {
+    const plain = await request(`${server.url}/healthz`);
+    const plainLine = logLine(plain.headers.get('x-request-id')!);
+    expect(plainLine).toMatchObject({ method: 'GET', path: '/healthz' });
+    expect(plainLine).not.toHaveProperty('clientRequestId');
+    const malformed = await request(`${server.url}/healthz`, { headers: { 'x-request-id': 'has spaces <script>' } });
+    const malformedLine = logLine(malformed.headers.get('x-request-id')!);
+    expect(malformedLine).toMatchObject({ method: 'GET', path: '/healthz' });
+    expect(malformedLine).not.toHaveProperty('clientRequestId');
+    expect(server.logs.join('\n')).not.toContain('has spaces <script>');
+  });
+
+  it('audit events record the server\'s request id, never the client\'s', async () => {
+    const clientId = `audit-${randomUUID()}`;
+    const res = await server.gql<{ signUp: { tenant: { id: string } } }>(
+      'mutation($input: SignUpInput!) { signUp(input: $input) { tenant { id } } }',
+      { input: { email: uniqueEmail('audit'), password: STRONG_PASSWORD, tenantName: 'Audit Id Co' } },
+      undefined,
+      { 'x-request-id': clientId },
+    );
+    const tenantId = expectOk(res).signUp.tenant.id;
+    const events = await server.db.collection('audit_events').find({ tenantId }).toArray();
+    expect(events.length).toBeGreaterThan(0);
+    for (const event of events) expect(event.requestId).toBe(res.headers.get('x-request-id'));
+    expect(JSON.stringify(events)).not.toContain(clientId);
   });
 });
 

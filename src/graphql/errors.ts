@@ -39,16 +39,83 @@ const APOLLO_INPUT_CODES = new Set([
   'BAD_REQUEST',
 ]);
 
+const NAME = '[_A-Za-z][_0-9A-Za-z]*';
+const GOT_INVALID_VALUE = new RegExp(`^Variable "\\$(${NAME})" (?:got|has) invalid value`);
+
+/** Inner coercion messages of graphql-js 16 that name only fields and types, never a submitted value. */
+const VALUE_FREE_REASONS = [
+  new RegExp(`^Field "${NAME}" of required type "[^"]+" was not provided\\.$`),
+  new RegExp(`^Field "${NAME}" is not defined by type "${NAME}"\\.(?: Did you mean "${NAME}"(?:(?:, "${NAME}")*,? or "${NAME}")?\\?)?$`),
+  new RegExp(`^Field "${NAME}" must be non-null\\.$`),
+  new RegExp(`^Expected type "${NAME}" to be an object\\.$`),
+  new RegExp(`^Expected non-nullable type "[^"]+" not to be null\\.$`),
+  new RegExp(`^Exactly one key must be specified for OneOf type "${NAME}"\\.$`),
+  new RegExp(`^Expected type "${NAME}"\\.$`),
+];
+
 /**
- * Decides what a client may see of an error. Known codes pass with their message;
+ * The reason a value failed to coerce, without the value: graphql-js and scalar
+ * libraries end most reasons with `: <value>`, and a few quote it elsewhere.
+ */
+function valueFreeReason(reason: string): string {
+  if (VALUE_FREE_REASONS.some((pattern) => pattern.test(reason))) return reason;
+  const notInEnum = new RegExp(`^Value "[^]*" does not exist in "(${NAME})" enum\\.`).exec(reason);
+  if (notInEnum) return `Value does not exist in "${notInEnum[1]}" enum.`;
+  // A custom scalar threw a plain Error; its message is the scalar's own and may quote the value.
+  const expected = new RegExp(`^Expected type "(${NAME})"\\. `).exec(reason);
+  if (expected) return `Expected type "${expected[1]}".`;
+  const colon = reason.indexOf(': ');
+  if (colon > 0) return reason.slice(0, colon);
+  // e.g. graphql-scalars' "DateTime cannot represent an invalid date-time-string <value>."
+  const scalar = new RegExp(`^(${NAME}) cannot represent `).exec(reason);
+  if (scalar) return `${scalar[1]} cannot represent the given value`;
+  return 'Invalid value';
+}
+
+/** The coercion reason graphql-js put after `; `, read from the error it chained (never parsed out of the text). */
+function coercionReason(message: string, original: unknown): string | null {
+  let error: unknown = original;
+  for (let depth = 0; depth < 3 && error instanceof Error; depth++, error = (error as { originalError?: unknown }).originalError) {
+    const reason = error.message;
+    if (reason && reason !== message && message.endsWith(`; ${reason}`)) return reason;
+  }
+  return null;
+}
+
+/**
+ * graphql-js 16 reports a variable that fails to coerce as
+ * `Variable "$<name>" got invalid value <the value>[ at "<path>"]; <reason>`, echoing
+ * what the client sent (a secret's value, a password) into responses and whatever
+ * records them. Rewritten to `Variable "$<name>" has an invalid value[ at "<path>"]: <reason>`
+ * with the value left out of both parts. The other variable errors ("of required type
+ * ... was not provided", "of non-null type ... must not be null") carry no value and
+ * are returned unchanged.
+ */
+export function withoutSubmittedValue(message: string, original: unknown): string {
+  const head = GOT_INVALID_VALUE.exec(message);
+  if (!head) return message;
+  const variable = head[1]!;
+  const safe = `Variable "$${variable}" has an invalid value`;
+  const reason = coercionReason(message, original);
+  if (reason === null) return `${safe}.`;
+  const prefix = message.slice(0, message.length - reason.length - 2);
+  // The path is made of field names and indexes only; anchored at the end, it cannot come from inside the value.
+  const path = new RegExp(` at "(${variable}(?:\\.${NAME}|\\[\\d+\\])*)"$`).exec(prefix);
+  return `${safe}${path ? ` at "${path[1]}"` : ''}: ${valueFreeReason(reason)}`;
+}
+
+/**
+ * Decides what a client may see of an error. Submitted variable values are cut out
+ * of coercion messages first. Known codes pass with their message;
  * anything else (driver errors, bugs) becomes a bare INTERNAL_SERVER_ERROR and is
  * reported through `onInternal` for the logs.
  */
 export function maskError(
-  formatted: GraphQLFormattedError,
+  received: GraphQLFormattedError,
   original: unknown,
   onInternal: (error: unknown) => void,
 ): GraphQLFormattedError {
+  const formatted = { ...received, message: withoutSubmittedValue(received.message, original) };
   const code = String(formatted.extensions?.code ?? '');
   const { stacktrace: _stack, exception: _exception, http: _http, ...extensions } = formatted.extensions ?? {};
   if (KNOWN_CODES.has(code) && code !== 'INTERNAL_SERVER_ERROR') {

@@ -51,13 +51,16 @@ export class AuthService {
       if (isDuplicateKey(error)) throw conflict('An account with this email already exists; log in instead');
       throw error;
     }
+    let tenant: TenantDoc | undefined;
     try {
-      const { tenant } = await this.deps.tenantService.createWithOwner(tenantName, user._id);
+      ({ tenant } = await this.deps.tenantService.createWithOwner(tenantName, user._id));
       this.deps.logger.info({ event: 'auth.sign_up', userId: user._id, tenantId: tenant._id, requestId: request.requestId }, 'user signed up');
       await this.deps.audit.append(userEvent(tenant._id, user._id, 'auth.signup', { type: 'TENANT', id: tenant._id }, request));
       return await this.deps.sessionService.start(user, tenant, 'OWNER', request);
     } catch (error) {
-      await this.deps.users.delete(user._id); // no half-made account left behind
+      // No half-made account or tenant left behind.
+      if (tenant) await this.deps.tenantService.removeNew(tenant._id, user._id);
+      await this.deps.users.delete(user._id);
       throw error;
     }
   }

@@ -28,7 +28,7 @@ const MAX_ENTRIES = 10_000;
 /**
  * Turns verified token claims into a Viewer, checking that the session is live,
  * the tenant active and the membership current. Results are cached for a few
- * seconds per (session, tenant), so a revoked session or removed member stops
+ * seconds per (session, tenant, switch count), so a revoked session or removed member stops
  * working within that delay without a database read on every request.
  */
 export class SessionGuard {
@@ -37,7 +37,7 @@ export class SessionGuard {
   constructor(private readonly deps: GuardDeps) {}
 
   async viewerFor(claims: AccessTokenClaims): Promise<Viewer | null> {
-    const key = `${claims.sessionId}|${claims.tenantId ?? ''}|${claims.userId}`;
+    const key = `${claims.sessionId}|${claims.tenantId ?? ''}|${claims.userId}|${claims.switchCount}`;
     const cached = this.cache.get(key);
     const now = Date.now();
     if (cached && now - cached.at < this.deps.cacheSeconds * 1000) {
@@ -76,6 +76,8 @@ export class SessionGuard {
     if (!session || !user || session.userId !== user._id) return { ok: false };
     if (session.revokedAt || session.expiresAt <= new Date()) return { ok: false };
     if ((session.tenantId ?? null) !== claims.tenantId) return { ok: false };
+    // Same tenant is not enough: a token issued before a later switch (A → B → A) is stale.
+    if ((session.switchCount ?? 0) !== claims.switchCount) return { ok: false };
     if (!claims.tenantId) {
       return user.platformAdmin
         ? { ok: true, viewer: { userId: user._id, sessionId: session._id, tenantId: null, role: null, platformAdmin: true } }

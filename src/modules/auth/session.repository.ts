@@ -5,6 +5,12 @@ export interface SessionDoc {
   _id: string;
   userId: string;
   tenantId: string | null;
+  /**
+   * Bumped on every tenant switch and carried in access tokens (claim `sw`): tokens
+   * issued before the latest switch are refused even when the session is back in
+   * their tenant. Absent on sessions created before the field existed: read as 0.
+   */
+  switchCount?: number;
   refreshTokenHash: string;
   /** Hashes of refresh tokens already rotated away; presenting one again is reuse. */
   previousRefreshTokenHashes: string[];
@@ -45,15 +51,18 @@ export class SessionRepository {
 
   /**
    * Swaps the refresh token hash if `currentHash` is still current and the session
-   * is live; exactly one of two concurrent callers can win.
+   * is live; exactly one of two concurrent callers can win. The tenant and switch
+   * counter change in the same update, so a token can never be issued for a tenant
+   * the session did not atomically move to.
    */
   async rotate(
     session: SessionDoc,
     nextHash: string,
-    changes: { tenantId?: string | null },
+    changes: { tenantId?: string | null; switchCount?: number },
     now: Date,
   ): Promise<boolean> {
-    // The filter pins the current hash, so the list read with `session` is still current.
+    // The filter pins the current hash, so the list (and the switch counter the caller
+    // derived `changes.switchCount` from) read with `session` is still current.
     const previous = [...session.previousRefreshTokenHashes, session.refreshTokenHash].slice(-KEEP_PREVIOUS_HASHES);
     const result = await this.sessions.updateOne(
       { _id: session._id, refreshTokenHash: session.refreshTokenHash, revokedAt: null, expiresAt: { $gt: now } },

@@ -46,6 +46,7 @@ export class SessionService {
       _id: randomUUID(),
       userId: user._id,
       tenantId: tenant?._id ?? null,
+      switchCount: 0,
       refreshTokenHash: sha256Hex(secret),
       previousRefreshTokenHashes: [],
       createdAt: now,
@@ -57,7 +58,7 @@ export class SessionService {
       userAgent: request.userAgent?.slice(0, 512) ?? null,
     };
     await this.deps.sessions.create(session);
-    return this.payload(session._id, secret, user, tenant, role);
+    return this.payload(session._id, 0, secret, user, tenant, role);
   }
 
   /**
@@ -98,7 +99,12 @@ export class SessionService {
     role: Role | null,
   ): Promise<AuthPayloadData> {
     const secret = randomToken(32);
-    const rotated = await this.deps.sessions.rotate(session, sha256Hex(secret), { tenantId: tenant?._id ?? null }, new Date());
+    const tenantId = tenant?._id ?? null;
+    // A tenant change bumps the counter, so every access token issued before it dies;
+    // a plain refresh keeps it, so earlier access tokens live out their lifetime.
+    const previousCount = session.switchCount ?? 0;
+    const switchCount = (session.tenantId ?? null) === tenantId ? previousCount : previousCount + 1;
+    const rotated = await this.deps.sessions.rotate(session, sha256Hex(secret), { tenantId, switchCount }, new Date());
     // Lost a race with a concurrent use of the same token: that is reuse as well.
     if (!rotated) {
       await this.deps.sessions.revoke(session._id, 'refresh_token_reuse');
@@ -109,11 +115,12 @@ export class SessionService {
       await this.reuseEvent(session, null);
       throw unauthenticated('Invalid or expired refresh token');
     }
-    return this.payload(session._id, secret, user, tenant, role);
+    return this.payload(session._id, switchCount, secret, user, tenant, role);
   }
 
   private async payload(
     sessionId: string,
+    switchCount: number,
     secret: string,
     user: UserDoc,
     tenant: TenantDoc | null,
@@ -125,6 +132,7 @@ export class SessionService {
       role,
       sessionId,
       platformAdmin: user.platformAdmin,
+      switchCount,
     });
     return {
       accessToken: access.token,

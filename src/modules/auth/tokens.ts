@@ -16,6 +16,12 @@ export interface AccessTokenSubject {
   role: Role | null;
   sessionId: string;
   platformAdmin: boolean;
+  /**
+   * The session's tenant-switch counter when the token was issued (claim `sw`).
+   * A token is only honoured while it equals the session's current counter, so a
+   * token for tenant A does not come back to life after switching A → B → A.
+   */
+  switchCount: number;
 }
 
 export interface AccessTokenClaims extends AccessTokenSubject {
@@ -67,14 +73,11 @@ export class TokenService {
     return new TokenService(settings, active, keys);
   }
 
-  get ttlSeconds(): number {
-    return this.settings.accessTokenTtlSeconds;
-  }
 
   async sign(subject: AccessTokenSubject): Promise<{ token: string; expiresAt: Date }> {
     const now = Math.floor(Date.now() / 1000);
     const exp = now + this.settings.accessTokenTtlSeconds;
-    const claims: JWTPayload = { sid: subject.sessionId };
+    const claims: JWTPayload = { sid: subject.sessionId, sw: subject.switchCount };
     if (subject.tenantId) claims.tid = subject.tenantId;
     if (subject.role) claims.role = subject.role;
     if (subject.platformAdmin) claims.padm = true;
@@ -109,12 +112,14 @@ export class TokenService {
         clockTolerance: 5,
       },
     );
-    const { sub, sid, jti, tid, role, padm, exp } = payload;
+    const { sub, sid, jti, tid, role, padm, sw, exp } = payload;
     if (typeof sub !== 'string' || typeof sid !== 'string' || typeof jti !== 'string') {
       throw new Error('malformed claims');
     }
     if (tid !== undefined && typeof tid !== 'string') throw new Error('malformed tid');
     if (role !== undefined && !isRole(role)) throw new Error('malformed role');
+    // Tokens issued before the claim existed carry none: 0, like sessions stored before the counter existed.
+    if (sw !== undefined && !(typeof sw === 'number' && Number.isSafeInteger(sw) && sw >= 0)) throw new Error('malformed sw');
     return {
       userId: sub,
       sessionId: sid,
@@ -122,6 +127,7 @@ export class TokenService {
       tenantId: tid ?? null,
       role: role ?? null,
       platformAdmin: padm === true,
+      switchCount: sw ?? 0,
       expiresAt: new Date((exp ?? 0) * 1000),
     };
   }

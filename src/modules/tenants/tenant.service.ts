@@ -66,6 +66,12 @@ export class TenantService {
     return { tenant };
   }
 
+  /** Undoes createWithOwner (its caller failed right after). */
+  async removeNew(tenantId: string, ownerId: string): Promise<void> {
+    await this.deps.membershipsOf(tenantId).remove(ownerId, 'OWNER');
+    await this.deps.tenants.delete(tenantId);
+  }
+
   list(limit = 500): Promise<TenantDoc[]> {
     return this.deps.tenants.list(limit);
   }
