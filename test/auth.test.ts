@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH_FIELDS, expectCode, expectOk, login, signUp, STRONG_PASSWORD, uniqueEmail } from './support/auth.js';
+import { AUTH_FIELDS, expectCode, joinTenantOf, expectOk, login, signUp, STRONG_PASSWORD, uniqueEmail } from './support/auth.js';
 import { startServer, type TestServer } from './support/server.js';
 
 let server: TestServer;
@@ -340,14 +340,7 @@ describe('switchTenant', () => {
   it('moves the session to another membership; the old tenant\'s token stops working', async () => {
     const alice = await signUp(server, 'Alpha');
     const beta = await signUp(server, 'Beta');
-    const invite = expectOk(
-      await server.gql<{ inviteMember: { token: string } }>(
-        'mutation($input: InviteMemberInput!) { inviteMember(input: $input) { token } }',
-        { input: { email: alice.email, role: 'USER' } },
-        beta.accessToken,
-      ),
-    ).inviteMember;
-    expectOk(await server.gql('mutation($input: AcceptInvitationInput!) { acceptInvitation(input: $input) { role } }', { input: { token: invite.token } }, alice.accessToken));
+    await joinTenantOf(server, alice, beta);
 
     const switched = expectOk(
       await server.gql<{ switchTenant: Payload }>(`mutation($id: ID!) { switchTenant(tenantId: $id) { ${AUTH_FIELDS} } }`, { id: beta.tenantId }, alice.accessToken),
@@ -362,14 +355,7 @@ describe('switchTenant', () => {
   it('an access token for a tenant stays dead after switching away and back (A → B → A)', async () => {
     const alice = await signUp(server, 'Round Trip A');
     const beta = await signUp(server, 'Round Trip B');
-    const invite = expectOk(
-      await server.gql<{ inviteMember: { token: string } }>(
-        'mutation($input: InviteMemberInput!) { inviteMember(input: $input) { token } }',
-        { input: { email: alice.email, role: 'USER' } },
-        beta.accessToken,
-      ),
-    ).inviteMember;
-    expectOk(await server.gql('mutation($input: AcceptInvitationInput!) { acceptInvitation(input: $input) { role } }', { input: { token: invite.token } }, alice.accessToken));
+    await joinTenantOf(server, alice, beta);
     expectOk(await server.gql(ME, {}, alice.accessToken)); // the first A token, live and cached
 
     const SWITCH = `mutation($id: ID!) { switchTenant(tenantId: $id) { ${AUTH_FIELDS} } }`;
@@ -394,14 +380,7 @@ describe('switchTenant', () => {
   it('a session stored before switch counting (no switchCount) keeps working and is refused after A → B → A', async () => {
     const alice = await signUp(server, 'Legacy A');
     const beta = await signUp(server, 'Legacy B');
-    const invite = expectOk(
-      await server.gql<{ inviteMember: { token: string } }>(
-        'mutation($input: InviteMemberInput!) { inviteMember(input: $input) { token } }',
-        { input: { email: alice.email, role: 'USER' } },
-        beta.accessToken,
-      ),
-    ).inviteMember;
-    expectOk(await server.gql('mutation($input: AcceptInvitationInput!) { acceptInvitation(input: $input) { role } }', { input: { token: invite.token } }, alice.accessToken));
+    await joinTenantOf(server, alice, beta);
     const sid = alice.refreshToken.split('.')[0];
     await server.db.collection('sessions').updateOne({ _id: sid as never }, { $unset: { switchCount: '' } });
     expectOk(await server.gql(ME, {}, alice.accessToken));

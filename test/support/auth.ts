@@ -66,3 +66,14 @@ export async function addMember(server: TestServer, owner: Signed, role: string,
   const p = expectOk(accepted).acceptInvitation;
   return { email, password: STRONG_PASSWORD, accessToken: p.accessToken, refreshToken: p.refreshToken, userId: p.user.id, tenantId: p.tenant!.id };
 }
+
+/** Makes an existing, signed-in `user` also a member of `other`'s tenant (invited by `other`, accepted as `user`). */
+export async function joinTenantOf(server: TestServer, user: Signed, other: Signed, role = 'USER'): Promise<void> {
+  const invite = await server.gql<{ inviteMember: { token: string } }>(
+    'mutation($input: InviteMemberInput!) { inviteMember(input: $input) { token } }',
+    { input: { email: user.email, role } },
+    other.accessToken,
+  );
+  const token = expectOk(invite).inviteMember.token;
+  expectOk(await server.gql('mutation($input: AcceptInvitationInput!) { acceptInvitation(input: $input) { role } }', { input: { token } }, user.accessToken));
+}
