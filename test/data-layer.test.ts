@@ -39,6 +39,10 @@ describe('tenant scope', () => {
     const a = new TenantScope(db, 'tenant-a').collection<Note>('notes');
     expect(() => a.findOne({ tenantId: 'tenant-b' } as never)).toThrow(/must not name tenantId/);
     expect(() => a.updateOne({ _id: 'n1' }, { $set: { tenantId: 'tenant-b' } as never })).toThrow(/must not change tenantId/);
+    expect(() => a.updateOne({ _id: 'n1' }, { $unset: { tenantId: '' } as never })).toThrow(/must not change tenantId/);
+    expect(() => a.updateOne({ _id: 'n1' }, { $rename: { text: 'tenantId' } as never })).toThrow(/must not change tenantId/);
+    expect(() => a.updateOne({ _id: 'n1' }, [{ $set: { tenantId: 'tenant-b' } }] as never)).toThrow(/pipelines/);
+    expect(() => a.updateOne({ _id: 'n1' }, { tenantId: 'tenant-b' } as never)).toThrow(/update operators/);
     await expect(a.insertOne({ _id: 'n3', text: 'x', tenantId: 'tenant-b' } as never)).resolves.toMatchObject({ tenantId: 'tenant-a' });
   });
 

@@ -38,10 +38,12 @@ export class TenantCollection<T extends TenantDocument> {
   }
 
   private checkedUpdate(update: UpdateFilter<T>): UpdateFilter<T> {
+    if (Array.isArray(update)) throw new Error('tenant-scoped updates must be update documents, not pipelines');
     for (const [operator, fields] of Object.entries(update)) {
-      if (operator.startsWith('$') && fields && typeof fields === 'object' && 'tenantId' in fields) {
-        throw new Error('tenant-scoped updates must not change tenantId');
-      }
+      if (!operator.startsWith('$')) throw new Error('tenant-scoped updates must use update operators');
+      if (!fields || typeof fields !== 'object') continue;
+      const renamesIntoTenantId = operator === '$rename' && Object.values(fields).includes('tenantId');
+      if ('tenantId' in fields || renamesIntoTenantId) throw new Error('tenant-scoped updates must not change tenantId');
     }
     return update;
   }
