@@ -118,6 +118,7 @@ export async function createServices({ config, db, logger }: { config: Config; d
     auth,
     guard,
     forgetKeysOf: (tenantId, userId) => apiKeys.forgetScope(tenantId, userId),
+    revokeKeysOf: (tenantId, userId) => apiKeys.revokeAllBy(tenantId, userId),
     passwords,
     throttle,
     logger,

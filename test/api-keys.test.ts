@@ -62,20 +62,46 @@ describe('keys and invitations never outlive their creator\'s authority', () => 
     expect(await server.db.collection('users').countDocuments({ email: 'sock-puppet@example.com' })).toBe(0);
   });
 
-  it('a demoted creator\'s key acts with the lower role, and their higher invitation is void', async () => {
+  it('a creator demoted below ADMIN: their keys stop, their pending invitations are void', async () => {
     const admin = await addMember(server, owner, 'ADMIN');
     const writer = await newKey(admin, { role: 'MANAGER', prefixes: ['*'] });
     const invite = expectOk(
-      await server.gql<{ inviteMember: { token: string } }>('mutation { inviteMember(input: { email: "later-admin@example.com", role: ADMIN }) { token } }', {}, admin.accessToken),
+      await server.gql<{ inviteMember: { token: string } }>('mutation { inviteMember(input: { email: "later-manager@example.com", role: MANAGER }) { token } }', {}, admin.accessToken),
     ).inviteMember;
     expectOk(await createSecret(server, writer.apiKey, { name: 'demo/before', value: 'x' }));
-    expectOk(await server.gql('mutation($u: ID!) { updateMemberRole(userId: $u, role: USER) { role } }', { u: admin.userId }, owner.accessToken));
-    expectCode(await createSecret(server, writer.apiKey, { name: 'demo/after', value: 'y' }), 'FORBIDDEN');
-    expect(expectOk(await reveal(server, writer.apiKey, 'demo/before')).secret!.value).toBe('x');
+    expectOk(await server.gql('mutation($u: ID!) { updateMemberRole(userId: $u, role: MANAGER) { role } }', { u: admin.userId }, owner.accessToken));
+    expectCode(await createSecret(server, writer.apiKey, { name: 'demo/after', value: 'y' }), 'UNAUTHENTICATED');
+    expectCode(await reveal(server, writer.apiKey, 'demo/before'), 'UNAUTHENTICATED');
     expectCode(
       await server.gql('mutation($i: AcceptInvitationInput!) { acceptInvitation(input: $i) { role } }', { i: { token: invite.token, password: 'violet-Harbor-lantern-93' } }),
       'BAD_USER_INPUT',
     );
+  });
+
+  it('an OWNER demoted to ADMIN keeps their keys, acting as ADMIN at most', async () => {
+    const second = await addMember(server, owner, 'OWNER');
+    const key = await newKey(second, { role: 'OWNER', prefixes: ['*'] });
+    expectOk(await server.gql('mutation($u: ID!) { updateMemberRole(userId: $u, role: ADMIN) { role } }', { u: second.userId }, owner.accessToken));
+    expectOk(await reveal(server, key.apiKey, 'mail/smtp'));
+    await mustCreate(server, owner, 'demo/purgeable', 'p');
+    expectOk(await server.gql('mutation { deleteSecret(name: "demo/purgeable") { id } }', {}, key.apiKey));
+    expectOk(await server.gql('mutation { purgeSecret(name: "demo/purgeable") }', {}, key.apiKey)); // ADMIN may purge
+  });
+
+  it('keys are revoked when their creator leaves, and stay dead if the creator is invited back', async () => {
+    const admin = await addMember(server, owner, 'ADMIN');
+    const { apiKey, key } = await newKey(admin, { role: 'USER', prefixes: ['*'] });
+    expectOk(await server.gql('mutation($u: ID!) { removeMember(userId: $u) }', { u: admin.userId }, owner.accessToken));
+    const stored = await server.db.collection('api_keys').findOne({ _id: key.id as never });
+    expect(stored?.revokedAt).not.toBeNull();
+    // Invited back as ADMIN: the old key must not come back, even if revokedAt were cleared behind our back.
+    await server.db.collection('api_keys').updateOne({ _id: key.id as never }, { $set: { revokedAt: null } });
+    const again = expectOk(
+      await server.gql<{ inviteMember: { token: string } }>('mutation($e: String!) { inviteMember(input: { email: $e, role: ADMIN }) { token } }', { e: admin.email }, owner.accessToken),
+    ).inviteMember;
+    expectOk(await server.gql('mutation($i: AcceptInvitationInput!) { acceptInvitation(input: $i) { role } }', { i: { token: again.token, password: admin.password } }));
+    await new Promise((r) => setTimeout(r, 1100));
+    expectCode(await reveal(server, apiKey, 'mail/smtp'), 'UNAUTHENTICATED');
   });
 });
 
@@ -120,6 +146,12 @@ describe('using a key', () => {
     expect(await probe('mail/does-not-exist')).toBe('FORBIDDEN');
     const denials = await server.db.collection('audit_events').countDocuments({ tenantId: owner.tenantId, action: 'permission.denied', 'actor.id': writer.key.id });
     expect(denials).toBeGreaterThanOrEqual(4);
+    // A bulk call with many out-of-scope names is one denial event, not one per name.
+    const before = await server.db.collection('audit_events').countDocuments({ tenantId: owner.tenantId, action: 'permission.denied' });
+    const dotenv = Array.from({ length: 50 }, (_, i) => `K${i}=v`).join('\n');
+    const imported = expectOk(await server.gql<{ importSecrets: { errorCode: string | null }[] }>('mutation($d: String!) { importSecrets(dotenv: $d, prefix: "mail/") { errorCode } }', { d: dotenv }, writer.apiKey)).importSecrets;
+    expect(imported.every((r) => r.errorCode === 'FORBIDDEN')).toBe(true);
+    expect(await server.db.collection('audit_events').countDocuments({ tenantId: owner.tenantId, action: 'permission.denied' })).toBe(before + 1);
     expect(expectOk(await reveal(server, owner, 'mail/smtp')).secret!.value).toBe('smtp_password_value');
     const actions = await auditActions(server, owner.tenantId);
     expect(actions).toContain('secret.created');

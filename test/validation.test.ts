@@ -128,7 +128,7 @@ describe('variable coercion errors name the field but never echo what was submit
     expect(badDate).toContain('Variable "$input" has an invalid value at "input.expiresAt": ');
     const meta = marker('META-SECRET');
     const badMeta = refusedWithout(await server.gql(CREATE, { input: { name: 'm', value, metadata: meta } }, owner.accessToken), [meta, value]);
-    expect(badMeta).toContain('at "input.metadata": JSONObject cannot represent non-object value');
+    expect(badMeta).toContain('at "input.metadata": JSONObject cannot represent the given value');
   });
 
   it('setSecrets names the list index of a bad item', async () => {
@@ -208,5 +208,23 @@ describe('validation messages label each field by its real argument', () => {
     expectCode(res, 'BAD_USER_INPUT');
     expect(res.errors![0]!.message).toBe('name: must be at most 256 characters');
     expect(res.errors![0]!.extensions.field).toBe('name');
+  });
+});
+
+describe('values are not echoed by scalar or literal errors', () => {
+  it('a bad DateTime variable, and literals typed into the query, are not quoted back', async () => {
+    const owner = await signUp(server);
+    const secretish = 'hunter2: TOPSECRET-LITERAL';
+    const viaVariable = await server.gql('mutation($i: CreateSecretInput!) { createSecret(input: $i) { id } }', { i: { name: 'dt/x', value: 'v', expiresAt: secretish } }, owner.accessToken);
+    expectCode(viaVariable, 'BAD_USER_INPUT');
+    expect(viaVariable.errors![0]!.message).toContain('expiresAt');
+    const viaObject = await server.gql('mutation($i: CreateSecretInput!) { createSecret(input: $i) { id } }', { i: { name: 'dt/y', value: 'v', expiresAt: { k: secretish } } }, owner.accessToken);
+    const inlineInt = await server.gql(`mutation { createSecret(input: { name: "dt/z", value: "v", maxVersions: "${secretish}" }) { id } }`, {}, owner.accessToken);
+    const inlineDate = await server.gql(`mutation { createSecret(input: { name: "dt/w", value: "v", expiresAt: "${secretish}" }) { id } }`, {}, owner.accessToken);
+    for (const res of [viaVariable, viaObject, inlineInt, inlineDate]) {
+      expectCode(res, 'BAD_USER_INPUT');
+      expect(JSON.stringify(res.errors)).not.toContain('hunter2');
+      expect(JSON.stringify(res.errors)).not.toContain('TOPSECRET');
+    }
   });
 });

@@ -64,12 +64,40 @@ function valueFreeReason(reason: string): string {
   // A custom scalar threw a plain Error; its message is the scalar's own and may quote the value.
   const expected = new RegExp(`^Expected type "(${NAME})"\\. `).exec(reason);
   if (expected) return `Expected type "${expected[1]}".`;
-  const colon = reason.indexOf(': ');
-  if (colon > 0) return reason.slice(0, colon);
-  // e.g. graphql-scalars' "DateTime cannot represent an invalid date-time-string <value>."
+  return scalarReason(reason) ?? 'Invalid value';
+}
+
+/** graphql-js's own built-in scalar messages, up to where they append the value. */
+const BUILT_IN_SCALAR_REASONS = [
+  'String cannot represent a non string value',
+  'Int cannot represent non-integer value',
+  'Int cannot represent non 32-bit signed integer value',
+  'Float cannot represent non numeric value',
+  'Boolean cannot represent a non boolean value',
+  'ID cannot represent value',
+];
+
+/**
+ * "<Scalar> cannot represent …" without the value: graphql-js's own messages keep
+ * their wording; any other scalar's (e.g. graphql-scalars' DateTime, which quotes the
+ * value before any colon) becomes a fixed sentence.
+ */
+function scalarReason(reason: string): string | null {
+  const known = BUILT_IN_SCALAR_REASONS.find((text) => reason.startsWith(`${text}: `));
+  if (known) return known;
   const scalar = new RegExp(`^(${NAME}) cannot represent `).exec(reason);
-  if (scalar) return `${scalar[1]} cannot represent the given value`;
-  return 'Invalid value';
+  return scalar ? `${scalar[1]} cannot represent the given value` : null;
+}
+
+/**
+ * Validation errors about literals written into the query text quote the literal
+ * ("Expected value of type "Int", found "…"", "Int cannot represent …: "…"");
+ * the same masking applies so a value typed inline is not echoed either.
+ */
+export function withoutLiteral(message: string): string {
+  const expected = /^Expected value of type "([^"]+)", found /.exec(message);
+  if (expected) return `Expected value of type "${expected[1]}", found an invalid value.`;
+  return scalarReason(message) ?? message;
 }
 
 /** The coercion reason graphql-js put after `; `, read from the error it chained (never parsed out of the text). */
@@ -122,7 +150,8 @@ export function maskError(
     return { ...formatted, extensions };
   }
   if (APOLLO_INPUT_CODES.has(code)) {
-    return { ...formatted, extensions: { ...extensions, code: ErrorCode.BAD_USER_INPUT } };
+    const message = code === 'GRAPHQL_VALIDATION_FAILED' ? withoutLiteral(formatted.message) : formatted.message;
+    return { ...formatted, message, extensions: { ...extensions, code: ErrorCode.BAD_USER_INPUT } };
   }
   if (code === 'PERSISTED_QUERY_NOT_FOUND' || code === 'PERSISTED_QUERY_NOT_SUPPORTED') {
     return formatted;

@@ -34,6 +34,11 @@ export class ApiKeyRepository {
     return this.keys.find({ revokedAt: null }, { sort: { createdAt: -1 } }).toArray();
   }
 
+  async revokeAllBy(createdBy: string): Promise<number> {
+    const result = await this.keys.updateMany({ createdBy, revokedAt: null }, { $set: { revokedAt: new Date() } });
+    return result.modifiedCount;
+  }
+
   async revoke(id: string): Promise<boolean> {
     const result = await this.keys.updateOne({ _id: id, revokedAt: null }, { $set: { revokedAt: new Date() } });
     return result.modifiedCount === 1;

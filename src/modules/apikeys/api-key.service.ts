@@ -74,6 +74,13 @@ export class ApiKeyService {
     return { doc, apiKey: `${API_KEY_PREFIX}${doc._id}.${secret}` };
   }
 
+  /** Revokes every key `userId` created in the tenant (they left it). */
+  async revokeAllBy(tenantId: string, userId: string): Promise<number> {
+    const revoked = await this.deps.keysOf(tenantId).revokeAllBy(userId);
+    this.forgetScope(tenantId, userId);
+    return revoked;
+  }
+
   list(viewer: Viewer): Promise<ApiKeyDoc[]> {
     return this.deps.keysOf(viewer.tenantId!).list();
   }
@@ -130,7 +137,10 @@ export class ApiKeyService {
       this.deps.tenants.findById(doc.tenantId),
       this.deps.memberships.find(doc.tenantId, doc.createdBy),
     ]);
+    // The creator must still be able to manage keys, and be the same membership that made
+    // this key (a member removed and invited back does not revive keys made before).
     if (!tenant || tenant.status !== 'ACTIVE' || !creator) return { ...refused, ...scope };
+    if (!roleAtLeast(creator.role, 'ADMIN') || creator.joinedAt > doc.createdAt) return { ...refused, ...scope };
     const role = roleAtLeast(creator.role, doc.role) ? doc.role : creator.role;
     return { ...scope, principal: { tenantId: doc.tenantId, role, actor: { type: 'API_KEY', id: doc._id }, prefixes: doc.prefixes } };
   }

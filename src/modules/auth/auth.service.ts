@@ -58,9 +58,9 @@ export class AuthService {
       await this.deps.audit.append(userEvent(tenant._id, user._id, 'auth.signup', { type: 'TENANT', id: tenant._id }, request));
       return await this.deps.sessionService.start(user, tenant, 'OWNER', request);
     } catch (error) {
-      // No half-made account or tenant left behind.
-      if (tenant) await this.deps.tenantService.removeNew(tenant._id, user._id);
-      await this.deps.users.delete(user._id);
+      // No half-made account or tenant left behind; each undo runs even if another fails.
+      const undo = await Promise.allSettled([tenant ? this.deps.tenantService.removeNew(tenant._id, user._id) : null, this.deps.users.delete(user._id)]);
+      for (const step of undo) if (step.status === 'rejected') this.deps.logger.error({ err: step.reason, userId: user._id }, 'sign-up undo step failed');
       throw error;
     }
   }

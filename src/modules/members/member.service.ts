@@ -28,8 +28,10 @@ interface MemberDeps {
   sessionService: SessionService;
   auth: AuthService;
   guard: SessionGuard;
-  /** Drops cached API-key state of keys a member created, when their membership changes. */
+  /** Drops cached API-key state of keys a member created, when their role changes. */
   forgetKeysOf: (tenantId: string, userId: string) => void;
+  /** Revokes the API keys a member created, when they leave the tenant. */
+  revokeKeysOf: (tenantId: string, userId: string) => Promise<number>;
   passwords: PasswordHasher;
   throttle: Throttle;
   logger: Logger;
@@ -126,9 +128,10 @@ export class MemberService {
     if (invitation.acceptedAt || invitation.expiresAt <= now) throw invalid();
     const tenant = await this.deps.tenants.findById(invitation.tenantId);
     if (!tenant || tenant.status !== 'ACTIVE') throw invalid();
-    // An invitation is only as good as its inviter: gone or demoted below the role, it is void.
+    // An invitation is only as good as its inviter: gone, no longer allowed to invite
+    // (ADMIN+), or below the invited role, and it is void.
     const inviter = await this.deps.membershipsOf(tenant._id).find(invitation.invitedBy);
-    if (!inviter || !roleAtLeast(inviter.role, invitation.role)) throw invalid();
+    if (!inviter || !roleAtLeast(inviter.role, 'ADMIN') || !roleAtLeast(inviter.role, invitation.role)) throw invalid();
 
     const existing = await this.deps.users.findByEmail(invitation.email);
     const user = existing
@@ -221,10 +224,10 @@ export class MemberService {
     }
     await this.deps.sessions.revokeAllOfUserInTenant(userId, tenantId, 'removed_from_tenant');
     await this.deps.invitationsOf(tenantId).revokeAllBy(userId);
+    const keysRevoked = await this.deps.revokeKeysOf(tenantId, userId);
     this.deps.guard.forget({ userId, tenantId });
-    this.deps.forgetKeysOf(tenantId, userId);
     this.deps.logger.info({ event: 'member.removed', tenantId, userId, actorId: viewer.userId }, 'member removed');
-    await this.deps.audit.append(userEvent(tenantId, viewer.userId, 'member.removed', { type: 'USER', id: userId }, request, { role: target.role }));
+    await this.deps.audit.append(userEvent(tenantId, viewer.userId, 'member.removed', { type: 'USER', id: userId }, request, { role: target.role, apiKeysRevoked: keysRevoked }));
     return true;
   }
 

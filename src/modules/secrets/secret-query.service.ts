@@ -53,8 +53,13 @@ export class RevealBatch {
  * Loads the ciphertext-bearing documents that one request reveals with one
  * query per tenant (listings load metadata only).
  */
+interface Waiter {
+  resolve: (doc: SecretDoc | null) => void;
+  reject: (error: unknown) => void;
+}
+
 class CiphertextLoader {
-  private pending = new Map<string, { tenantId: string; waiters: ((doc: SecretDoc | null) => void)[] }>();
+  private pending = new Map<string, { tenantId: string; waiters: Waiter[] }>();
   private scheduled = false;
 
   constructor(private readonly secretsOf: (tenantId: string) => SecretRepository) {}
@@ -62,14 +67,15 @@ class CiphertextLoader {
   load(tenantId: string, id: string): Promise<SecretDoc | null> {
     return new Promise((resolve, reject) => {
       const entry = this.pending.get(id) ?? { tenantId, waiters: [] };
-      entry.waiters.push(resolve);
+      entry.waiters.push({ resolve, reject });
       this.pending.set(id, entry);
       if (this.scheduled) return;
       this.scheduled = true;
-      setImmediate(() => void this.flush().catch(reject));
+      setImmediate(() => void this.flush());
     });
   }
 
+  /** Settles every waiter of the batch: with its document, or with the error that stopped the load. */
   private async flush(): Promise<void> {
     const batch = this.pending;
     this.pending = new Map();
@@ -77,8 +83,12 @@ class CiphertextLoader {
     const byTenant = new Map<string, string[]>();
     for (const [id, { tenantId }] of batch) byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), id]);
     for (const [tenantId, ids] of byTenant) {
-      const docs = new Map((await this.secretsOf(tenantId).findByIds(ids)).map((d) => [d._id, d]));
-      for (const id of ids) for (const resolve of batch.get(id)!.waiters) resolve(docs.get(id) ?? null);
+      try {
+        const docs = new Map((await this.secretsOf(tenantId).findByIds(ids)).map((d) => [d._id, d]));
+        for (const id of ids) for (const waiter of batch.get(id)!.waiters) waiter.resolve(docs.get(id) ?? null);
+      } catch (error) {
+        for (const id of ids) for (const waiter of batch.get(id)!.waiters) waiter.reject(error);
+      }
     }
   }
 }

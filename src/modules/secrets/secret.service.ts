@@ -216,14 +216,36 @@ export class SecretWriteService {
     const names = items.map((i) => i.name);
     const duplicate = names.find((n, i) => names.indexOf(n) !== i);
     if (duplicate) throw badInput('items', `"${duplicate}" appears twice`);
+    return this.setEach(principal, items);
+  }
+
+  /**
+   * Writes items one by one. Names outside an API key's scope are refused before any
+   * read (no existence probing) and audited as ONE denial for the whole call.
+   */
+  private async setEach(principal: Principal, items: { name: string; value: string; expectedVersion?: number | null }[]): Promise<SetSecretOutcome[]> {
     const outcomes: SetSecretOutcome[] = [];
-    for (const item of items) outcomes.push(await this.setOne(principal, item));
+    const denied: string[] = [];
+    for (const item of items) {
+      if (withinPrefixes(item.name, principal.prefixes)) {
+        outcomes.push(await this.setOne(principal, item));
+        continue;
+      }
+      denied.push(item.name);
+      outcomes.push({ name: item.name, secret: null, created: false, error: { code: 'FORBIDDEN', message: 'This API key is limited to other name prefixes' } });
+    }
+    if (denied.length) {
+      await this.deps.audit.append({
+        ...auditOf(principal, 'permission.denied', { id: null, name: denied[0]! }, { needed: 'prefix', deniedCount: denied.length, names: denied.slice(0, 10) }),
+        outcome: 'DENIED',
+      });
+    }
     return outcomes;
   }
 
   private async setOne(principal: Principal, item: { name: string; value: string; expectedVersion?: number | null }): Promise<SetSecretOutcome> {
     try {
-      await assertNameAllowed(principal, validName(item.name), this.deps.audit); // before any read: no existence probing
+      validName(item.name);
       const existing = await this.deps.secretsOf(principal.tenantId).findByName(item.name);
       if (existing && !existing.deletedAt) {
         const secret = await this.update(principal, { name: item.name, value: item.value, expectedVersion: item.expectedVersion ?? null });
@@ -249,8 +271,7 @@ export class SecretWriteService {
     const entries = Object.entries(parsed);
     if (!entries.length) throw badInput('dotenv', 'no KEY=value lines found');
     if (entries.length > IMPORT_MAX) throw badInput('dotenv', `at most ${IMPORT_MAX} variables per import`);
-    const outcomes: SetSecretOutcome[] = [];
-    for (const [key, value] of entries) outcomes.push(await this.setOne(principal, { name: `${prefix ?? ''}${key}`, value }));
+    const outcomes = await this.setEach(principal, entries.map(([key, value]) => ({ name: `${prefix ?? ''}${key}`, value })));
     this.deps.logger.info({ event: 'secret.imported', tenantId: principal.tenantId, count: entries.length }, 'dotenv imported');
     return outcomes;
   }
