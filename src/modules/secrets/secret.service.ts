@@ -35,17 +35,9 @@ export interface CreateSecretData {
   maxVersions?: number | null;
 }
 
-/** `undefined` = leave as is; `null` (where allowed) = clear. */
-export interface UpdateSecretData {
-  name: string;
+/** Every option of a new secret may change; `undefined` = leave as is, `null` (where allowed) = clear. */
+export interface UpdateSecretData extends Omit<CreateSecretData, 'value'> {
   value?: string | null;
-  description?: string | null;
-  tags?: string[] | null;
-  metadata?: Record<string, unknown> | null;
-  expiresAt?: Date | null;
-  rotationIntervalDays?: number | null;
-  rotationWarningDays?: number | null;
-  maxVersions?: number | null;
   expectedVersion?: number | null;
 }
 
