@@ -124,8 +124,9 @@ export class ApiKeyService {
   }
 
   /**
-   * A key never carries more authority than its creator has now: it stops when the
-   * creator leaves the tenant, and acts with the lower of its role and theirs.
+   * A key never carries more authority than its creator has now: it works only while
+   * the membership that made it lasts with an ADMIN or OWNER role, and acts with the
+   * lower of its role and theirs.
    */
   private async load(id: string, secret: string): Promise<Omit<Cached, 'at'>> {
     const refused = { principal: null, tenantId: null, createdBy: null };
