@@ -12,7 +12,6 @@ import cors from 'cors';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { Db } from 'mongodb';
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from './config.js';
 import { ensureIndexes } from './db/collections.js';
 import { buildContext, type Context } from './graphql/context.js';
@@ -22,6 +21,8 @@ import { formatValidationError } from './graphql/validation.js';
 import type { Logger } from './logger.js';
 import { currentRequestId, runWithRequestId } from './request-context.js';
 import { createServices } from './services.js';
+import { AppError } from './errors.js';
+import { Throttle } from './modules/auth/throttle.js';
 
 export interface AppOptions {
   config: Config;
@@ -196,17 +197,16 @@ function securityHeaders(sandboxEnabled: boolean): RequestHandler {
 
 /** Per-IP request budget for the whole API; over it → 429 with RATE_LIMITED. */
 function rateLimit(perMinute: number): RequestHandler {
-  const limiter = new RateLimiterMemory({ points: perMinute, duration: 60 });
+  const throttle = new Throttle(perMinute);
   return (req, res, next) => {
     if (req.path === '/healthz' || req.path === '/readyz') return next();
-    limiter
+    throttle
       .consume(req.ip ?? 'unknown')
       .then(() => next())
       .catch((error: unknown) => {
-        if (!(error instanceof RateLimiterRes)) return next(error);
-        const retryAfter = Math.max(1, Math.ceil(error.msBeforeNext / 1000));
-        res.setHeader('Retry-After', String(retryAfter));
-        res.status(429).json(graphqlErrorBody(res, 'RATE_LIMITED', 'Too many requests; try again later'));
+        if (!(error instanceof AppError && error.code === 'RATE_LIMITED')) return next(error);
+        res.setHeader('Retry-After', String(error.extensions.retryAfterSeconds));
+        res.status(429).json(graphqlErrorBody(res, 'RATE_LIMITED', error.message));
       });
   };
 }

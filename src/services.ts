@@ -106,7 +106,18 @@ export async function createServices({ config, db, logger }: { config: Config; d
     audit,
     lockout: config.lockout,
   });
-  const account = new AccountService({ users, sessions, auth, guard, passwords, throttle, logger, audit });
+  const account = new AccountService({
+    users,
+    tenants: tenantRepository,
+    memberships: membershipDirectory,
+    sessions,
+    auth,
+    guard,
+    passwords,
+    throttle,
+    logger,
+    audit,
+  });
   const members = new MemberService({
     membershipsOf,
     invitationsOf,
@@ -134,9 +145,6 @@ export async function createServices({ config, db, logger }: { config: Config; d
     account,
     members,
     tenants,
-    users,
-    tenantRepository,
-    membershipDirectory,
     secretWrites: new SecretWriteService({ secretsOf, cipher, audit, logger }),
     secretQueries: new SecretQueryService({ secretsOf, cipher, audit, logger }),
     secretLifecycle: new SecretLifecycleService({ secretsOf, audit, recoveryDays: config.secrets.recoveryDays }),

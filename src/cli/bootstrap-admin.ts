@@ -3,7 +3,8 @@ import type { Config } from '../config.js';
 import { ensureIndexes } from '../db/collections.js';
 import { normaliseEmail, passwordProblem } from '../modules/auth/password-policy.js';
 import { PasswordHasher } from '../modules/auth/passwords.js';
-import { isDuplicateKey, UserRepository } from '../modules/auth/user.repository.js';
+import { isDuplicateKey } from '../db/mongo-errors.js';
+import { UserRepository } from '../modules/auth/user.repository.js';
 
 export interface BootstrapResult {
   userId: string;

@@ -1,6 +1,6 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
-import { GraphQLError } from 'graphql';
 import { BSON, ObjectId, type Db, type Document } from 'mongodb';
+import { AppError } from '../errors.js';
 import { Collections } from '../db/collections.js';
 import type { Services } from '../graphql/context.js';
 import { API_KEYS_COLLECTION } from '../modules/apikeys/api-key.repository.js';
@@ -117,7 +117,7 @@ function redacted(message: string, value: string | null): string {
   return value ? message.split(value).join('[value]') : message;
 }
 
-const codeOf = (error: unknown) => (error instanceof GraphQLError ? String(error.extensions.code ?? '') : null);
+const codeOf = (error: unknown) => (error instanceof AppError ? error.code : null);
 
 /**
  * `npm run cli -- migrate-plaintext`: moves a legacy collection of plaintext credentials into
@@ -140,7 +140,7 @@ const codeOf = (error: unknown) => (error instanceof GraphQLError ? String(error
  * Values never appear in the result, in thrown errors or in logs.
  */
 export async function migratePlaintext(
-  services: Pick<Services, 'secretWrites' | 'secretQueries' | 'tenantRepository' | 'audit'>,
+  services: Pick<Services, 'secretWrites' | 'secretQueries' | 'tenants' | 'audit'>,
   db: Db,
   options: MigratePlaintextOptions,
 ): Promise<MigratePlaintextResult> {
@@ -150,7 +150,7 @@ export async function migratePlaintext(
   const dryRun = options.dryRun === true;
   const unset = options.unset === true && !dryRun;
 
-  if (!(await services.tenantRepository.findById(tenantId))) throw new Error(`tenant "${tenantId}" not found`);
+  if (!(await services.tenants.find(tenantId))) throw new Error(`tenant "${tenantId}" not found`);
   const found = await db.listCollections({ name: collection }, { nameOnly: true }).toArray();
   if (!found.length) throw new Error(`collection "${collection}" not found in database "${db.databaseName}"`);
 

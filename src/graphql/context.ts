@@ -12,22 +12,16 @@ import type { SecretWriteService } from '../modules/secrets/secret.service.js';
 import type { AuthService } from '../modules/auth/auth.service.js';
 import type { SessionGuard } from '../modules/auth/session-guard.js';
 import type { TokenService } from '../modules/auth/tokens.js';
-import type { UserRepository } from '../modules/auth/user.repository.js';
 import type { RequestInfo, Viewer } from '../modules/auth/viewer.js';
-import type { MembershipDirectory } from '../modules/members/membership.repository.js';
 import type { MemberService } from '../modules/members/member.service.js';
-import type { TenantRepository } from '../modules/tenants/tenant.repository.js';
 import type { TenantService } from '../modules/tenants/tenant.service.js';
-import { forbidden, unauthenticated } from './errors.js';
+import { forbidden, unauthenticated } from '../errors.js';
 
 export interface Services {
   auth: AuthService;
   account: AccountService;
   members: MemberService;
   tenants: TenantService;
-  users: UserRepository;
-  tenantRepository: TenantRepository;
-  membershipDirectory: MembershipDirectory;
   secretWrites: SecretWriteService;
   secretQueries: SecretQueryService;
   secretLifecycle: SecretLifecycleService;

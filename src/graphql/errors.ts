@@ -1,34 +1,7 @@
-import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-
-/** The error codes of DESIGN.md §6: every GraphQL error a client sees carries one of them. */
-export const ErrorCode = {
-  UNAUTHENTICATED: 'UNAUTHENTICATED',
-  FORBIDDEN: 'FORBIDDEN',
-  BAD_USER_INPUT: 'BAD_USER_INPUT',
-  NOT_FOUND: 'NOT_FOUND',
-  CONFLICT: 'CONFLICT',
-  RATE_LIMITED: 'RATE_LIMITED',
-  ACCOUNT_LOCKED: 'ACCOUNT_LOCKED',
-  SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
-  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
-} as const;
-export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+import type { GraphQLFormattedError } from 'graphql';
+import { AppError, ErrorCode } from '../errors.js';
 
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
-
-
-export function appError(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
-  return new GraphQLError(message, { extensions: { ...extensions, code } });
-}
-
-export const unauthenticated = (message = 'Authentication required') => appError('UNAUTHENTICATED', message);
-export const forbidden = (message = 'Not allowed') => appError('FORBIDDEN', message);
-export const notFound = (what: string) => appError('NOT_FOUND', `${what} not found`);
-export const conflict = (message: string) => appError('CONFLICT', message);
-export const badInput = (field: string, message: string) =>
-  appError('BAD_USER_INPUT', `${field}: ${message}`, { field });
-export const rateLimited = (retryAfterSeconds: number) =>
-  appError('RATE_LIMITED', 'Too many requests; try again later', { retryAfterSeconds });
 
 /** Apollo's own codes for documents that never reached a resolver, mapped onto ours. */
 const APOLLO_INPUT_CODES = new Set([
@@ -143,6 +116,10 @@ export function maskError(
   original: unknown,
   onInternal: (error: unknown) => void,
 ): GraphQLFormattedError {
+  // A service's refusal: its own message and details, nothing else.
+  if (original instanceof AppError && original.code !== ErrorCode.INTERNAL_SERVER_ERROR) {
+    return { message: original.message, locations: received.locations, path: received.path, extensions: { ...original.extensions } };
+  }
   const formatted = { ...received, message: withoutSubmittedValue(received.message, original) };
   const code = String(formatted.extensions?.code ?? '');
   const { stacktrace: _stack, exception: _exception, http: _http, ...extensions } = formatted.extensions ?? {};

@@ -1,7 +1,7 @@
 import { allow, chain, deny, rule, shield, type IRules } from 'graphql-shield';
 import { ROLES, roleAtLeast, type Role } from '../modules/members/roles.js';
 import type { Context } from './context.js';
-import { forbidden, unauthenticated } from './errors.js';
+import { forbidden, unauthenticated } from '../errors.js';
 
 /**
  * Who may do what: the whole rule tree, readable top to bottom.

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../logger.js';
 import { digestsEqual, randomToken, sha256Hex } from '../../crypto/random.js';
-import { badInput, forbidden, notFound } from '../../graphql/errors.js';
+import { badInput, forbidden, notFound } from '../../errors.js';
 import type { AuditSink } from '../audit/audit-event.js';
 import type { Principal } from '../auth/principal.js';
 import type { RequestInfo, Viewer } from '../auth/viewer.js';

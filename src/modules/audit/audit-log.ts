@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from 'mongodb';
-import { badInput } from '../../graphql/errors.js';
+import { badInput } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { AuditEventInput, AuditSink } from './audit-event.js';
 import type { UnchainedEvent } from './audit-chain.js';

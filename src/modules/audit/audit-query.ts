@@ -4,7 +4,7 @@
  * that lead with tenantId.
  */
 import type { Filter } from 'mongodb';
-import { badInput } from '../../graphql/errors.js';
+import { badInput } from '../../errors.js';
 import type { AuditChainStore } from './audit-store.js';
 import type { AuditEventDoc } from './audit.document.js';
 

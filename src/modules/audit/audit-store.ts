@@ -6,13 +6,6 @@ import { AUDIT_COLLECTION, type AuditEventDoc } from './audit.document.js';
 /** Documents fetched per round trip when streaming a chain. */
 const STREAM_BATCH = 500;
 
-/** A duplicate key: another writer already stored that (tenantId, seq). */
-export function isDuplicateKey(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null) return false;
-  const { code, writeErrors } = error as { code?: unknown; writeErrors?: unknown };
-  if (code === 11000) return true;
-  return Array.isArray(writeErrors) && writeErrors.some((e: unknown) => (e as { code?: unknown } | null)?.code === 11000);
-}
 
 /**
  * One chain's events (chain = tenant id or PLATFORM_CHAIN). Reads go through a

@@ -18,7 +18,8 @@ import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../logger.js';
 import { chainEvents, type ChainHead, type UnchainedEvent } from './audit-chain.js';
-import { isDuplicateKey, type AuditChainStore } from './audit-store.js';
+import { isDuplicateKey } from '../../db/mongo-errors.js';
+import type { AuditChainStore } from './audit-store.js';
 
 /** The per-chain HMAC key (from the keyring; never stored in the database). */
 export type MacKeyProvider = (chainId: string) => Promise<Buffer>;

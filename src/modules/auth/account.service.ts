@@ -1,19 +1,23 @@
-import { GraphQLError } from 'graphql';
 import type { Logger } from '../../logger.js';
 import type { AuditSink } from '../audit/audit-event.js';
 import { userEvent } from '../audit/audit-helpers.js';
-import { badInput, notFound, unauthenticated } from '../../graphql/errors.js';
+import { AppError, badInput, notFound, unauthenticated } from '../../errors.js';
 import { passwordProblem } from './password-policy.js';
 import type { PasswordHasher } from './passwords.js';
 import type { SessionGuard } from './session-guard.js';
 import type { SessionDoc, SessionRepository } from './session.repository.js';
 import type { Throttle } from './throttle.js';
-import type { UserRepository } from './user.repository.js';
+import type { MembershipDirectory } from '../members/membership.repository.js';
+import type { Role } from '../members/roles.js';
+import type { TenantDoc, TenantRepository } from '../tenants/tenant.repository.js';
+import type { UserDoc, UserRepository } from './user.repository.js';
 import type { AuthService } from './auth.service.js';
 import type { RequestInfo, Viewer } from './viewer.js';
 
 interface AccountDeps {
   users: UserRepository;
+  tenants: TenantRepository;
+  memberships: MembershipDirectory;
   sessions: SessionRepository;
   auth: AuthService;
   guard: SessionGuard;
@@ -23,9 +27,32 @@ interface AccountDeps {
   audit: AuditSink;
 }
 
-/** What a signed-in user does to their own account: password and sessions. */
+export interface Profile {
+  user: UserDoc;
+  /** The tenant of the current token, if any. */
+  tenant: TenantDoc | null;
+  memberships: { tenant: TenantDoc; role: Role; joinedAt: Date }[];
+}
+
+/** What a signed-in user does to their own account: profile, password and sessions. */
 export class AccountService {
   constructor(private readonly deps: AccountDeps) {}
+
+  /** The user, the current tenant and every membership (with its tenant). */
+  async profile(viewer: Viewer): Promise<Profile> {
+    const user = await this.deps.users.findById(viewer.userId);
+    if (!user) throw unauthenticated();
+    const memberships = await this.deps.memberships.ofUser(user._id);
+    const tenants = new Map((await this.deps.tenants.findManyByIds(memberships.map((m) => m.tenantId))).map((t) => [t._id, t]));
+    return {
+      user,
+      tenant: (viewer.tenantId && tenants.get(viewer.tenantId)) || null,
+      memberships: memberships.flatMap((m) => {
+        const tenant = tenants.get(m.tenantId);
+        return tenant ? [{ tenant, role: m.role, joinedAt: m.joinedAt }] : [];
+      }),
+    };
+  }
 
   /** Changes the password and revokes every other session of the user. */
   async changePassword(viewer: Viewer, input: { currentPassword: string; newPassword: string }, request: RequestInfo): Promise<boolean> {
@@ -37,7 +64,7 @@ export class AccountService {
     try {
       await this.deps.auth.verifyCredentials(user.email, input.currentPassword, request);
     } catch (error) {
-      if (error instanceof GraphQLError && error.extensions.code === 'UNAUTHENTICATED') {
+      if (error instanceof AppError && error.code === 'UNAUTHENTICATED') {
         throw badInput('currentPassword', 'is not correct');
       }
       throw error; // ACCOUNT_LOCKED and the like pass through unchanged

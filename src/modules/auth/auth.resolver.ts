@@ -1,6 +1,5 @@
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { viewerOf, type Context } from '../../graphql/context.js';
-import { unauthenticated } from '../../graphql/errors.js';
 import { toTenant } from '../tenants/tenant.types.js';
 import {
   AuthPayload,
@@ -50,21 +49,13 @@ export class AuthResolver {
   @Query(() => Viewer, { description: 'The caller: user, current tenant and role, and all memberships.' })
   async me(@Ctx() ctx: Context) {
     const viewer = viewerOf(ctx);
-    const user = await ctx.services.users.findById(viewer.userId);
-    if (!user) throw unauthenticated();
-    const memberships = await ctx.services.membershipDirectory.ofUser(user._id);
-    const tenants = await ctx.services.tenantRepository.findManyByIds(memberships.map((m) => m.tenantId));
-    const byId = new Map(tenants.map((t) => [t._id, t]));
-    const current = viewer.tenantId ? byId.get(viewer.tenantId) : undefined;
+    const profile = await ctx.services.account.profile(viewer);
     return Object.assign(new Viewer(), {
-      user: toUser(user),
-      tenant: current ? toTenant(current) : null,
+      user: toUser(profile.user),
+      tenant: profile.tenant ? toTenant(profile.tenant) : null,
       role: viewer.role,
-      platformAdmin: user.platformAdmin,
-      memberships: memberships.flatMap((m) => {
-        const tenant = byId.get(m.tenantId);
-        return tenant ? [Object.assign(new Membership(), { tenant: toTenant(tenant), role: m.role, joinedAt: m.joinedAt })] : [];
-      }),
+      platformAdmin: profile.user.platformAdmin,
+      memberships: profile.memberships.map((m) => Object.assign(new Membership(), { ...m, tenant: toTenant(m.tenant) })),
     });
   }
 

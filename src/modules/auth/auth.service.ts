@@ -1,7 +1,7 @@
 import type { Logger } from '../../logger.js';
 import type { AuditSink } from '../audit/audit-event.js';
 import { userEvent } from '../audit/audit-helpers.js';
-import { appError, badInput, conflict, forbidden, notFound, unauthenticated } from '../../graphql/errors.js';
+import { appError, badInput, conflict, forbidden, notFound, unauthenticated } from '../../errors.js';
 import type { MembershipDirectory, MembershipDoc } from '../members/membership.repository.js';
 import type { Role } from '../members/roles.js';
 import type { TenantService } from '../tenants/tenant.service.js';
@@ -12,7 +12,8 @@ import type { SessionGuard } from './session-guard.js';
 import type { SessionRepository } from './session.repository.js';
 import type { AuthPayloadData, SessionService } from './session.service.js';
 import type { Throttle } from './throttle.js';
-import { isDuplicateKey, type UserDoc, type UserRepository } from './user.repository.js';
+import { isDuplicateKey } from '../../db/mongo-errors.js';
+import type { UserDoc, UserRepository } from './user.repository.js';
 import type { RequestInfo, Viewer } from './viewer.js';
 
 export interface AuthDeps {

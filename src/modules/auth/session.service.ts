@@ -3,7 +3,7 @@ import type { Logger } from '../../logger.js';
 import type { AuditSink } from '../audit/audit-event.js';
 import { userEvent } from '../audit/audit-helpers.js';
 import { digestsEqual, randomToken, sha256Hex } from '../../crypto/random.js';
-import { unauthenticated } from '../../graphql/errors.js';
+import { unauthenticated } from '../../errors.js';
 import type { TenantDoc } from '../tenants/tenant.repository.js';
 import type { Role } from '../members/roles.js';
 import type { SessionDoc, SessionRepository } from './session.repository.js';

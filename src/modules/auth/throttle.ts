@@ -1,5 +1,5 @@
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
-import { rateLimited } from '../../graphql/errors.js';
+import { rateLimited } from '../../errors.js';
 
 /** A per-key attempt budget over a rolling minute; exceeding it is RATE_LIMITED. */
 export class Throttle {

@@ -13,10 +13,6 @@ export interface UserDoc {
   updatedAt: Date;
 }
 
-export function isDuplicateKey(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 11000;
-}
-
 /** Users are global: one account may belong to several tenants. */
 export class UserRepository {
   private readonly users: Collection<UserDoc>;

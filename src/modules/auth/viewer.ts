@@ -1,3 +1,4 @@
+import { forbidden } from '../../errors.js';
 import type { Role } from '../members/roles.js';
 
 /** Who is calling, as established from a verified access token and a live session. */
@@ -14,4 +15,10 @@ export interface RequestInfo {
   ip: string | null;
   userAgent: string | null;
   requestId: string;
+}
+
+/** The tenant the viewer's token is scoped to; FORBIDDEN for a token without one. */
+export function tenantIdOf(viewer: Viewer): string {
+  if (!viewer.tenantId) throw forbidden('This operation needs a token scoped to a tenant');
+  return viewer.tenantId;
 }

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Binary, type Db } from 'mongodb';
 import { KEY_BYTES, wrappedKeyAad } from '../../crypto/aes-gcm.js';
-import { conflict } from '../../graphql/errors.js';
+import { conflict } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { PLATFORM_CHAIN, type AuditEventInput, type AuditSink } from '../audit/audit-event.js';
-import { isDuplicateKey } from '../auth/user.repository.js';
+import { isDuplicateKey } from '../../db/mongo-errors.js';
 import type { MasterKeyring } from './keyring.js';
 import {
   IDLE_REENCRYPTION,

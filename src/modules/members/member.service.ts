@@ -3,7 +3,7 @@ import type { Logger } from '../../logger.js';
 import type { AuditSink } from '../audit/audit-event.js';
 import { userEvent } from '../audit/audit-helpers.js';
 import { digestsEqual, randomToken, sha256Hex } from '../../crypto/random.js';
-import { badInput, conflict, forbidden, notFound, unauthenticated } from '../../graphql/errors.js';
+import { badInput, conflict, forbidden, notFound, unauthenticated } from '../../errors.js';
 import type { AuthService } from '../auth/auth.service.js';
 import { normaliseEmail, passwordProblem } from '../auth/password-policy.js';
 import type { PasswordHasher } from '../auth/passwords.js';
@@ -11,8 +11,9 @@ import type { SessionGuard } from '../auth/session-guard.js';
 import type { SessionRepository } from '../auth/session.repository.js';
 import type { AuthPayloadData, SessionService } from '../auth/session.service.js';
 import type { Throttle } from '../auth/throttle.js';
-import { isDuplicateKey, type UserDoc, type UserRepository } from '../auth/user.repository.js';
-import type { RequestInfo, Viewer } from '../auth/viewer.js';
+import { isDuplicateKey } from '../../db/mongo-errors.js';
+import type { UserDoc, UserRepository } from '../auth/user.repository.js';
+import { tenantIdOf, type RequestInfo, type Viewer } from '../auth/viewer.js';
 import type { TenantRepository } from '../tenants/tenant.repository.js';
 import type { InvitationDirectory, InvitationDoc, InvitationRepository } from './invitation.repository.js';
 import type { MembershipDoc, MembershipRepository } from './membership.repository.js';
@@ -51,17 +52,12 @@ function parseInvitationToken(token: string): { id: string; secretHash: string }
   return match ? { id: match[1]!, secretHash: sha256Hex(match[2]!) } : null;
 }
 
-function tenantOf(viewer: Viewer): string {
-  if (!viewer.tenantId) throw forbidden('This operation needs a tenant-scoped session');
-  return viewer.tenantId;
-}
-
 /** Members of a tenant: listing, inviting, changing roles and removing. */
 export class MemberService {
   constructor(private readonly deps: MemberDeps) {}
 
   async list(viewer: Viewer): Promise<MemberView[]> {
-    const memberships = await this.deps.membershipsOf(tenantOf(viewer)).list();
+    const memberships = await this.deps.membershipsOf(tenantIdOf(viewer)).list();
     const users = await this.deps.users.findManyByIds(memberships.map((m) => m.userId));
     const byId = new Map(users.map((u) => [u._id, u]));
     return memberships.flatMap((m) => {
@@ -76,7 +72,7 @@ export class MemberService {
   }
 
   async invite(viewer: Viewer, input: { email: string; role: Role }, request: RequestInfo): Promise<{ invitation: InvitationDoc; token: string }> {
-    const tenantId = tenantOf(viewer);
+    const tenantId = tenantIdOf(viewer);
     this.assertCanGrant(viewer, input.role);
     const email = normaliseEmail(input.email);
     const existing = await this.deps.users.findByEmail(email);
@@ -102,11 +98,11 @@ export class MemberService {
   }
 
   listInvitations(viewer: Viewer): Promise<InvitationDoc[]> {
-    return this.deps.invitationsOf(tenantOf(viewer)).listPending(new Date());
+    return this.deps.invitationsOf(tenantIdOf(viewer)).listPending(new Date());
   }
 
   async revokeInvitation(viewer: Viewer, id: string, request: RequestInfo): Promise<boolean> {
-    const tenantId = tenantOf(viewer);
+    const tenantId = tenantIdOf(viewer);
     if (!(await this.deps.invitationsOf(tenantId).revoke(id))) throw notFound('Invitation');
     await this.deps.audit.append(userEvent(tenantId, viewer.userId, 'invitation.revoked', { type: 'INVITATION', id }, request));
     return true;
@@ -191,7 +187,7 @@ export class MemberService {
 
   /** Changes a member's role. Nobody acts on a member ranked above them, and the last OWNER stays. */
   async updateRole(viewer: Viewer, userId: string, role: Role, request: RequestInfo): Promise<MemberView> {
-    const tenantId = tenantOf(viewer);
+    const tenantId = tenantIdOf(viewer);
     const memberships = this.deps.membershipsOf(tenantId);
     const target = await this.targetMember(viewer, memberships, userId);
     this.assertCanGrant(viewer, role);
@@ -212,7 +208,7 @@ export class MemberService {
   }
 
   async remove(viewer: Viewer, userId: string, request: RequestInfo): Promise<boolean> {
-    const tenantId = tenantOf(viewer);
+    const tenantId = tenantIdOf(viewer);
     const memberships = this.deps.membershipsOf(tenantId);
     const target = await this.targetMember(viewer, memberships, userId);
     if (target.role === 'OWNER' && !(await this.deps.tenants.releaseOwner(tenantId))) {

@@ -1,4 +1,4 @@
-import { conflict, badInput, notFound } from '../../graphql/errors.js';
+import { conflict, badInput, notFound } from '../../errors.js';
 import type { AuditSink } from '../audit/audit-event.js';
 import type { Principal } from '../auth/principal.js';
 import type { SecretDoc } from './secret.document.js';

@@ -1,5 +1,5 @@
 import { IntegrityError } from '../../crypto/aes-gcm.js';
-import { appError, badInput, notFound } from '../../graphql/errors.js';
+import { appError, badInput, notFound } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { AuditEventInput, AuditSink } from '../audit/audit-event.js';
 import type { Principal } from '../auth/principal.js';

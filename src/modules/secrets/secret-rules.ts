@@ -1,4 +1,4 @@
-import { badInput } from '../../graphql/errors.js';
+import { badInput } from '../../errors.js';
 import type { SecretDoc } from './secret.document.js';
 
 /** Limits of the secret model, in one place. */

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { GraphQLError } from 'graphql';
 import { parse as parseDotenv } from 'dotenv';
 import type { Logger } from '../../logger.js';
-import { appError, badInput, conflict, forbidden, notFound } from '../../graphql/errors.js';
+import { AppError, appError, badInput, conflict, forbidden, notFound } from '../../errors.js';
 import type { AuditEventInput, AuditSink } from '../audit/audit-event.js';
 import type { Principal } from '../auth/principal.js';
-import { isDuplicateKey } from '../auth/user.repository.js';
+import { isDuplicateKey } from '../../db/mongo-errors.js';
 import type { SecretCipher } from './secret-cipher.js';
 import type { SecretDoc, SecretVersionDoc } from './secret.document.js';
 import type { SecretRepository } from './secret.repository.js';
@@ -237,11 +236,12 @@ export class SecretWriteService {
 
   private async setOne(principal: Principal, item: { name: string; value: string; expectedVersion?: number | null }): Promise<SetSecretOutcome> {
     try {
-      validName(item.name);
-      const existing = await this.deps.secretsOf(principal.tenantId).findByName(item.name);
-      if (existing && !existing.deletedAt) {
+      // A new version if the secret is live (update reads it once); otherwise create it.
+      try {
         const secret = await this.update(principal, { name: item.name, value: item.value, expectedVersion: item.expectedVersion ?? null });
         return { name: item.name, secret, created: false, error: null };
+      } catch (error) {
+        if (!(error instanceof AppError && error.code === 'NOT_FOUND')) throw error;
       }
       if (item.expectedVersion != null && item.expectedVersion !== 0) {
         throw appError('CONFLICT', `Secret "${item.name}" does not exist; expectedVersion must be 0 or omitted to create it`);
@@ -249,8 +249,8 @@ export class SecretWriteService {
       const secret = await this.create(principal, { name: item.name, value: item.value });
       return { name: item.name, secret, created: true, error: null };
     } catch (error) {
-      if (error instanceof GraphQLError) {
-        return { name: item.name, secret: null, created: false, error: { code: String(error.extensions.code), message: error.message } };
+      if (error instanceof AppError) {
+        return { name: item.name, secret: null, created: false, error: { code: error.code, message: error.message } };
       }
       throw error;
     }

@@ -3,10 +3,10 @@ import type { Logger } from '../../logger.js';
 import type { AuditSink } from '../audit/audit-event.js';
 import { userEvent } from '../audit/audit-helpers.js';
 import type { RequestInfo } from '../auth/viewer.js';
-import { badInput, notFound } from '../../graphql/errors.js';
+import { badInput, notFound } from '../../errors.js';
 import type { SessionGuard } from '../auth/session-guard.js';
 import type { MembershipRepository } from '../members/membership.repository.js';
-import { isDuplicateKey } from '../auth/user.repository.js';
+import { isDuplicateKey } from '../../db/mongo-errors.js';
 import type { TenantDoc, TenantRepository, TenantStatus } from './tenant.repository.js';
 
 export const TENANT_NAME_MAX = 100;
@@ -70,6 +70,10 @@ export class TenantService {
   async removeNew(tenantId: string, ownerId: string): Promise<void> {
     await this.deps.membershipsOf(tenantId).remove(ownerId, 'OWNER');
     await this.deps.tenants.delete(tenantId);
+  }
+
+  find(tenantId: string): Promise<TenantDoc | null> {
+    return this.deps.tenants.findById(tenantId);
   }
 
   list(limit = 500): Promise<TenantDoc[]> {
