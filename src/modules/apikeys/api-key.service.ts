@@ -1,3 +1,5 @@
+import type { LRUCache } from 'lru-cache';
+import { forgetWhere, shortLivedCache } from '../../cache.js';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../logger.js';
 import { digestsEqual, randomToken, sha256Hex } from '../../crypto/random.js';
@@ -29,13 +31,15 @@ interface ApiKeyDeps {
   cacheSeconds: number;
 }
 
-type Cached = { principal: Omit<Principal, 'request'> | null; at: number; tenantId: string | null; createdBy: string | null };
+type Cached = { principal: Omit<Principal, 'request'> | null; tenantId: string | null; createdBy: string | null };
 
 /** Machine credentials scoped to one tenant, a role and name prefixes. */
 export class ApiKeyService {
-  private readonly cache = new Map<string, Cached>();
+  private readonly cache: LRUCache<string, Cached> | null;
 
-  constructor(private readonly deps: ApiKeyDeps) {}
+  constructor(private readonly deps: ApiKeyDeps) {
+    this.cache = shortLivedCache(deps.cacheSeconds, 10_000);
+  }
 
   async create(viewer: Viewer, request: RequestInfo, input: { name: string; role: Role; prefixes: string[]; expiresAt?: Date | null }) {
     const tenantId = viewer.tenantId!;
@@ -111,12 +115,10 @@ export class ApiKeyService {
     if (!match) return null;
     const [, id, secret] = match as unknown as [string, string, string];
     const key = `${id}:${sha256Hex(secret)}`;
-    const now = Date.now();
-    let cached = this.cache.get(key);
-    if (!cached || now - cached.at >= this.deps.cacheSeconds * 1000) {
-      cached = { ...(await this.load(id, secret)), at: now };
-      if (this.cache.size > 10_000) this.cache.clear();
-      this.cache.set(key, cached);
+    let cached = this.cache?.get(key);
+    if (!cached) {
+      cached = await this.load(id, secret);
+      this.cache?.set(key, cached);
     }
     if (!cached.principal) return null;
     void this.deps.directory.recordUse(id, new Date()).catch((error: unknown) => this.deps.logger.warn({ err: error }, 'could not record API key use'));
@@ -128,7 +130,7 @@ export class ApiKeyService {
    * the membership that made it lasts with an ADMIN or OWNER role, and acts with the
    * lower of its role and theirs.
    */
-  private async load(id: string, secret: string): Promise<Omit<Cached, 'at'>> {
+  private async load(id: string, secret: string): Promise<Cached> {
     const refused = { principal: null, tenantId: null, createdBy: null };
     const doc = await this.deps.directory.findById(id);
     if (!doc || !digestsEqual(doc.secretHash, sha256Hex(secret))) return refused;
@@ -147,13 +149,11 @@ export class ApiKeyService {
   }
 
   private forget(id: string): void {
-    for (const key of this.cache.keys()) if (key.startsWith(`${id}:`)) this.cache.delete(key);
+    forgetWhere(this.cache, (_entry, key) => key.startsWith(`${id}:`));
   }
 
   /** Drops cached key state of a tenant (suspension) or of one creator there (removal, role change), so it applies at once here. */
   forgetScope(tenantId: string, createdBy?: string): void {
-    for (const [key, entry] of this.cache) {
-      if (entry.tenantId === tenantId && (createdBy === undefined || entry.createdBy === createdBy)) this.cache.delete(key);
-    }
+    forgetWhere(this.cache, (entry) => entry.tenantId === tenantId && (createdBy === undefined || entry.createdBy === createdBy));
   }
 }

@@ -1,3 +1,5 @@
+import type { LRUCache } from 'lru-cache';
+import { forgetWhere, shortLivedCache } from '../../cache.js';
 import type { MembershipDirectory } from '../members/membership.repository.js';
 import type { TenantRepository } from '../tenants/tenant.repository.js';
 import type { SessionRepository } from './session.repository.js';
@@ -32,24 +34,18 @@ const MAX_ENTRIES = 10_000;
  * working within that delay without a database read on every request.
  */
 export class SessionGuard {
-  private readonly cache = new Map<string, { state: SessionState; at: number; claims: CacheScope }>();
+  private readonly cache: LRUCache<string, { state: SessionState; claims: CacheScope }> | null;
 
-  constructor(private readonly deps: GuardDeps) {}
+  constructor(private readonly deps: GuardDeps) {
+    this.cache = shortLivedCache(deps.cacheSeconds, MAX_ENTRIES);
+  }
 
   async viewerFor(claims: AccessTokenClaims): Promise<Viewer | null> {
     const key = `${claims.sessionId}|${claims.tenantId ?? ''}|${claims.userId}|${claims.switchCount}`;
-    const cached = this.cache.get(key);
-    const now = Date.now();
-    if (cached && now - cached.at < this.deps.cacheSeconds * 1000) {
-      return cached.state.ok ? cached.state.viewer : null;
-    }
+    const cached = this.cache?.get(key);
+    if (cached) return cached.state.ok ? cached.state.viewer : null;
     const state = await this.load(claims);
-    if (this.cache.size >= MAX_ENTRIES) {
-      const oldest = this.cache.keys().next();
-      if (!oldest.done) this.cache.delete(oldest.value);
-    }
-    this.cache.delete(key);
-    this.cache.set(key, { state, at: now, claims: { sessionId: claims.sessionId, userId: claims.userId, tenantId: claims.tenantId } });
+    this.cache?.set(key, { state, claims: { sessionId: claims.sessionId, userId: claims.userId, tenantId: claims.tenantId } });
     return state.ok ? state.viewer : null;
   }
 
@@ -59,13 +55,11 @@ export class SessionGuard {
    * and within the cache interval on other instances.
    */
   forget(scope: CacheScope): void {
-    for (const [key, entry] of this.cache) {
-      const c = entry.claims;
-      if (scope.sessionId !== undefined && c.sessionId !== scope.sessionId) continue;
-      if (scope.userId !== undefined && c.userId !== scope.userId) continue;
-      if (scope.tenantId !== undefined && c.tenantId !== scope.tenantId) continue;
-      this.cache.delete(key);
-    }
+    forgetWhere(this.cache, ({ claims: c }) =>
+      (scope.sessionId === undefined || c.sessionId === scope.sessionId) &&
+      (scope.userId === undefined || c.userId === scope.userId) &&
+      (scope.tenantId === undefined || c.tenantId === scope.tenantId),
+    );
   }
 
   private async load(claims: AccessTokenClaims): Promise<SessionState> {

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { randomBytes } from 'node:crypto';
 import { Binary, type Db } from 'mongodb';
 import { KEY_BYTES, wrappedKeyAad } from '../../crypto/aes-gcm.js';
@@ -82,29 +83,20 @@ function assertDataTenant(tenantId: string): void {
 
 /** Bounded, expiring map of unwrapped keys; a hit refreshes recency, not expiry. */
 class KeyCache {
-  private readonly entries = new Map<string, { key: Buffer; expires: number }>();
+  private readonly entries: LRUCache<string, Buffer>;
 
-  constructor(
-    private readonly ttlMs: number,
-    private readonly max: number,
-  ) {}
+  constructor(ttlMs: number, max: number) {
+    this.entries = new LRUCache<string, Buffer>({ max, ttl: ttlMs });
+  }
 
+  /** A copy, so a caller wiping its key cannot wipe the cache. */
   get(id: string): Buffer | undefined {
-    const entry = this.entries.get(id);
-    if (!entry) return undefined;
-    this.entries.delete(id);
-    if (entry.expires <= Date.now()) return undefined;
-    this.entries.set(id, entry);
-    return Buffer.from(entry.key);
+    const key = this.entries.get(id);
+    return key ? Buffer.from(key) : undefined;
   }
 
   set(id: string, key: Buffer): void {
-    this.entries.delete(id);
-    this.entries.set(id, { key: Buffer.from(key), expires: Date.now() + this.ttlMs });
-    for (const oldest of this.entries.keys()) {
-      if (this.entries.size <= this.max) break;
-      this.entries.delete(oldest);
-    }
+    this.entries.set(id, Buffer.from(key));
   }
 
   delete(id: string): void {
