@@ -73,6 +73,7 @@ export async function createServices({ config, db, logger }: { config: Config; d
     tokens,
     logger,
     audit,
+    guard,
     refreshTokenTtlDays: config.sessions.refreshTokenTtlDays,
   });
   const apiKeys = new ApiKeyService({
