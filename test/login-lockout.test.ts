@@ -173,3 +173,43 @@ describe('account-wide backoff', () => {
     }
   });
 });
+
+describe('the login-failure key', () => {
+  it('follows master key rotation, and is replaced (counters start over) when its master key has left the keyring', async () => {
+    const { randomBytes } = await import('node:crypto');
+    const k1 = `k1:${randomBytes(32).toString('base64')}`;
+    const k2 = `k2:${randomBytes(32).toString('base64')}`;
+    const first = await startServer({ TRUST_PROXY: 'loopback', VAULT_MASTER_KEYS: k1, VAULT_ACTIVE_MASTER_KEY: 'k1' });
+    const dbName = first.db.databaseName;
+    const stored = async (target: TestServer) => target.db.collection('platform_keys').findOne({ _id: 'login-failures' as never });
+    const email = uniqueEmail('rotated');
+    try {
+      for (let i = 0; i < 5; i++) await loginFrom(first, ATTACKER, email, `wrong-password-${i}-abc`);
+      expectCode(await loginFrom(first, ATTACKER, email, 'wrong-password-x'), 'ACCOUNT_LOCKED');
+      expect((await stored(first))?.masterKeyId).toBe('k1');
+
+      // k2 becomes active, k1 still listed: same key, re-wrapped under k2, counters kept.
+      const rotated = await startServer({ TRUST_PROXY: 'loopback', VAULT_MASTER_KEYS: `${k1},${k2}`, VAULT_ACTIVE_MASTER_KEY: 'k2' }, dbName);
+      try {
+        expectCode(await loginFrom(rotated, ATTACKER, email, 'wrong-password-x'), 'ACCOUNT_LOCKED');
+        expect((await stored(rotated))?.masterKeyId).toBe('k2');
+      } finally {
+        await rotated.close();
+      }
+
+      // Its master key gone from the keyring (retired after a rotation the key missed):
+      // a fresh key replaces the unreadable one, counters start over, logins keep working.
+      await first.db.collection('platform_keys').updateOne({ _id: 'login-failures' as never }, { $set: { masterKeyId: 'retired' } });
+      const replaced = await startServer({ TRUST_PROXY: 'loopback', VAULT_MASTER_KEYS: `${k1},${k2}`, VAULT_ACTIVE_MASTER_KEY: 'k2' }, dbName);
+      try {
+        expectCode(await loginFrom(replaced, ATTACKER, email, 'wrong-password-x'), 'UNAUTHENTICATED');
+        expect((await stored(replaced))?.masterKeyId).toBe('k2');
+        expect(replaced.logs.some((l) => l.includes('auth.login_failure_key_replaced'))).toBe(true);
+      } finally {
+        await replaced.close();
+      }
+    } finally {
+      await first.close();
+    }
+  });
+});
