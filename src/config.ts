@@ -39,7 +39,9 @@ export interface Config {
   };
   sessions: { refreshTokenTtlDays: number; revocationCheckSeconds: number };
   passwords: { memoryCostKiB: number; timeCost: number; parallelism: number };
-  lockout: { maxFailures: number; lockMinutes: number; backoffMaxMs: number };
+  lockout: { maxFailures: number; lockMinutes: number };
+  /** Cap of the account-wide delay after repeated failed logins against one email; 0 = off. */
+  loginBackoffMaxMs: number;
   signUpMode: SignUpMode;
   invitationTtlHours: number;
   rateLimit: { requestsPerMinute: number; authAttemptsPerMinute: number };
@@ -210,7 +212,8 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
       timeCost: e.ARGON2_TIME_COST,
       parallelism: e.ARGON2_PARALLELISM,
     },
-    lockout: { maxFailures: e.LOGIN_MAX_FAILURES, lockMinutes: e.LOGIN_LOCKOUT_MINUTES, backoffMaxMs: e.LOGIN_BACKOFF_MAX_SECONDS * 1000 },
+    lockout: { maxFailures: e.LOGIN_MAX_FAILURES, lockMinutes: e.LOGIN_LOCKOUT_MINUTES },
+    loginBackoffMaxMs: e.LOGIN_BACKOFF_MAX_SECONDS * 1000,
     // Open sign-up tells anyone whether an email has an account, so production is closed unless asked.
     signUpMode: e.SIGNUP_MODE ?? (production ? 'invite-only' : 'open'),
     invitationTtlHours: e.INVITATION_TTL_HOURS,

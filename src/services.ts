@@ -108,7 +108,7 @@ export async function createServices({ config, db, logger }: { config: Config; d
     throttle,
     logger,
     audit,
-    loginFailures: new LoginFailures({ db, key: new LoginFailureKey({ db, keyring, logger }), logger, ...config.lockout }),
+    loginFailures: new LoginFailures({ db, key: new LoginFailureKey({ db, keyring, logger }), logger, ...config.lockout, backoffMaxMs: config.loginBackoffMaxMs }),
     signUpMode: config.signUpMode,
   });
   const account = new AccountService({
