@@ -13,6 +13,9 @@ export interface MasterKey {
   key: Buffer;
 }
 
+/** `open`: anyone may signUp (and so learn whether an email is taken); `invite-only`: accounts come only from invitations. */
+export type SignUpMode = 'open' | 'invite-only';
+
 export interface Config {
   nodeEnv: 'development' | 'test' | 'production';
   host: string;
@@ -37,6 +40,9 @@ export interface Config {
   sessions: { refreshTokenTtlDays: number; revocationCheckSeconds: number };
   passwords: { memoryCostKiB: number; timeCost: number; parallelism: number };
   lockout: { maxFailures: number; lockMinutes: number };
+  /** Cap of the account-wide delay after repeated failed logins against one email; 0 = off. */
+  loginBackoffMaxMs: number;
+  signUpMode: SignUpMode;
   invitationTtlHours: number;
   rateLimit: { requestsPerMinute: number; authAttemptsPerMinute: number };
   secrets: { recoveryDays: number };
@@ -107,6 +113,8 @@ const envSchema = z.object({
   ARGON2_PARALLELISM: int(1, 16).default(1),
   LOGIN_MAX_FAILURES: int(1, 100).default(5),
   LOGIN_LOCKOUT_MINUTES: int(1, 24 * 60).default(15),
+  LOGIN_BACKOFF_MAX_SECONDS: int(0, 30).default(4),
+  SIGNUP_MODE: z.enum(['open', 'invite-only']).optional(),
   INVITATION_TTL_HOURS: int(1, 24 * 30).default(72),
   RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(600),
   AUTH_RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(30),
@@ -205,6 +213,9 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
       parallelism: e.ARGON2_PARALLELISM,
     },
     lockout: { maxFailures: e.LOGIN_MAX_FAILURES, lockMinutes: e.LOGIN_LOCKOUT_MINUTES },
+    loginBackoffMaxMs: e.LOGIN_BACKOFF_MAX_SECONDS * 1000,
+    // Open sign-up tells anyone whether an email has an account, so production is closed unless asked.
+    signUpMode: e.SIGNUP_MODE ?? (production ? 'invite-only' : 'open'),
     invitationTtlHours: e.INVITATION_TTL_HOURS,
     rateLimit: {
       requestsPerMinute: e.RATE_LIMIT_PER_MINUTE,

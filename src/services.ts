@@ -10,6 +10,8 @@ import { SessionGuard } from './modules/auth/session-guard.js';
 import { SessionRepository } from './modules/auth/session.repository.js';
 import { SessionService } from './modules/auth/session.service.js';
 import { Throttle } from './modules/auth/throttle.js';
+import { LoginFailureKey } from './modules/auth/login-failure-key.js';
+import { LoginFailures } from './modules/auth/login-failures.js';
 import { TokenService } from './modules/auth/tokens.js';
 import { UserRepository } from './modules/auth/user.repository.js';
 import { InvitationDirectory, InvitationRepository } from './modules/members/invitation.repository.js';
@@ -46,7 +48,8 @@ export async function createServices({ config, db, logger }: { config: Config; d
   // keyring, and key operations are audited. The sink forwards to the log built next.
   let auditLog: AuditLog | undefined;
   const audit: AuditSink = { append: (...events) => auditLog!.append(...events) };
-  const keys = new TenantKeyService({ db, keyring: MasterKeyring.fromConfig(config.vault), logger, audit });
+  const keyring = MasterKeyring.fromConfig(config.vault);
+  const keys = new TenantKeyService({ db, keyring, logger, audit });
   auditLog = new AuditLog({ db, macKeyFor: (chainId) => keys.auditKey(chainId), logger });
   const reencryption = new ReencryptionJob({
     db,
@@ -73,6 +76,7 @@ export async function createServices({ config, db, logger }: { config: Config; d
     tokens,
     logger,
     audit,
+    guard,
     refreshTokenTtlDays: config.sessions.refreshTokenTtlDays,
   });
   const apiKeys = new ApiKeyService({
@@ -104,7 +108,8 @@ export async function createServices({ config, db, logger }: { config: Config; d
     throttle,
     logger,
     audit,
-    lockout: config.lockout,
+    loginFailures: new LoginFailures({ db, key: new LoginFailureKey({ db, keyring, logger }), logger, ...config.lockout, backoffMaxMs: config.loginBackoffMaxMs }),
+    signUpMode: config.signUpMode,
   });
   const account = new AccountService({
     users,

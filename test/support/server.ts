@@ -21,6 +21,8 @@ export interface TestServer {
   logs: string[];
   /** Write commands the server sent to MongoDB, as `<command>:<collection>`. */
   writes: string[];
+  /** Every command the server sent to MongoDB, as `<command>:<collection>` (for counting work done). */
+  commands: string[];
   gql<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, token?: string, headers?: Record<string, string>): Promise<GraphQLResponse<T>>;
   close(): Promise<void>;
 }
@@ -61,7 +63,9 @@ export async function startServer(overrides: Record<string, string> = {}, shared
   const logger = createLogger(config.logLevel, sink);
   const client = new MongoClient(inject('mongoUri'), { monitorCommands: true });
   const writes: string[] = [];
+  const commands: string[] = [];
   client.on('commandStarted', (event) => {
+    commands.push(`${event.commandName}:${String(event.command[event.commandName])}`);
     if (['insert', 'update', 'delete', 'findAndModify'].includes(event.commandName)) {
       writes.push(`${event.commandName}:${String(event.command[event.commandName])}`);
     }
@@ -77,6 +81,7 @@ export async function startServer(overrides: Record<string, string> = {}, shared
     db,
     logs,
     writes,
+    commands,
     async gql(query, variables, token, headers = {}) {
       const response = await fetch(`${url}/graphql`, {
         method: 'POST',

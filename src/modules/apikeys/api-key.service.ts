@@ -31,7 +31,13 @@ interface ApiKeyDeps {
   cacheSeconds: number;
 }
 
-type Cached = { principal: Omit<Principal, 'request'> | null; tenantId: string | null; createdBy: string | null };
+type Cached = {
+  principal: Omit<Principal, 'request'> | null;
+  tenantId: string | null;
+  createdBy: string | null;
+  /** The key's expiry, re-checked on every use: a cached entry never outlives it. */
+  expiresAt: Date | null;
+};
 
 /** Machine credentials scoped to one tenant, a role and name prefixes. */
 export class ApiKeyService {
@@ -108,7 +114,8 @@ export class ApiKeyService {
 
   /**
    * The principal for a presented key, or null. Looked-up state is cached for a
-   * few seconds, so revocation and tenant suspension apply within that delay.
+   * few seconds, so revocation and tenant suspension apply within that delay;
+   * expiry is checked on every use, so it holds to the second.
    */
   async authenticate(token: string, request: RequestInfo): Promise<Principal | null> {
     const match = FORMAT.exec(token);
@@ -121,6 +128,10 @@ export class ApiKeyService {
       this.cache?.set(key, cached);
     }
     if (!cached.principal) return null;
+    if (cached.expiresAt && cached.expiresAt <= new Date()) {
+      this.cache?.delete(key);
+      return null;
+    }
     void this.deps.directory.recordUse(id, new Date()).catch((error: unknown) => this.deps.logger.warn({ err: error }, 'could not record API key use'));
     return { ...cached.principal, request };
   }
@@ -131,11 +142,11 @@ export class ApiKeyService {
    * lower of its role and theirs.
    */
   private async load(id: string, secret: string): Promise<Cached> {
-    const refused = { principal: null, tenantId: null, createdBy: null };
+    const refused = { principal: null, tenantId: null, createdBy: null, expiresAt: null };
     const doc = await this.deps.directory.findById(id);
     if (!doc || !digestsEqual(doc.secretHash, sha256Hex(secret))) return refused;
     if (doc.revokedAt || (doc.expiresAt && doc.expiresAt <= new Date())) return refused;
-    const scope = { tenantId: doc.tenantId, createdBy: doc.createdBy };
+    const scope = { tenantId: doc.tenantId, createdBy: doc.createdBy, expiresAt: doc.expiresAt };
     const [tenant, creator] = await Promise.all([
       this.deps.tenants.findById(doc.tenantId),
       this.deps.memberships.find(doc.tenantId, doc.createdBy),

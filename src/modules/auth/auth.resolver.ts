@@ -16,13 +16,16 @@ import {
 
 @Resolver()
 export class AuthResolver {
-  @Mutation(() => AuthPayload, { description: 'Create an account and a new tenant; the caller becomes its OWNER and is logged in.' })
+  @Mutation(() => AuthPayload, {
+    description:
+      'Create an account and a new tenant; the caller becomes its OWNER and is logged in. FORBIDDEN when the server runs with SIGNUP_MODE=invite-only (accounts then come from acceptInvitation); CONFLICT when the email already has an account.',
+  })
   async signUp(@Arg('input', () => SignUpInput, { description: 'Account and tenant details.' }) input: SignUpInput, @Ctx() ctx: Context) {
     return toAuthPayload(await ctx.services.auth.signUp(input, ctx.request));
   }
 
   @Mutation(() => AuthPayload, {
-    description: 'Log in. Unknown email and wrong password give the same error; repeated failures lock the account (ACCOUNT_LOCKED).',
+    description: 'Log in. Unknown email and wrong password give the same error; repeated failures from one client address lock that address out of the email (ACCOUNT_LOCKED), for known and unknown emails alike.',
   })
   async login(@Arg('input', () => LoginInput, { description: 'Credentials and optional tenant.' }) input: LoginInput, @Ctx() ctx: Context) {
     return toAuthPayload(await ctx.services.auth.login(input, ctx.request));

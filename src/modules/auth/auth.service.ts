@@ -12,6 +12,8 @@ import type { SessionGuard } from './session-guard.js';
 import type { SessionRepository } from './session.repository.js';
 import type { AuthPayloadData, SessionService } from './session.service.js';
 import type { Throttle } from './throttle.js';
+import type { FailureSubjects, LoginFailures } from './login-failures.js';
+import type { SignUpMode } from '../../config.js';
 import { isDuplicateKey } from '../../db/mongo-errors.js';
 import type { UserDoc, UserRepository } from './user.repository.js';
 import type { RequestInfo, Viewer } from './viewer.js';
@@ -28,10 +30,15 @@ export interface AuthDeps {
   throttle: Throttle;
   logger: Logger;
   audit: AuditSink;
-  lockout: { maxFailures: number; lockMinutes: number };
+  loginFailures: LoginFailures;
+  /** `invite-only` closes signUp; accounts are then only made by accepting an invitation. */
+  signUpMode: SignUpMode;
 }
 
 const BAD_CREDENTIALS = 'Invalid email or password';
+
+const locked = (until: Date) =>
+  appError('ACCOUNT_LOCKED', 'Too many failed logins for this email from your address; try again later', { lockedUntil: until.toISOString() });
 
 /** Sign-up, login, refresh, tenant switching and logout. */
 export class AuthService {
@@ -39,6 +46,8 @@ export class AuthService {
 
   async signUp(input: { email: string; password: string; tenantName: string }, request: RequestInfo): Promise<AuthPayloadData> {
     await this.deps.throttle.consume(`signup:${request.ip}`);
+    // Checked before anything else, so a closed sign-up reveals nothing about the email.
+    if (this.deps.signUpMode === 'invite-only') throw forbidden('Sign-up is closed on this server: ask an administrator of your organisation for an invitation');
     const email = normaliseEmail(input.email);
     const problem = passwordProblem(input.password, email);
     if (problem) throw badInput('password', problem);
@@ -76,45 +85,50 @@ export class AuthService {
   }
 
   /**
-   * Checks an email and password with lockout. Unknown email and wrong password
-   * give the same message and cost the same (a dummy hash is verified).
+   * Checks an email and password. Failures are counted per email (known or not, by an
+   * HMAC of it) and per (email, client address) pair, in MongoDB:
+   *   - a pair with `maxFailures` failures in a row is locked for `lockMinutes`
+   *     (ACCOUNT_LOCKED), so a stranger locks only their own address out, never the owner;
+   *   - past `maxFailures` failures from anywhere, every attempt at that email waits a
+   *     delay that doubles per failure up to a cap, slowing distributed guessing equally
+   *     for everyone without refusing anyone.
+   * A known and an unknown email get the same answers and cost the same: one password
+   * verification (a dummy hash for unknown emails) and the same database reads and writes.
    */
   async verifyCredentials(email: string, password: string, request: RequestInfo): Promise<UserDoc> {
+    const failures = this.deps.loginFailures;
+    const subjects = await failures.subjects(email, request.ip);
+    const state = await failures.state(subjects);
+    const delay = failures.backoffMs(state.accountFailures);
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
     const user = await this.deps.users.findByEmail(email);
-    if (!user) {
-      await this.deps.passwords.verifyDummy(password);
-      await this.deps.audit.append(userEvent(null, null, 'auth.login.failed', { type: 'USER', id: null }, request, { reason: 'unknown_email' }, 'FAILURE'));
+    const valid = user ? await this.deps.passwords.verify(user.passwordHash, password) : await this.deps.passwords.verifyDummy(password);
+    const resource = { type: 'USER', id: user?._id ?? null };
+    if (state.lockedUntil) {
+      await this.deps.audit.append(userEvent(null, null, 'auth.login.failed', resource, request, { reason: 'locked' }, 'DENIED'));
+      throw locked(state.lockedUntil);
+    }
+    if (!user || !valid) {
+      await this.recordFailure(subjects, user, request);
       throw unauthenticated(BAD_CREDENTIALS);
     }
-    const valid = await this.deps.passwords.verify(user.passwordHash, password);
-    if (user.lockedUntil && user.lockedUntil > new Date()) {
-      await this.deps.audit.append(userEvent(null, null, 'auth.login.failed', { type: 'USER', id: user._id }, request, { reason: 'locked' }, 'DENIED'));
-      throw appError('ACCOUNT_LOCKED', 'Account temporarily locked after repeated failed logins; try again later', {
-        lockedUntil: user.lockedUntil.toISOString(),
-      });
-    }
-    if (!valid) {
-      await this.recordFailure(user, request);
-      throw unauthenticated(BAD_CREDENTIALS);
-    }
-    if (user.failedLogins > 0 || user.lockedUntil) await this.deps.users.recordSuccessfulLogin(user._id);
+    if (state.pairFailures > 0) await failures.clearPair(subjects);
     return user;
   }
 
-  private async recordFailure(user: UserDoc, request: RequestInfo): Promise<void> {
-    const { maxFailures, lockMinutes } = this.deps.lockout;
-    const failures = await this.deps.users.recordFailedLogin(user._id);
-    this.deps.logger.info({ event: 'auth.login_failed', userId: user._id, failures, ip: request.ip, requestId: request.requestId }, 'login failed');
-    await this.deps.audit.append(userEvent(null, null, 'auth.login.failed', { type: 'USER', id: user._id }, request, { reason: 'wrong_password', failures }, 'FAILURE'));
-    if (failures < maxFailures) return;
-    const until = new Date(Date.now() + lockMinutes * 60_000);
-    if (await this.deps.users.lock(user._id, maxFailures, until)) {
-      this.deps.logger.warn(
-        { event: 'auth.account_locked', userId: user._id, until: until.toISOString(), ip: request.ip, requestId: request.requestId },
-        `account locked after ${maxFailures} consecutive failed logins`,
-      );
-      await this.deps.audit.append(userEvent(null, null, 'auth.account.locked', { type: 'USER', id: user._id }, request, { until: until.toISOString() }, 'DENIED'));
-    }
+  private async recordFailure(subjects: FailureSubjects, user: UserDoc | null, request: RequestInfo): Promise<void> {
+    const { maxFailures } = this.deps.loginFailures.settings;
+    const { pairFailures, lockedUntil } = await this.deps.loginFailures.recordFailure(subjects);
+    const resource = { type: 'USER', id: user?._id ?? null };
+    const reason = user ? 'wrong_password' : 'unknown_email';
+    this.deps.logger.info({ event: 'auth.login_failed', userId: user?._id, failures: pairFailures, ip: request.ip, requestId: request.requestId }, 'login failed');
+    await this.deps.audit.append(userEvent(null, null, 'auth.login.failed', resource, request, { reason, failures: pairFailures }, 'FAILURE'));
+    if (!lockedUntil) return;
+    this.deps.logger.warn(
+      { event: 'auth.login_locked', userId: user?._id, until: lockedUntil.toISOString(), ip: request.ip, requestId: request.requestId },
+      `logins to this email from this address locked after ${maxFailures} consecutive failures`,
+    );
+    await this.deps.audit.append(userEvent(null, null, 'auth.login.locked', resource, request, { until: lockedUntil.toISOString() }, 'DENIED'));
   }
 
   /** The tenant a login lands in: the one asked for, else the first active membership. */

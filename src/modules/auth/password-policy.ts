@@ -19,7 +19,7 @@ export function passwordProblem(password: string, email: string): string | null 
   if (COMMON.has(lower) || (core.length >= 4 && COMMON.has(core))) return 'is too common';
   if (new Set(lower).size <= 2) return 'is too repetitive';
   const local = email.split('@')[0]?.toLowerCase() ?? '';
-  if (local.length >= 3 && lower.includes(local)) return 'must not contain the email address';
+  if (local.length >= 3 && lower.includes(local)) return 'must not contain the part of the email address before the @';
   return null;
 }
 

@@ -6,6 +6,7 @@ import { digestsEqual, randomToken, sha256Hex } from '../../crypto/random.js';
 import { unauthenticated } from '../../errors.js';
 import type { TenantDoc } from '../tenants/tenant.repository.js';
 import type { Role } from '../members/roles.js';
+import type { SessionGuard } from './session-guard.js';
 import type { SessionDoc, SessionRepository } from './session.repository.js';
 import type { TokenService } from './tokens.js';
 import type { UserDoc } from './user.repository.js';
@@ -25,6 +26,8 @@ interface SessionDeps {
   tokens: TokenService;
   logger: Logger;
   audit: AuditSink;
+  /** Cached session checks of this process, dropped at once when reuse revokes a session. */
+  guard: Pick<SessionGuard, 'forget'>;
   refreshTokenTtlDays: number;
 }
 
@@ -72,7 +75,7 @@ export class SessionService {
     const session = await this.deps.sessions.findById(parsed.sessionId);
     if (!session) throw invalid();
     if (session.previousRefreshTokenHashes.some((h) => digestsEqual(h, parsed.secretHash))) {
-      await this.deps.sessions.revoke(session._id, 'refresh_token_reuse');
+      await this.revokeForReuse(session);
       this.deps.logger.warn(
         { event: 'auth.refresh_token_reuse', sessionId: session._id, userId: session.userId, ip: request.ip, requestId: request.requestId },
         'refresh token reuse detected: a rotated token was presented again; session revoked',
@@ -85,13 +88,19 @@ export class SessionService {
     return session;
   }
 
-  /** Issues a new refresh token for the session (optionally moving it to another tenant). */
+  /** Revokes a session whose refresh token was reused; its access tokens stop working here at once. */
+  private async revokeForReuse(session: SessionDoc): Promise<void> {
+    await this.deps.sessions.revoke(session._id, 'refresh_token_reuse');
+    this.deps.guard.forget({ sessionId: session._id });
+  }
+
   private reuseEvent(session: SessionDoc, request: RequestInfo | null): Promise<void> {
     return this.deps.audit.append(
       userEvent(session.tenantId, null, 'auth.refresh_token.reused', { type: 'SESSION', id: session._id }, request, { userId: session.userId }, 'DENIED'),
     );
   }
 
+  /** Issues a new refresh token for the session (optionally moving it to another tenant). */
   async rotate(
     session: SessionDoc,
     user: UserDoc,
@@ -107,7 +116,7 @@ export class SessionService {
     const rotated = await this.deps.sessions.rotate(session, sha256Hex(secret), { tenantId, switchCount }, new Date());
     // Lost a race with a concurrent use of the same token: that is reuse as well.
     if (!rotated) {
-      await this.deps.sessions.revoke(session._id, 'refresh_token_reuse');
+      await this.revokeForReuse(session);
       this.deps.logger.warn(
         { event: 'auth.refresh_token_reuse', sessionId: session._id, userId: session.userId },
         'refresh token presented twice concurrently; session revoked',

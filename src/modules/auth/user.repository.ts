@@ -7,8 +7,6 @@ export interface UserDoc {
   email: string;
   passwordHash: string;
   platformAdmin: boolean;
-  failedLogins: number;
-  lockedUntil: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -41,8 +39,6 @@ export class UserRepository {
       email,
       passwordHash,
       platformAdmin,
-      failedLogins: 0,
-      lockedUntil: null,
       createdAt: now,
       updatedAt: now,
     };
@@ -52,29 +48,6 @@ export class UserRepository {
 
   async delete(id: string): Promise<void> {
     await this.users.deleteOne({ _id: id });
-  }
-
-  /** Counts one more failed login; returns the new count. */
-  async recordFailedLogin(id: string): Promise<number> {
-    const user = await this.users.findOneAndUpdate(
-      { _id: id },
-      { $inc: { failedLogins: 1 } },
-      { returnDocument: 'after' },
-    );
-    return user?.failedLogins ?? 0;
-  }
-
-  /** Locks the account if it still has at least `failures` failed logins; true if this call locked it. */
-  async lock(id: string, failures: number, until: Date): Promise<boolean> {
-    const result = await this.users.updateOne(
-      { _id: id, failedLogins: { $gte: failures } },
-      { $set: { lockedUntil: until, failedLogins: 0, updatedAt: new Date() } },
-    );
-    return result.modifiedCount === 1;
-  }
-
-  async recordSuccessfulLogin(id: string): Promise<void> {
-    await this.users.updateOne({ _id: id }, { $set: { failedLogins: 0, lockedUntil: null } });
   }
 
   async setPasswordHash(id: string, passwordHash: string): Promise<void> {
