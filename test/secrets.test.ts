@@ -140,6 +140,44 @@ describe('versions and check-and-set', () => {
     expect(expectOk(await reveal(server, owner, name, 1)).secret!.value).toBe('v1');
   });
 
+  it('expectedRevision guards metadata-only updates: of two sequential ones with the same revision the second is CONFLICT', async () => {
+    const name = unique('rev');
+    const created = await mustCreate(server, owner, name, 'rev-value');
+    expect(created.revision).toBe(1);
+    const first = expectOk(await updateSecret(server, owner, { name, description: 'first', expectedRevision: 1 })).updateSecret;
+    expect(first).toMatchObject({ description: 'first', revision: 2, version: 1 });
+    const second = await updateSecret(server, owner, { name, description: 'second', expectedRevision: 1 });
+    expectCode(second, 'CONFLICT');
+    expect(second.errors![0]!.extensions).toMatchObject({ currentRevision: 2, currentVersion: 1 });
+    expect(second.errors![0]!.message).toMatch(/revision 2, not 1\.$/);
+    expect(expectOk(await server.gql<{ secret: SecretShape }>(`query($n: String!) { secret(name: $n) { ${SECRET_FIELDS} } }`, { n: name }, owner.accessToken)).secret.description).toBe('first');
+    // A value write moves the revision too.
+    expect(expectOk(await updateSecret(server, owner, { name, value: 'rev-value-2', expectedRevision: 2 })).updateSecret).toMatchObject({ version: 2, revision: 3 });
+  });
+
+  it('lets exactly one of 20 concurrent metadata updates with the same expectedRevision win', async () => {
+    const name = unique('rev-race');
+    await mustCreate(server, owner, name, 'v');
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => updateSecret(server, owner, { name, description: `racer-${i}`, tags: [`t${i}`], expectedRevision: 1 })));
+    const winners = results.filter((r) => !r.errors);
+    expect(winners).toHaveLength(1);
+    expect(results.filter((r) => r.errors?.[0]?.extensions.code === 'CONFLICT')).toHaveLength(19);
+    const doc = await server.db.collection('secrets').findOne({ name });
+    expect(doc).toMatchObject({ revision: 2, description: winners[0]!.data!.updateSecret.description, tags: winners[0]!.data!.updateSecret.tags });
+  });
+
+  it('refuses expectedVersion on an update that changes more than the value (it could not see such changes), writing nothing', async () => {
+    const name = unique('ev-meta');
+    await mustCreate(server, owner, name, 'v');
+    for (const input of [{ description: 'a', expectedVersion: 1 }, { value: 'w', description: 'b', expectedVersion: 1 }, { maxVersions: 5, expectedVersion: 1 }]) {
+      const res = await updateSecret(server, owner, { name, ...input });
+      expectCode(res, 'BAD_USER_INPUT');
+      expect(res.errors![0]!.message).toContain('expectedRevision');
+    }
+    const doc = await server.db.collection('secrets').findOne({ name });
+    expect(doc).toMatchObject({ revision: 1, description: '', currentVersion: 1 });
+  });
+
   it('keeps only maxVersions versions; older ciphertext leaves the database', async () => {
     const name = unique('bounded');
     await mustCreate(server, owner, name, 'ancient-value-0', { maxVersions: 3 });

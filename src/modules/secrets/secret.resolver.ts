@@ -88,7 +88,7 @@ export class SecretResolver {
     return secretOf(ctx, await ctx.services.secretWrites.create(principalOf(ctx), input));
   }
 
-  @Mutation(() => Secret, { description: 'Change a secret. A new value makes a new version; expectedVersion gives check-and-set (CONFLICT on mismatch).' })
+  @Mutation(() => Secret, { description: 'Change a secret. A new value makes a new version; expectedRevision (any change) or expectedVersion (a value-only write) gives check-and-set (CONFLICT on mismatch). Lowering maxVersions below the versions kept needs ADMIN.' })
   async updateSecret(@Arg('input', () => UpdateSecretInput, { description: 'What to change.' }) input: UpdateSecretInput, @Ctx() ctx: Context) {
     return secretOf(ctx, await ctx.services.secretWrites.update(principalOf(ctx), input));
   }
