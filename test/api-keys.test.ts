@@ -114,7 +114,7 @@ describe('revoking keys follows the rank rule', () => {
     const ownersKey = await newKey(owner, { role: 'USER', prefixes: ['mail/'] });
     const refused = await server.gql(REVOKE, { id: ownersKey.key.id }, admin.accessToken);
     expectCode(refused, 'FORBIDDEN');
-    expect(refused.errors![0]!.message).toBe('You cannot revoke an API key made by a member with the OWNER role.');
+    expect(refused.errors![0]!.message).toBe('You cannot revoke an API key made by a member with the OWNER role');
     expect((await server.db.collection('api_keys').findOne({ _id: ownersKey.key.id as never }))!.revokedAt).toBeNull();
     expect(expectOk(await reveal(server, ownersKey.apiKey, 'mail/smtp')).secret!.value).toBe('smtp_password_value');
     const denial = await server.db.collection('audit_events').findOne({ tenantId: owner.tenantId, action: 'permission.denied', 'resource.id': ownersKey.key.id });

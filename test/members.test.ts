@@ -150,7 +150,7 @@ describe('roles and removal', () => {
     const byOwner = expectOk(await invite(owner, uniqueEmail(), 'USER')).inviteMember;
     const refused = await server.gql(REVOKE, { id: byOwner.id }, admin.accessToken);
     expectCode(refused, 'FORBIDDEN');
-    expect(refused.errors![0]!.message).toBe('You cannot revoke an invitation sent by a member with the OWNER role.');
+    expect(refused.errors![0]!.message).toBe('You cannot revoke an invitation sent by a member with the OWNER role');
     expect(await server.db.collection('invitations').countDocuments({ _id: byOwner.id as never })).toBe(1);
     const denial = await server.db.collection('audit_events').findOne({ tenantId: owner.tenantId, action: 'permission.denied', 'resource.id': byOwner.id });
     expect(denial).toMatchObject({ outcome: 'DENIED', actor: { id: admin.userId }, resource: { type: 'INVITATION' } });

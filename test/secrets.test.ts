@@ -149,7 +149,7 @@ describe('versions and check-and-set', () => {
     const second = await updateSecret(server, owner, { name, description: 'second', expectedRevision: 1 });
     expectCode(second, 'CONFLICT');
     expect(second.errors![0]!.extensions).toMatchObject({ currentRevision: 2, currentVersion: 1 });
-    expect(second.errors![0]!.message).toMatch(/revision 2, not 1\.$/);
+    expect(second.errors![0]!.message).toMatch(/revision 2, not 1$/);
     expect(expectOk(await server.gql<{ secret: SecretShape }>(`query($n: String!) { secret(name: $n) { ${SECRET_FIELDS} } }`, { n: name }, owner.accessToken)).secret.description).toBe('first');
     // A value write moves the revision too.
     expect(expectOk(await updateSecret(server, owner, { name, value: 'rev-value-2', expectedRevision: 2 })).updateSecret).toMatchObject({ version: 2, revision: 3 });
@@ -212,6 +212,29 @@ describe('delete, restore, destroy, purge', () => {
     const restored = expectOk(await server.gql<{ restoreSecret: SecretShape }>(`mutation($n: String!) { restoreSecret(name: $n) { ${SECRET_FIELDS} } }`, { n: name }, owner.accessToken)).restoreSecret;
     expect(restored.status).toBe('ACTIVE');
     expect(expectOk(await reveal(server, owner, name)).secret!.value).toBe('keep-me');
+  });
+
+  it('says why a value is not found in complete sentences (deleted, destroyed, past recovery, unknown version)', async () => {
+    const name = unique('sentences');
+    await mustCreate(server, owner, name, 'sentence-value-1');
+    expectOk(await updateSecret(server, owner, { name, value: 'sentence-value-2' }));
+    expectOk(await server.gql('mutation($n: String!) { destroySecretVersions(name: $n, versions: [1]) { id } }', { n: name }, owner.accessToken));
+    const message = async (res: Promise<GraphQLResponse>) => {
+      const r = await res;
+      expectCode(r, 'NOT_FOUND');
+      return r.errors![0]!.message;
+    };
+    expect(await message(reveal(server, owner, name, 1))).toBe(`Version 1 of secret "${name}" was destroyed; its value is gone`);
+    expect(await message(reveal(server, owner, name, 9))).toBe(`Version 9 of secret "${name}" not found`);
+    expectOk(await server.gql('mutation($n: String!) { deleteSecret(name: $n) { id } }', { n: name }, owner.accessToken));
+    // A deleted secret is still listed by name (status DELETED); its value is refused.
+    const deleted = await server.gql('query($n: String!) { secrets(filter: { status: DELETED, prefix: $n }) { edges { node { value } } } }', { n: name }, owner.accessToken);
+    expect(deleted.errors![0]!.message).toBe(`Secret "${name}" is deleted; restore it to read its value`);
+    await server.db.collection('secrets').updateOne({ name }, { $set: { deletedAt: new Date(Date.now() - 31 * 86_400_000) } });
+    expect(await message(server.gql('mutation($n: String!) { restoreSecret(name: $n) { id } }', { n: name }, owner.accessToken))).toBe(
+      `Secret "${name}" can no longer be restored: its recovery window has ended`,
+    );
+    expect(await message(updateSecret(server, owner, { name: unique('never'), value: 'x' }))).toMatch(/^Secret ".+" not found$/);
   });
 
   it('cannot restore after the recovery window', async () => {

@@ -110,7 +110,7 @@ export class ApiKeyService {
     };
     if (creator && !roleAtLeast(viewer.role, creator.role)) {
       await this.deps.audit.append({ ...event, action: 'permission.denied', outcome: 'DENIED', details: { needed: creator.role, operation: 'revokeApiKey' } });
-      throw forbidden(`You cannot revoke an API key made by a member with the ${creator.role} role.`);
+      throw forbidden(`You cannot revoke an API key made by a member with the ${creator.role} role`);
     }
     if (!(await keys.revoke(id))) throw notFound('API key');
     this.forget(id);

@@ -115,7 +115,7 @@ export class MemberService {
       await this.deps.audit.append(
         userEvent(tenantId, viewer.userId, 'permission.denied', { type: 'INVITATION', id }, request, { needed: inviter.role, operation: 'revokeInvitation' }, 'DENIED'),
       );
-      throw forbidden(`You cannot revoke an invitation sent by a member with the ${inviter.role} role.`);
+      throw forbidden(`You cannot revoke an invitation sent by a member with the ${inviter.role} role`);
     }
     if (!(await invitations.revoke(id))) throw notFound('Invitation');
     await this.deps.audit.append(userEvent(tenantId, viewer.userId, 'invitation.revoked', { type: 'INVITATION', id }, request));

@@ -101,10 +101,10 @@ function changesMoreThanValue(input: UpdateSecretData): boolean {
 function assertExpected(doc: SecretDoc, input: { name: string; expectedVersion?: number | null; expectedRevision?: number | null }): void {
   const current = { currentVersion: doc.currentVersion, currentRevision: doc.revision };
   if (input.expectedRevision != null && input.expectedRevision !== doc.revision) {
-    throw appError('CONFLICT', `Secret "${doc.name}" is at revision ${doc.revision}, not ${input.expectedRevision}.`, current);
+    throw appError('CONFLICT', `Secret "${doc.name}" is at revision ${doc.revision}, not ${input.expectedRevision}`, current);
   }
   if (input.expectedVersion != null && input.expectedVersion !== doc.currentVersion) {
-    throw appError('CONFLICT', `Secret "${doc.name}" is at version ${doc.currentVersion}, not ${input.expectedVersion}.`, current);
+    throw appError('CONFLICT', `Secret "${doc.name}" is at version ${doc.currentVersion}, not ${input.expectedVersion}`, current);
   }
 }
 
@@ -190,7 +190,7 @@ export class SecretWriteService {
       }
       // Someone wrote in between: re-read and decide again (expectations are re-checked).
     }
-    throw conflict(`Secret "${name}" is being changed concurrently; try again.`);
+    throw conflict(`Secret "${name}" is being changed concurrently; try again`);
   }
 
   /**
@@ -251,7 +251,7 @@ export class SecretWriteService {
       outcome: 'DENIED',
     });
     throw forbidden(
-      `Lowering maxVersions to ${maxVersions} would destroy version(s) ${dropped.join(', ')} of secret "${doc.name}"; that needs the ADMIN role or higher, as destroySecretVersions does.`,
+      `Lowering maxVersions to ${maxVersions} would destroy version(s) ${dropped.join(', ')} of secret "${doc.name}"; that needs the ADMIN role or higher, as destroySecretVersions does`,
     );
   }
 
