@@ -3,7 +3,7 @@ import { parse as parseDotenv } from 'dotenv';
 import type { Logger } from '../../logger.js';
 import { AppError, appError, badInput, conflict, forbidden, notFound } from '../../errors.js';
 import { roleAtLeast } from '../members/roles.js';
-import type { AuditEventInput, AuditSink } from '../audit/audit-event.js';
+import type { AuditAction, AuditEventInput, AuditSink } from '../audit/audit-event.js';
 import type { Principal } from '../auth/principal.js';
 import { isDuplicateKey } from '../../db/mongo-errors.js';
 import type { SecretCipher } from './secret-cipher.js';
@@ -62,7 +62,7 @@ const CAS_ATTEMPTS = 8;
 export const BULK_MAX = 100;
 export const IMPORT_MAX = 500;
 
-export function auditOf(principal: Principal, action: string, secret: { id: string | null; name: string }, details: Record<string, unknown> = {}): AuditEventInput {
+export function auditOf(principal: Principal, action: AuditAction, secret: { id: string | null; name: string }, details: Record<string, unknown> = {}): AuditEventInput {
   return {
     tenantId: principal.tenantId,
     actor: principal.actor,
