@@ -386,6 +386,39 @@ describe('bulk and import', () => {
     expect(expectOk(await reveal(server, team, 'prod/SMTP_PASSWORD')).secret!.value).toBe('quoted pass');
     expectCode(await server.gql('mutation { importSecrets(dotenv: "# nothing") { name } }', {}, team.accessToken), 'BAD_USER_INPUT');
   });
+
+  it('importSecrets reports each malformed line by number, never its content, and still imports the good ones', async () => {
+    const team = await signUp(server, 'Sloppy importer');
+    const dotenv = [
+      'GOOD_ONE=fine-value-1', // 1
+      'sk_live_leaked_in_a_bad_line', // 2: no KEY=
+      '# comment', // 3
+      'PEM="-----BEGIN-----', // 4: multi-line value …
+      'body-line-of-a-pem', // 5: … not a malformed line
+      '-----END-----"', // 6
+      'BAD KEY=hunter2-oops', // 7: space in the key
+      '', // 8
+      'GOOD_TWO: fine-value-2', // 9
+    ].join('\n');
+    type Item = { name: string | null; line: number | null; ok: boolean; errorCode: string | null; errorMessage: string | null; secret: { name: string } | null };
+    const res = await server.gql<{ importSecrets: Item[] }>('mutation($d: String!) { importSecrets(dotenv: $d, prefix: "imp/") { name line ok errorCode errorMessage secret { name } } }', { d: dotenv }, team.accessToken);
+    const items = expectOk(res).importSecrets;
+    expect(items.map((i) => [i.line, i.name, i.ok, i.errorCode])).toEqual([
+      [1, 'imp/GOOD_ONE', true, null],
+      [2, null, false, 'BAD_USER_INPUT'],
+      [4, 'imp/PEM', true, null],
+      [7, null, false, 'BAD_USER_INPUT'],
+      [9, 'imp/GOOD_TWO', true, null],
+    ]);
+    expect(items[1]!.errorMessage).toBe('dotenv line 2: not a KEY=value assignment (KEY of letters, digits, _ . -); nothing was imported from it');
+    expect(items[3]!.errorMessage).toContain('line 7');
+    expectNoPlaintext(JSON.stringify(res), ['sk_live_leaked', 'hunter2', 'BAD KEY'], 'the import result');
+    expectNoPlaintext(server.logs.join('\n'), ['sk_live_leaked', 'hunter2'], 'the logs');
+    expect(expectOk(await reveal(server, team, 'imp/PEM')).secret!.value).toBe('-----BEGIN-----\nbody-line-of-a-pem\n-----END-----');
+    // Only malformed lines: a result per line, nothing written.
+    const only = expectOk(await server.gql<{ importSecrets: Item[] }>('mutation { importSecrets(dotenv: "just words\\nmore words") { name line ok errorCode errorMessage secret { name } } }', {}, team.accessToken)).importSecrets;
+    expect(only.map((i) => [i.line, i.ok])).toEqual([[1, false], [2, false]]);
+  });
 });
 
 describe('integrity', () => {

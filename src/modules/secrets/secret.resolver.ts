@@ -25,6 +25,7 @@ function secretOf(ctx: Context, doc: SecretDoc): Secret {
 function resultOf(ctx: Context, outcome: SetSecretOutcome): SetSecretResult {
   return Object.assign(new SetSecretResult(), {
     name: outcome.name,
+    line: outcome.line ?? null,
     ok: !outcome.error,
     created: outcome.created,
     secret: outcome.secret ? secretOf(ctx, outcome.secret) : null,
@@ -122,7 +123,7 @@ export class SecretResolver {
     return (await ctx.services.secretWrites.setMany(principalOf(ctx), items)).map((o) => resultOf(ctx, o));
   }
 
-  @Mutation(() => [SetSecretResult], { description: 'Upsert every KEY=value of .env content as a secret named <prefix><KEY>; a result per variable.' })
+  @Mutation(() => [SetSecretResult], { description: 'Upsert every KEY=value of .env content as a secret named <prefix><KEY>; a result per variable, and one per line that is not an assignment (BAD_USER_INPUT, by line number, never its content).' })
   async importSecrets(
     @Arg('dotenv', () => String, { description: 'Content of a .env file.' }) dotenv: string,
     @Arg('prefix', () => String, { nullable: true, description: 'Name prefix, e.g. prod/api/.' }) prefix: string | null,

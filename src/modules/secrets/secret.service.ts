@@ -9,6 +9,7 @@ import { isDuplicateKey } from '../../db/mongo-errors.js';
 import type { SecretCipher } from './secret-cipher.js';
 import type { SecretDoc, SecretVersionDoc } from './secret.document.js';
 import type { SecretRepository } from './secret.repository.js';
+import { scanDotenv } from './dotenv-lines.js';
 import {
   SECRET_LIMITS,
   rotationDueAt,
@@ -45,7 +46,10 @@ export interface UpdateSecretData extends Omit<CreateSecretData, 'value'> {
 }
 
 export interface SetSecretOutcome {
-  name: string;
+  /** null for an import line that is not a KEY=value assignment. */
+  name: string | null;
+  /** importSecrets: the .env line the item comes from (for a repeated key, its last line). */
+  line?: number | null;
   secret: SecretDoc | null;
   created: boolean;
   error: { code: string; message: string } | null;
@@ -313,15 +317,30 @@ export class SecretWriteService {
     }
   }
 
-  /** Parses .env content and upserts each variable as `<prefix><KEY>`. */
+  /**
+   * Parses .env content and upserts each variable as `<prefix><KEY>`. Lines that are not
+   * assignments are reported one by one by line number (never by content: it may be a secret).
+   */
   async importDotenv(principal: Principal, dotenv: string, prefix: string | null): Promise<SetSecretOutcome[]> {
     if (prefix) validName(prefix.replace(/\/$/, ''), 'prefix');
     const parsed = parseDotenv(dotenv);
     const entries = Object.entries(parsed);
-    if (!entries.length) throw badInput('dotenv', 'no KEY=value lines found');
+    const { lineOfKey, malformed } = scanDotenv(dotenv);
+    if (!entries.length && !malformed.length) throw badInput('dotenv', 'no KEY=value lines found');
     if (entries.length > IMPORT_MAX) throw badInput('dotenv', `at most ${IMPORT_MAX} variables per import`);
-    const outcomes = await this.setEach(principal, entries.map(([key, value]) => ({ name: `${prefix ?? ''}${key}`, value })));
-    this.deps.logger.info({ event: 'secret.imported', tenantId: principal.tenantId, count: entries.length }, 'dotenv imported');
+    const written = await this.setEach(principal, entries.map(([key, value]) => ({ name: `${prefix ?? ''}${key}`, value })));
+    const outcomes: SetSecretOutcome[] = [
+      ...written.map((outcome, i) => ({ ...outcome, line: lineOfKey.get(entries[i]![0]) ?? null })),
+      ...malformed.map((line) => ({
+        name: null,
+        line,
+        secret: null,
+        created: false,
+        error: { code: 'BAD_USER_INPUT', message: `dotenv line ${line}: not a KEY=value assignment (KEY of letters, digits, _ . -); nothing was imported from it` },
+      })),
+    ];
+    outcomes.sort((a, b) => (a.line ?? Number.MAX_SAFE_INTEGER) - (b.line ?? Number.MAX_SAFE_INTEGER));
+    this.deps.logger.info({ event: 'secret.imported', tenantId: principal.tenantId, count: entries.length, malformedLines: malformed.length }, 'dotenv imported');
     return outcomes;
   }
 }

@@ -173,8 +173,11 @@ export class SecretConnection {
 
 @ObjectType({ description: 'What happened to one item of setSecrets or importSecrets.' })
 export class SetSecretResult {
-  @Field(() => String, { description: 'The item\'s secret name.' })
-  name!: string;
+  @Field(() => String, { nullable: true, description: 'The item\'s secret name; null for an importSecrets line that could not be read as KEY=value.' })
+  name!: string | null;
+
+  @Field(() => Int, { nullable: true, description: 'importSecrets: the number of the .env line the item comes from (a repeated key: its last line); null for setSecrets.' })
+  line!: number | null;
 
   @Field(() => Boolean, { description: 'Whether the item was written.' })
   ok!: boolean;
