@@ -77,7 +77,8 @@ const operations: { name: string; minimum: Role; run: (token: string) => Promise
     name: 'revokeApiKey',
     minimum: 'ADMIN',
     run: async (t) => {
-      const res = await server.gql<{ createApiKey: { key: { id: string } } }>('mutation { createApiKey(input: { name: "r", role: USER, prefixes: ["*"] }) { key { id } } }', {}, as.OWNER!.accessToken);
+      // Made by an ADMIN: nobody acts on what a higher rank made, so an OWNER's key would refuse the ADMIN (api-keys.test.ts).
+      const res = await server.gql<{ createApiKey: { key: { id: string } } }>('mutation { createApiKey(input: { name: "r", role: USER, prefixes: ["*"] }) { key { id } } }', {}, as.ADMIN!.accessToken);
       return server.gql('mutation($id: ID!) { revokeApiKey(id: $id) }', { id: res.data!.createApiKey.key.id }, t);
     },
   },
