@@ -50,7 +50,7 @@ function event(tenantId: string, n: number): AuditEventInput {
     tenantId,
     actor: { type: 'USER', id: randomUUID() },
     action: 'secret.revealed',
-    resource: { type: 'secret', id: randomUUID() },
+    resource: { type: 'SECRET', id: randomUUID() },
     outcome: 'SUCCESS',
     ip: '203.0.113.7',
     userAgent: 'Mozilla/5.0 (X11; Linux x86_64) bench-audit',

@@ -38,7 +38,10 @@ export function appError(code: ErrorCode, message: string, extensions: Record<st
 
 export const unauthenticated = (message = 'Authentication required') => appError('UNAUTHENTICATED', message);
 export const forbidden = (message = 'Not allowed') => appError('FORBIDDEN', message);
-export const notFound = (what: string) => appError('NOT_FOUND', `${what} not found`);
+/** NOT_FOUND for a missing thing named by a noun phrase: `notFound('API key')` → "API key not found". */
+export const notFound = (thing: string) => appError('NOT_FOUND', `${thing} not found`);
+/** NOT_FOUND that needs its own complete sentence (never glue " not found" onto a sentence). */
+export const notFoundBecause = (sentence: string) => appError('NOT_FOUND', sentence);
 export const conflict = (message: string) => appError('CONFLICT', message);
 export const badInput = (field: string, message: string) => appError('BAD_USER_INPUT', `${field}: ${message}`, { field });
 export const rateLimited = (retryAfterSeconds: number) =>

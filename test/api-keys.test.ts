@@ -105,6 +105,28 @@ describe('keys and invitations never outlive their creator\'s authority', () => 
   });
 });
 
+describe('revoking keys follows the rank rule', () => {
+  const REVOKE = 'mutation($id: ID!) { revokeApiKey(id: $id) }';
+
+  it('an ADMIN cannot revoke an OWNER\'s key (the key keeps working); an OWNER\'s and a fellow ADMIN\'s revocations work', async () => {
+    const admin = await addMember(server, owner, 'ADMIN');
+    const otherAdmin = await addMember(server, owner, 'ADMIN');
+    const ownersKey = await newKey(owner, { role: 'USER', prefixes: ['mail/'] });
+    const refused = await server.gql(REVOKE, { id: ownersKey.key.id }, admin.accessToken);
+    expectCode(refused, 'FORBIDDEN');
+    expect(refused.errors![0]!.message).toBe('You cannot revoke an API key made by a member with the OWNER role');
+    expect((await server.db.collection('api_keys').findOne({ _id: ownersKey.key.id as never }))!.revokedAt).toBeNull();
+    expect(expectOk(await reveal(server, ownersKey.apiKey, 'mail/smtp')).secret!.value).toBe('smtp_password_value');
+    const denial = await server.db.collection('audit_events').findOne({ tenantId: owner.tenantId, action: 'permission.denied', 'resource.id': ownersKey.key.id });
+    expect(denial).toMatchObject({ outcome: 'DENIED', actor: { id: admin.userId }, resource: { type: 'API_KEY' }, details: { needed: 'OWNER' } });
+
+    const adminsKey = await newKey(otherAdmin, { role: 'USER', prefixes: ['mail/'] });
+    expectOk(await server.gql(REVOKE, { id: adminsKey.key.id }, admin.accessToken));
+    expectOk(await server.gql(REVOKE, { id: ownersKey.key.id }, owner.accessToken));
+    expectCode(await reveal(server, ownersKey.apiKey, 'mail/smtp'), 'UNAUTHENTICATED');
+  });
+});
+
 describe('using a key', () => {
   it('reads only secrets under its prefixes, and only in its tenant', async () => {
     const { apiKey } = await newKey(owner, { role: 'USER', prefixes: ['payments/'] });

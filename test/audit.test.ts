@@ -45,7 +45,7 @@ function event(tenantId: string, n: number, overrides: Partial<AuditEventInput> 
     tenantId,
     actor: { type: 'USER', id: `user-${n % 3}` },
     action: 'secret.revealed',
-    resource: { type: 'secret', id: `secret-${n}` },
+    resource: { type: 'SECRET', id: `secret-${n}` },
     outcome: 'SUCCESS',
     ip: '203.0.113.7',
     userAgent: 'vitest',
@@ -226,7 +226,7 @@ describe('what goes into an event', () => {
       { details: { f: () => 1 } },
       { details: { deep: { a: { b: { c: { d: { e: 1 } } } } } } },
       { details: Object.fromEntries(oneTo(40).map((i) => [`k${i}`, 'y'.repeat(1000)])) }, // 40 KiB
-      { action: 'Not A Verb' },
+      { action: 'Not A Verb' as never },
       { outcome: 'MAYBE' as never },
       { tenantId: '' },
     ];
@@ -333,7 +333,7 @@ describe('listing', () => {
   beforeAll(async () => {
     tenantId = newTenant();
     const writer = log();
-    const kinds = ['secret.revealed', 'secret.created', 'member.invited'];
+    const kinds = ['secret.revealed', 'secret.created', 'member.invited'] as const;
     await writer.append(...oneTo(15).map((n) => event(tenantId, n, { action: kinds[n % 3]! })));
     await new Promise((resolve) => setTimeout(resolve, 20));
     boundary = new Date();
@@ -365,7 +365,7 @@ describe('listing', () => {
     const seqs = async (filter: Parameters<AuditLog['list']>[1]) => (await log().list(tenantId, filter, 200)).edges.map((e) => e.node.seq);
     expect(await seqs({ action: 'member.invited' })).toEqual([23, 20, 17, 14, 11, 8, 5, 2]);
     expect(await seqs({ actorId: 'user-0' })).toEqual([24, 21, 18, 15, 12, 9, 6, 3]);
-    expect(await seqs({ resourceType: 'secret', resourceId: 'secret-7' })).toEqual([7]);
+    expect(await seqs({ resourceType: 'SECRET', resourceId: 'secret-7' })).toEqual([7]);
     expect(await seqs({ from: boundary })).toEqual(oneTo(10).map((n) => 15 + n).reverse());
     expect(await seqs({ to: boundary })).toEqual(oneTo(15).reverse());
     expect(await seqs({ action: 'member.invited', from: boundary })).toEqual([23, 20, 17]);
@@ -418,7 +418,7 @@ describe('GraphQL', () => {
         }
         verifyAuditLog(from: 2) { valid checkedEvents firstInvalidSequence }
       }`,
-      variableValues: { f: { resourceType: 'secret' } },
+      variableValues: { f: { resourceType: 'SECRET' } },
       contextValue: contextFor(tenantId, audit),
     });
     expect(result.errors).toBeUndefined();
@@ -427,7 +427,7 @@ describe('GraphQL', () => {
     expect(data.auditEvents.pageInfo.hasNextPage).toBe(true);
     expect(data.auditEvents.edges[0]!.node).toMatchObject({
       sequence: 4, action: 'secret.revealed', outcome: 'SUCCESS', actor: { type: 'USER', id: 'user-1' },
-      resource: { type: 'secret', id: 'secret-4' }, details: { n: 4, version: 1 }, requestId: 'req-4',
+      resource: { type: 'SECRET', id: 'secret-4' }, details: { n: 4, version: 1 }, requestId: 'req-4',
     });
     expect(data.verifyAuditLog).toEqual({ valid: true, checkedEvents: 3, firstInvalidSequence: null });
   });

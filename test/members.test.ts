@@ -142,6 +142,27 @@ describe('roles and removal', () => {
     expectCode(await server.gql(UPDATE_ROLE, { u: admin.userId, r: 'OWNER' }, admin.accessToken), 'FORBIDDEN');
   });
 
+  it('never lets an ADMIN revoke an invitation an OWNER sent; an ADMIN\'s own, a fellow ADMIN\'s, and an OWNER revoking any are fine', async () => {
+    const owner = await signUp(server);
+    const admin = await addMember(server, owner, 'ADMIN');
+    const otherAdmin = await addMember(server, owner, 'ADMIN');
+    const REVOKE = 'mutation($id: ID!) { revokeInvitation(id: $id) }';
+    const byOwner = expectOk(await invite(owner, uniqueEmail(), 'USER')).inviteMember;
+    const refused = await server.gql(REVOKE, { id: byOwner.id }, admin.accessToken);
+    expectCode(refused, 'FORBIDDEN');
+    expect(refused.errors![0]!.message).toBe('You cannot revoke an invitation sent by a member with the OWNER role');
+    expect(await server.db.collection('invitations').countDocuments({ _id: byOwner.id as never })).toBe(1);
+    const denial = await server.db.collection('audit_events').findOne({ tenantId: owner.tenantId, action: 'permission.denied', 'resource.id': byOwner.id });
+    expect(denial).toMatchObject({ outcome: 'DENIED', actor: { id: admin.userId }, resource: { type: 'INVITATION' } });
+    // The invitation still works after the refused revocation.
+    expectOk(await server.gql(ACCEPT, { input: { token: byOwner.token, password: STRONG_PASSWORD } }));
+
+    const byOtherAdmin = expectOk(await invite(otherAdmin, uniqueEmail(), 'USER')).inviteMember;
+    expectOk(await server.gql(REVOKE, { id: byOtherAdmin.id }, admin.accessToken));
+    const byAdmin = expectOk(await invite(admin, uniqueEmail(), 'MANAGER')).inviteMember;
+    expectOk(await server.gql(REVOKE, { id: byAdmin.id }, owner.accessToken));
+  });
+
   it('keeps the last OWNER: cannot be demoted or removed, but can once another OWNER exists', async () => {
     const owner = await signUp(server);
     expectCode(await server.gql(UPDATE_ROLE, { u: owner.userId, r: 'ADMIN' }, owner.accessToken), 'CONFLICT');

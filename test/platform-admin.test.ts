@@ -100,7 +100,7 @@ describe('tenant administration', () => {
     const token = await admin();
     const victim = await signUp(server, 'Targeted');
     await login(server, victim.email, 'wrong-password-123');
-    const Q = '{ platformAuditEvents(filter: { action: "auth.login.failed" }, first: 50) { edges { node { action outcome resource { id } } } } verifyPlatformAuditLog { valid } }';
+    const Q = '{ platformAuditEvents(filter: { action: AUTH_LOGIN_FAILED }, first: 50) { edges { node { action outcome resource { id } } } } verifyPlatformAuditLog { valid } }';
     const res = expectOk(await server.gql<{ platformAuditEvents: { edges: { node: { resource: { id: string } } }[] }; verifyPlatformAuditLog: { valid: boolean } }>(Q, {}, token));
     expect(res.platformAuditEvents.edges.some((e) => e.node.resource.id === victim.userId)).toBe(true);
     expect(res.verifyPlatformAuditLog.valid).toBe(true);

@@ -140,6 +140,44 @@ describe('versions and check-and-set', () => {
     expect(expectOk(await reveal(server, owner, name, 1)).secret!.value).toBe('v1');
   });
 
+  it('expectedRevision guards metadata-only updates: of two sequential ones with the same revision the second is CONFLICT', async () => {
+    const name = unique('rev');
+    const created = await mustCreate(server, owner, name, 'rev-value');
+    expect(created.revision).toBe(1);
+    const first = expectOk(await updateSecret(server, owner, { name, description: 'first', expectedRevision: 1 })).updateSecret;
+    expect(first).toMatchObject({ description: 'first', revision: 2, version: 1 });
+    const second = await updateSecret(server, owner, { name, description: 'second', expectedRevision: 1 });
+    expectCode(second, 'CONFLICT');
+    expect(second.errors![0]!.extensions).toMatchObject({ currentRevision: 2, currentVersion: 1 });
+    expect(second.errors![0]!.message).toMatch(/revision 2, not 1$/);
+    expect(expectOk(await server.gql<{ secret: SecretShape }>(`query($n: String!) { secret(name: $n) { ${SECRET_FIELDS} } }`, { n: name }, owner.accessToken)).secret.description).toBe('first');
+    // A value write moves the revision too.
+    expect(expectOk(await updateSecret(server, owner, { name, value: 'rev-value-2', expectedRevision: 2 })).updateSecret).toMatchObject({ version: 2, revision: 3 });
+  });
+
+  it('lets exactly one of 20 concurrent metadata updates with the same expectedRevision win', async () => {
+    const name = unique('rev-race');
+    await mustCreate(server, owner, name, 'v');
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => updateSecret(server, owner, { name, description: `racer-${i}`, tags: [`t${i}`], expectedRevision: 1 })));
+    const winners = results.filter((r) => !r.errors);
+    expect(winners).toHaveLength(1);
+    expect(results.filter((r) => r.errors?.[0]?.extensions.code === 'CONFLICT')).toHaveLength(19);
+    const doc = await server.db.collection('secrets').findOne({ name });
+    expect(doc).toMatchObject({ revision: 2, description: winners[0]!.data!.updateSecret.description, tags: winners[0]!.data!.updateSecret.tags });
+  });
+
+  it('refuses expectedVersion on an update that changes more than the value (it could not see such changes), writing nothing', async () => {
+    const name = unique('ev-meta');
+    await mustCreate(server, owner, name, 'v');
+    for (const input of [{ description: 'a', expectedVersion: 1 }, { value: 'w', description: 'b', expectedVersion: 1 }, { maxVersions: 5, expectedVersion: 1 }]) {
+      const res = await updateSecret(server, owner, { name, ...input });
+      expectCode(res, 'BAD_USER_INPUT');
+      expect(res.errors![0]!.message).toContain('expectedRevision');
+    }
+    const doc = await server.db.collection('secrets').findOne({ name });
+    expect(doc).toMatchObject({ revision: 1, description: '', currentVersion: 1 });
+  });
+
   it('keeps only maxVersions versions; older ciphertext leaves the database', async () => {
     const name = unique('bounded');
     await mustCreate(server, owner, name, 'ancient-value-0', { maxVersions: 3 });
@@ -174,6 +212,29 @@ describe('delete, restore, destroy, purge', () => {
     const restored = expectOk(await server.gql<{ restoreSecret: SecretShape }>(`mutation($n: String!) { restoreSecret(name: $n) { ${SECRET_FIELDS} } }`, { n: name }, owner.accessToken)).restoreSecret;
     expect(restored.status).toBe('ACTIVE');
     expect(expectOk(await reveal(server, owner, name)).secret!.value).toBe('keep-me');
+  });
+
+  it('says why a value is not found in complete sentences (deleted, destroyed, past recovery, unknown version)', async () => {
+    const name = unique('sentences');
+    await mustCreate(server, owner, name, 'sentence-value-1');
+    expectOk(await updateSecret(server, owner, { name, value: 'sentence-value-2' }));
+    expectOk(await server.gql('mutation($n: String!) { destroySecretVersions(name: $n, versions: [1]) { id } }', { n: name }, owner.accessToken));
+    const message = async (res: Promise<GraphQLResponse>) => {
+      const r = await res;
+      expectCode(r, 'NOT_FOUND');
+      return r.errors![0]!.message;
+    };
+    expect(await message(reveal(server, owner, name, 1))).toBe(`Version 1 of secret "${name}" was destroyed; its value is gone`);
+    expect(await message(reveal(server, owner, name, 9))).toBe(`Version 9 of secret "${name}" not found`);
+    expectOk(await server.gql('mutation($n: String!) { deleteSecret(name: $n) { id } }', { n: name }, owner.accessToken));
+    // A deleted secret is still listed by name (status DELETED); its value is refused.
+    const deleted = await server.gql('query($n: String!) { secrets(filter: { status: DELETED, prefix: $n }) { edges { node { value } } } }', { n: name }, owner.accessToken);
+    expect(deleted.errors![0]!.message).toBe(`Secret "${name}" is deleted; restore it to read its value`);
+    await server.db.collection('secrets').updateOne({ name }, { $set: { deletedAt: new Date(Date.now() - 31 * 86_400_000) } });
+    expect(await message(server.gql('mutation($n: String!) { restoreSecret(name: $n) { id } }', { n: name }, owner.accessToken))).toBe(
+      `Secret "${name}" can no longer be restored: its recovery window has ended`,
+    );
+    expect(await message(updateSecret(server, owner, { name: unique('never'), value: 'x' }))).toMatch(/^Secret ".+" not found$/);
   });
 
   it('cannot restore after the recovery window', async () => {
@@ -324,6 +385,39 @@ describe('bulk and import', () => {
     expect(names).toEqual(['prod/DATABASE_URL', 'prod/SMTP_PASSWORD', 'prod/TWILIO_TOKEN']);
     expect(expectOk(await reveal(server, team, 'prod/SMTP_PASSWORD')).secret!.value).toBe('quoted pass');
     expectCode(await server.gql('mutation { importSecrets(dotenv: "# nothing") { name } }', {}, team.accessToken), 'BAD_USER_INPUT');
+  });
+
+  it('importSecrets reports each malformed line by number, never its content, and still imports the good ones', async () => {
+    const team = await signUp(server, 'Sloppy importer');
+    const dotenv = [
+      'GOOD_ONE=fine-value-1', // 1
+      'sk_live_leaked_in_a_bad_line', // 2: no KEY=
+      '# comment', // 3
+      'PEM="-----BEGIN-----', // 4: multi-line value …
+      'body-line-of-a-pem', // 5: … not a malformed line
+      '-----END-----"', // 6
+      'BAD KEY=hunter2-oops', // 7: space in the key
+      '', // 8
+      'GOOD_TWO: fine-value-2', // 9
+    ].join('\n');
+    type Item = { name: string | null; line: number | null; ok: boolean; errorCode: string | null; errorMessage: string | null; secret: { name: string } | null };
+    const res = await server.gql<{ importSecrets: Item[] }>('mutation($d: String!) { importSecrets(dotenv: $d, prefix: "imp/") { name line ok errorCode errorMessage secret { name } } }', { d: dotenv }, team.accessToken);
+    const items = expectOk(res).importSecrets;
+    expect(items.map((i) => [i.line, i.name, i.ok, i.errorCode])).toEqual([
+      [1, 'imp/GOOD_ONE', true, null],
+      [2, null, false, 'BAD_USER_INPUT'],
+      [4, 'imp/PEM', true, null],
+      [7, null, false, 'BAD_USER_INPUT'],
+      [9, 'imp/GOOD_TWO', true, null],
+    ]);
+    expect(items[1]!.errorMessage).toBe('dotenv line 2: not a KEY=value assignment (KEY of letters, digits, _ . -); nothing was imported from it');
+    expect(items[3]!.errorMessage).toContain('line 7');
+    expectNoPlaintext(JSON.stringify(res), ['sk_live_leaked', 'hunter2', 'BAD KEY'], 'the import result');
+    expectNoPlaintext(server.logs.join('\n'), ['sk_live_leaked', 'hunter2'], 'the logs');
+    expect(expectOk(await reveal(server, team, 'imp/PEM')).secret!.value).toBe('-----BEGIN-----\nbody-line-of-a-pem\n-----END-----');
+    // Only malformed lines: a result per line, nothing written.
+    const only = expectOk(await server.gql<{ importSecrets: Item[] }>('mutation { importSecrets(dotenv: "just words\\nmore words") { name line ok errorCode errorMessage secret { name } } }', {}, team.accessToken)).importSecrets;
+    expect(only.map((i) => [i.line, i.ok])).toEqual([[1, false], [2, false]]);
   });
 });
 

@@ -138,7 +138,7 @@ describe('reading and verifying the log through the API', () => {
     (expectOk(await server.gql(VERIFY, vars, owner.accessToken)) as { verifyAuditLog: { valid: boolean; checkedEvents: number; firstInvalidSequence: number | null } }).verifyAuditLog;
 
   it('lists events newest first with filters and cursor pagination', async () => {
-    const Q = 'query($after: String) { auditEvents(filter: { action: "secret.created" }, first: 4, after: $after) { edges { cursor node { sequence action actor { type id } resource { type id } outcome details hash } } pageInfo { hasNextPage endCursor } totalCount } }';
+    const Q = 'query($after: String) { auditEvents(filter: { action: SECRET_CREATED }, first: 4, after: $after) { edges { cursor node { sequence action actor { type id } resource { type id } outcome details hash } } pageInfo { hasNextPage endCursor } totalCount } }';
     type Page = { auditEvents: { edges: { node: { sequence: number; action: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string }; totalCount: number } };
     const first = (expectOk(await server.gql(Q, {}, owner.accessToken)) as Page).auditEvents;
     expect(first.totalCount).toBe(6);
@@ -147,6 +147,30 @@ describe('reading and verifying the log through the API', () => {
     const seqs = [...first.edges, ...second.edges].map((e) => e.node.sequence);
     expect(seqs).toHaveLength(6);
     expect([...seqs].sort((a, b) => b - a)).toEqual(seqs);
+  });
+
+  it('filters by closed sets as enums: a lower-case resource type or unknown action is refused, never silently empty', async () => {
+    const Q = 'query($f: AuditEventFilter) { auditEvents(filter: $f, first: 100) { totalCount edges { node { action outcome resource { type } } } } }';
+    type Page = { auditEvents: { totalCount: number; edges: { node: { action: string; outcome: string; resource: { type: string } } }[] } };
+    const secrets = (expectOk(await server.gql(Q, { f: { resourceType: 'SECRET' } }, owner.accessToken)) as Page).auditEvents;
+    expect(secrets.totalCount).toBeGreaterThanOrEqual(6);
+    expect(new Set(secrets.edges.map((e) => e.node.resource.type))).toEqual(new Set(['SECRET']));
+    for (const f of [{ resourceType: 'secret' }, { action: 'secret.created' }, { action: 'NO_SUCH_ACTION' }, { outcome: 'denied' }]) {
+      const refused = await server.gql(Q, { f }, owner.accessToken);
+      expect(refused.errors?.[0]?.extensions.code, JSON.stringify(f)).toBe('BAD_USER_INPUT');
+    }
+    await server.gql('mutation { purgeSecret(name: "v/s0") }', {}, (await addMember(server, owner, 'USER')).accessToken);
+    const denied = (expectOk(await server.gql(Q, { f: { outcome: 'DENIED', action: 'PERMISSION_DENIED', resourceType: 'OPERATION' } }, owner.accessToken)) as Page).auditEvents;
+    expect(denied.totalCount).toBe(1);
+    expect(denied.edges[0]!.node).toEqual({ action: 'permission.denied', outcome: 'DENIED', resource: { type: 'OPERATION' } });
+  });
+
+  it('offers every action the code records in the AuditAction enum, named after the stored dotted value', async () => {
+    const res = expectOk(await server.gql('{ __type(name: "AuditAction") { enumValues { name description } } }', {}, owner.accessToken)) as { __type: { enumValues: { name: string; description: string }[] } };
+    const names = res.__type.enumValues.map((v) => v.name);
+    for (const name of ['SECRET_CREATED', 'SECRET_VERSIONS_DESTROYED', 'AUTH_REFRESH_TOKEN_REUSED', 'PERMISSION_DENIED', 'KEY_REENCRYPTION_COMPLETED']) expect(names).toContain(name);
+    const recorded = (await server.db.collection('audit_events').distinct('action')) as string[];
+    for (const action of recorded) expect(names, action).toContain(action.toUpperCase().replace(/\./g, '_'));
   });
 
   it('verifies an intact chain, and finds an edited, a deleted and an inserted event', async () => {

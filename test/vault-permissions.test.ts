@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addMember, signUp, type Signed } from './support/auth.js';
 import { startServer, type TestServer } from './support/server.js';
-import { mustCreate } from './support/vault.js';
+import { mustCreate, updateSecret } from './support/vault.js';
 
 /**
  * The vault's role matrix (README): USER reads metadata and values; MANAGER also
@@ -77,7 +77,8 @@ const operations: { name: string; minimum: Role; run: (token: string) => Promise
     name: 'revokeApiKey',
     minimum: 'ADMIN',
     run: async (t) => {
-      const res = await server.gql<{ createApiKey: { key: { id: string } } }>('mutation { createApiKey(input: { name: "r", role: USER, prefixes: ["*"] }) { key { id } } }', {}, as.OWNER!.accessToken);
+      // Made by an ADMIN: nobody acts on what a higher rank made, so an OWNER's key would refuse the ADMIN (api-keys.test.ts).
+      const res = await server.gql<{ createApiKey: { key: { id: string } } }>('mutation { createApiKey(input: { name: "r", role: USER, prefixes: ["*"] }) { key { id } } }', {}, as.ADMIN!.accessToken);
       return server.gql('mutation($id: ID!) { revokeApiKey(id: $id) }', { id: res.data!.createApiKey.key.id }, t);
     },
   },
@@ -124,5 +125,66 @@ describe('vault role matrix', () => {
     await server.gql('mutation { purgeSecret(name: "matrix/base") }', {}, as.USER!.accessToken);
     const denial = await server.db.collection('audit_events').findOne({ tenantId: as.OWNER!.tenantId, action: 'permission.denied', 'actor.id': as.USER!.userId });
     expect(denial).toMatchObject({ outcome: 'DENIED' });
+  });
+});
+
+describe('lowering maxVersions destroys history: the authority of destroySecretVersions', () => {
+  /** A secret with versions 1..3 (OWNER-made). */
+  async function threeVersions(name: string) {
+    await mustCreate(server, as.OWNER!, name, 'history-value-1');
+    for (const v of [2, 3]) expect((await updateSecret(server, as.OWNER!, { name, value: `history-value-${v}` })).errors).toBeUndefined();
+  }
+  const kept = async (name: string) =>
+    ((await server.db.collection('secrets').findOne({ name }))!.versions as { version: number; ciphertext: unknown }[]).map((v) => [v.version, v.ciphertext !== null]);
+  const apiKey = async (role: string) =>
+    (await server.gql<{ createApiKey: { apiKey: string } }>('mutation($r: Role!) { createApiKey(input: { name: "mv", role: $r, prefixes: ["*"] }) { apiKey } }', { r: role }, as.OWNER!.accessToken)).data!.createApiKey.apiKey;
+
+  it('a MANAGER (or a MANAGER API key) is refused with FORBIDDEN; nothing changes; the refusal is audited', async () => {
+    const name = `history/m${++n}`;
+    await threeVersions(name);
+    const before = await server.db.collection('secrets').findOne({ name });
+    for (const token of [as.MANAGER!.accessToken, await apiKey('MANAGER')]) {
+      const res = await updateSecret(server, token, { name, maxVersions: 1 });
+      expect(res.errors?.[0]?.extensions.code).toBe('FORBIDDEN');
+      expect(res.errors![0]!.message).toContain('ADMIN');
+      // Lowering together with a new value, or with other fields, is refused as well.
+      expect((await updateSecret(server, token, { name, value: 'sneaky', maxVersions: 2 })).errors?.[0]?.extensions.code).toBe('FORBIDDEN');
+      expect((await updateSecret(server, token, { name, description: 'x', maxVersions: 2 })).errors?.[0]?.extensions.code).toBe('FORBIDDEN');
+    }
+    const after = await server.db.collection('secrets').findOne({ name });
+    expect(after).toEqual(before);
+    const denial = await server.db.collection('audit_events').findOne({ tenantId: as.OWNER!.tenantId, action: 'permission.denied', 'actor.id': as.MANAGER!.userId, 'resource.id': before!._id });
+    expect(denial).toMatchObject({ outcome: 'DENIED', details: { needed: 'ADMIN', versions: [1, 2] } });
+  });
+
+  it('a MANAGER may still raise maxVersions, lower it down to the versions kept, and write values under the policy', async () => {
+    const name = `history/ok${++n}`;
+    await threeVersions(name);
+    expect((await updateSecret(server, as.MANAGER!, { name, maxVersions: 50 })).errors).toBeUndefined();
+    expect((await updateSecret(server, as.MANAGER!, { name, maxVersions: 3 })).errors).toBeUndefined();
+    expect(await kept(name)).toEqual([[1, true], [2, true], [3, true]]);
+  });
+
+  it('an ADMIN (or an ADMIN API key) may; the removed versions are audited as secret.versions_destroyed', async () => {
+    for (const token of [as.ADMIN!.accessToken, await apiKey('ADMIN')]) {
+      const name = `history/a${++n}`;
+      await threeVersions(name);
+      const res = await updateSecret(server, token, { name, maxVersions: 1 });
+      expect(res.errors, JSON.stringify(res.errors)).toBeUndefined();
+      expect(await kept(name)).toEqual([[3, true]]);
+      const doc = await server.db.collection('secrets').findOne({ name });
+      const destroyed = await server.db.collection('audit_events').findOne({ tenantId: as.OWNER!.tenantId, action: 'secret.versions_destroyed', 'resource.id': doc!._id });
+      expect(destroyed).toMatchObject({ outcome: 'SUCCESS', details: { name, versions: [1, 2], reason: 'maxVersions', maxVersions: 1 } });
+    }
+  });
+
+  it('versions rolled out by a new value under the policy are audited too (setSecrets)', async () => {
+    const name = `history/roll${++n}`;
+    await mustCreate(server, as.OWNER!, name, 'roll-1', { maxVersions: 1 });
+    const res = await server.gql<{ setSecrets: { ok: boolean }[] }>('mutation($n: String!) { setSecrets(items: [{ name: $n, value: "roll-2" }]) { ok } }', { n: name }, as.MANAGER!.accessToken);
+    expect(res.data!.setSecrets[0]!.ok).toBe(true);
+    const doc = await server.db.collection('secrets').findOne({ name });
+    const destroyed = await server.db.collection('audit_events').findOne({ tenantId: as.OWNER!.tenantId, action: 'secret.versions_destroyed', 'resource.id': doc!._id });
+    expect(destroyed).toMatchObject({ details: { versions: [1], reason: 'retention' } });
   });
 });

@@ -2,12 +2,13 @@ import { expect } from 'vitest';
 import { expectOk, type Signed } from './auth.js';
 import type { TestServer } from './server.js';
 
-export const SECRET_FIELDS = 'id name version description tags metadata status maxVersions expiresAt deletedAt purgeAfter createdBy updatedBy versions { version destroyed }';
+export const SECRET_FIELDS = 'id name version revision description tags metadata status maxVersions expiresAt deletedAt purgeAfter createdBy updatedBy versions { version destroyed }';
 
 export interface SecretShape {
   id: string;
   name: string;
   version: number;
+  revision: number;
   description: string;
   tags: string[];
   metadata: Record<string, unknown>;

@@ -34,6 +34,11 @@ export class ApiKeyRepository {
     return this.keys.find({ revokedAt: null }, { sort: { createdAt: -1 } }).toArray();
   }
 
+  /** A key that is not revoked yet, or null. */
+  findActive(id: string) {
+    return this.keys.findOne({ _id: id, revokedAt: null });
+  }
+
   async revokeAllBy(createdBy: string): Promise<number> {
     const result = await this.keys.updateMany({ createdBy, revokedAt: null }, { $set: { revokedAt: new Date() } });
     return result.modifiedCount;

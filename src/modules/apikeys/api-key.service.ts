@@ -95,20 +95,32 @@ export class ApiKeyService {
     return this.deps.keysOf(viewer.tenantId!).list();
   }
 
+  /**
+   * Revokes a key. The rank rule for members applies to what they made: nobody revokes a
+   * key made by a member ranked above them (an ADMIN cannot revoke an OWNER's key); the
+   * refusal is audited. A key whose creator has left is already revoked.
+   */
   async revoke(viewer: Viewer, request: RequestInfo, id: string): Promise<boolean> {
     const tenantId = viewer.tenantId!;
-    if (!(await this.deps.keysOf(tenantId).revoke(id))) throw notFound('API key');
-    this.forget(id);
-    await this.deps.audit.append({
+    const keys = this.deps.keysOf(tenantId);
+    const key = await keys.findActive(id);
+    if (!key) throw notFound('API key');
+    const creator = await this.deps.memberships.find(tenantId, key.createdBy);
+    const event = {
       tenantId,
-      actor: { type: 'USER', id: viewer.userId },
-      action: 'apikey.revoked',
-      resource: { type: 'API_KEY', id },
-      outcome: 'SUCCESS',
+      actor: { type: 'USER' as const, id: viewer.userId },
+      resource: { type: 'API_KEY' as const, id },
       ip: request.ip,
       userAgent: request.userAgent,
       requestId: request.requestId,
-    });
+    };
+    if (creator && !roleAtLeast(viewer.role, creator.role)) {
+      await this.deps.audit.append({ ...event, action: 'permission.denied', outcome: 'DENIED', details: { needed: creator.role, operation: 'revokeApiKey' } });
+      throw forbidden(`You cannot revoke an API key made by a member with the ${creator.role} role`);
+    }
+    if (!(await keys.revoke(id))) throw notFound('API key');
+    this.forget(id);
+    await this.deps.audit.append({ ...event, action: 'apikey.revoked', outcome: 'SUCCESS' });
     return true;
   }
 

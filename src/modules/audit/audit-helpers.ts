@@ -1,12 +1,12 @@
 import type { RequestInfo } from '../auth/viewer.js';
-import { PLATFORM_CHAIN, type AuditEventInput, type AuditOutcome } from './audit-event.js';
+import { PLATFORM_CHAIN, type AuditAction, type AuditEventInput, type AuditOutcome, type AuditResourceType } from './audit-event.js';
 
 /** Builds an event for something a user (or an anonymous caller) did over a request. */
 export function userEvent(
   tenantId: string | null,
   userId: string | null,
-  action: string,
-  resource: { type: string; id: string | null },
+  action: AuditAction,
+  resource: { type: AuditResourceType; id: string | null },
   request: RequestInfo | null,
   details: Record<string, unknown> = {},
   outcome: AuditOutcome = 'SUCCESS',

@@ -5,16 +5,18 @@
  */
 import type { Filter } from 'mongodb';
 import { badInput } from '../../errors.js';
+import type { AuditAction, AuditOutcome, AuditResourceType } from './audit-event.js';
 import type { AuditChainStore } from './audit-store.js';
 import type { AuditEventDoc } from './audit.document.js';
 
 export const AUDIT_PAGE = { default: 50, max: 200 } as const;
 
 export interface AuditEventFilter {
-  action?: string | null;
+  action?: AuditAction | null;
   actorId?: string | null;
-  resourceType?: string | null;
+  resourceType?: AuditResourceType | null;
   resourceId?: string | null;
+  outcome?: AuditOutcome | null;
   /** Inclusive lower bound on time. */
   from?: Date | null;
   /** Exclusive upper bound on time. */
@@ -61,6 +63,7 @@ export function eventFilter(filter: AuditEventFilter): Filter<AuditEventDoc> {
     ...(filter.actorId ? { 'actor.id': filter.actorId } : {}),
     ...(filter.resourceType ? { 'resource.type': filter.resourceType } : {}),
     ...(filter.resourceId ? { 'resource.id': filter.resourceId } : {}),
+    ...(filter.outcome ? { outcome: filter.outcome } : {}),
     ...timeRange(filter.from, filter.to),
   };
 }

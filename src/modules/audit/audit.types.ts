@@ -2,7 +2,7 @@ import { IsOptional, MaxLength } from 'class-validator';
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { PageInfo } from '../../graphql/pagination.js';
-import type { ActorType, AuditOutcome } from './audit-event.js';
+import { AUDIT_ACTIONS, AUDIT_RESOURCE_TYPES, type ActorType, type AuditAction, type AuditOutcome, type AuditResourceType } from './audit-event.js';
 import type { AuditEventPage } from './audit-query.js';
 import type { AuditVerification as AuditVerificationData } from './audit-verify.js';
 import type { AuditDetails, AuditEventDoc } from './audit.document.js';
@@ -30,6 +30,30 @@ registerEnumType(AuditOutcomeEnum, {
   },
 });
 
+/** GraphQL enum names cannot hold dots: secret.versions_destroyed is SECRET_VERSIONS_DESTROYED (the stored value stays dotted). */
+export const AuditActionEnum = Object.fromEntries(AUDIT_ACTIONS.map((action) => [action.toUpperCase().replace(/\./g, '_'), action])) as Record<string, AuditAction>;
+registerEnumType(AuditActionEnum, {
+  name: 'AuditAction',
+  description: 'Every action the audit log records. Each value stands for the dotted action shown in AuditEvent.action, e.g. SECRET_REVEALED for secret.revealed.',
+  valuesConfig: Object.fromEntries(Object.entries(AuditActionEnum).map(([name, action]) => [name, { description: `The action ${action}.` }])),
+});
+
+export const AuditResourceTypeEnum = Object.fromEntries(AUDIT_RESOURCE_TYPES.map((type) => [type, type])) as { [K in AuditResourceType]: K };
+registerEnumType(AuditResourceTypeEnum, {
+  name: 'AuditResourceType',
+  description: 'What kind of thing an audited action was performed on.',
+  valuesConfig: {
+    SECRET: { description: 'A secret; the id is the secret id (null when refused before it was looked up).' },
+    API_KEY: { description: 'A machine API key; the id is the key id.' },
+    USER: { description: 'A user or member; the id is the user id.' },
+    SESSION: { description: 'A sign-in session; the id is the session id.' },
+    INVITATION: { description: 'An invitation; the id is the invitation id.' },
+    TENANT: { description: 'The tenant itself.' },
+    TENANT_KEYS: { description: 'The tenant\'s data and audit keys (rotation, re-encryption, re-wrap).' },
+    OPERATION: { description: 'An API operation that was refused by the permission rules.' },
+  },
+});
+
 @ObjectType({ description: 'Who performed an audited action.' })
 export class AuditActor {
   @Field(() => ActorTypeEnum, { description: 'Kind of principal.' })
@@ -41,8 +65,8 @@ export class AuditActor {
 
 @ObjectType({ description: 'What an audited action was performed on.' })
 export class AuditResource {
-  @Field(() => String, { description: 'Kind of resource, e.g. secret, member, tenant, key.' })
-  type!: string;
+  @Field(() => AuditResourceTypeEnum, { description: 'Kind of resource.' })
+  type!: AuditResourceType;
 
   @Field(() => String, { nullable: true, description: 'Its id, when it has one.' })
   id!: string | null;
@@ -62,7 +86,7 @@ export class AuditEvent {
   @Field(() => AuditActor, { description: 'Who did it.' })
   actor!: AuditActor;
 
-  @Field(() => String, { description: 'Dotted verb, e.g. secret.revealed or member.role_changed.' })
+  @Field(() => String, { description: 'Dotted verb as stored, e.g. secret.revealed or member.role_changed (filter with the AuditAction enum, e.g. SECRET_REVEALED).' })
   action!: string;
 
   @Field(() => AuditResource, { description: 'What it was done to.' })
@@ -94,7 +118,7 @@ export function toAuditEvent(doc: AuditEventDoc): AuditEvent {
     time: doc.time,
     actor: Object.assign(new AuditActor(), { type: doc.actor.type, id: doc.actor.id }),
     action: doc.action,
-    resource: Object.assign(new AuditResource(), { type: doc.resource.type, id: doc.resource.id }),
+    resource: Object.assign(new AuditResource(), { type: doc.resource.type as AuditResourceType, id: doc.resource.id }),
     outcome: doc.outcome,
     ip: doc.ip,
     userAgent: doc.userAgent,
@@ -137,25 +161,27 @@ const FILTER_TEXT_MAX = 200;
 
 @InputType({ description: 'Narrows a listing of audit events; every given field must match.' })
 export class AuditEventFilter {
-  @Field(() => String, { nullable: true, description: 'Exact action, e.g. secret.revealed.' })
+  @Field(() => AuditActionEnum, { nullable: true, description: 'Only this action, e.g. SECRET_REVEALED (secret.revealed).' })
   @IsOptional()
-  @MaxLength(FILTER_TEXT_MAX)
-  action?: string | null;
+  action?: AuditAction | null;
 
   @Field(() => String, { nullable: true, description: 'Exact actor id (user or API key id).' })
   @IsOptional()
   @MaxLength(FILTER_TEXT_MAX)
   actorId?: string | null;
 
-  @Field(() => String, { nullable: true, description: 'Exact resource type, e.g. secret.' })
+  @Field(() => AuditResourceTypeEnum, { nullable: true, description: 'Only events about this kind of resource, e.g. SECRET.' })
   @IsOptional()
-  @MaxLength(FILTER_TEXT_MAX)
-  resourceType?: string | null;
+  resourceType?: AuditResourceType | null;
 
   @Field(() => String, { nullable: true, description: 'Exact resource id.' })
   @IsOptional()
   @MaxLength(FILTER_TEXT_MAX)
   resourceId?: string | null;
+
+  @Field(() => AuditOutcomeEnum, { nullable: true, description: 'Only events that ended this way, e.g. DENIED.' })
+  @IsOptional()
+  outcome?: AuditOutcome | null;
 
   @Field(() => Date, { nullable: true, description: 'Only events at or after this time.' })
   @IsOptional()

@@ -38,6 +38,11 @@ export class InvitationRepository {
     return result.deletedCount;
   }
 
+  /** An invitation not accepted yet (expired ones included), or null. */
+  findPending(id: string) {
+    return this.invitations.findOne({ _id: id, acceptedAt: null });
+  }
+
   async revoke(id: string): Promise<boolean> {
     const result = await this.invitations.deleteOne({ _id: id, acceptedAt: null });
     return result.deletedCount === 1;

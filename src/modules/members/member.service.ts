@@ -101,9 +101,23 @@ export class MemberService {
     return this.deps.invitationsOf(tenantIdOf(viewer)).listPending(new Date());
   }
 
+  /**
+   * Withdraws a pending invitation. As for members, nobody acts on what a member ranked
+   * above them made (an ADMIN cannot revoke an OWNER's invitation); the refusal is audited.
+   */
   async revokeInvitation(viewer: Viewer, id: string, request: RequestInfo): Promise<boolean> {
     const tenantId = tenantIdOf(viewer);
-    if (!(await this.deps.invitationsOf(tenantId).revoke(id))) throw notFound('Invitation');
+    const invitations = this.deps.invitationsOf(tenantId);
+    const invitation = await invitations.findPending(id);
+    if (!invitation) throw notFound('Invitation');
+    const inviter = await this.deps.membershipsOf(tenantId).find(invitation.invitedBy);
+    if (inviter && !roleAtLeast(viewer.role, inviter.role)) {
+      await this.deps.audit.append(
+        userEvent(tenantId, viewer.userId, 'permission.denied', { type: 'INVITATION', id }, request, { needed: inviter.role, operation: 'revokeInvitation' }, 'DENIED'),
+      );
+      throw forbidden(`You cannot revoke an invitation sent by a member with the ${inviter.role} role`);
+    }
+    if (!(await invitations.revoke(id))) throw notFound('Invitation');
     await this.deps.audit.append(userEvent(tenantId, viewer.userId, 'invitation.revoked', { type: 'INVITATION', id }, request));
     return true;
   }

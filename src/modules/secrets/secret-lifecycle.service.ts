@@ -1,4 +1,4 @@
-import { conflict, badInput, notFound } from '../../errors.js';
+import { conflict, badInput, notFound, notFoundBecause } from '../../errors.js';
 import type { AuditSink } from '../audit/audit-event.js';
 import type { Principal } from '../auth/principal.js';
 import type { SecretDoc } from './secret.document.js';
@@ -54,7 +54,7 @@ export class SecretLifecycleService {
   async restore(principal: Principal, name: string): Promise<SecretDoc> {
     const doc = await this.write(principal, name, (d) => {
       if (!d.deletedAt) throw conflict(`Secret "${name}" is not deleted`);
-      if (this.purgeAfter(d.deletedAt) <= new Date()) throw notFound(`Secret "${name}"`); // past the recovery window
+      if (this.purgeAfter(d.deletedAt) <= new Date()) throw notFoundBecause(`Secret "${name}" can no longer be restored: its recovery window has ended`);
       return { deletedAt: null, deletedBy: null, updatedAt: new Date(), updatedBy: principal.actor.id };
     });
     await this.deps.audit.append(auditOf(principal, 'secret.restored', { id: doc._id, name }));

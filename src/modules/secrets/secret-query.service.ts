@@ -1,5 +1,5 @@
 import { IntegrityError } from '../../crypto/aes-gcm.js';
-import { appError, badInput, notFound } from '../../errors.js';
+import { appError, badInput, notFound, notFoundBecause } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { AuditEventInput, AuditSink } from '../audit/audit-event.js';
 import type { Principal } from '../auth/principal.js';
@@ -134,11 +134,11 @@ export class SecretQueryService {
   /** Decrypts one version (default: current) and records the reveal; the value is returned only once audited. */
   async reveal(principal: Principal, doc: SecretDoc, version: number | null | undefined, batch: RevealBatch): Promise<string> {
     if (doc.tenantId !== principal.tenantId || !withinPrefixes(doc.name, principal.prefixes)) throw notFound(`Secret "${doc.name}"`);
-    if (doc.deletedAt) throw notFound(`Secret "${doc.name}" is deleted; restore it to read its value`);
+    if (doc.deletedAt) throw notFoundBecause(`Secret "${doc.name}" is deleted; restore it to read its value`);
     const wanted = version ?? doc.currentVersion;
     const listed = doc.versions.find((v) => v.version === wanted);
     if (!listed) throw notFound(`Version ${wanted} of secret "${doc.name}"`);
-    if (listed.destroyedAt) throw notFound(`Version ${wanted} of secret "${doc.name}" (destroyed)`);
+    if (listed.destroyedAt) throw notFoundBecause(`Version ${wanted} of secret "${doc.name}" was destroyed; its value is gone`);
     batch.admit();
     const stored = await this.ciphertextOf(principal.tenantId, doc, wanted, batch);
     if (!stored) throw notFound(`Version ${wanted} of secret "${doc.name}"`);

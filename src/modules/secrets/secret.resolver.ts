@@ -25,6 +25,7 @@ function secretOf(ctx: Context, doc: SecretDoc): Secret {
 function resultOf(ctx: Context, outcome: SetSecretOutcome): SetSecretResult {
   return Object.assign(new SetSecretResult(), {
     name: outcome.name,
+    line: outcome.line ?? null,
     ok: !outcome.error,
     created: outcome.created,
     secret: outcome.secret ? secretOf(ctx, outcome.secret) : null,
@@ -88,7 +89,7 @@ export class SecretResolver {
     return secretOf(ctx, await ctx.services.secretWrites.create(principalOf(ctx), input));
   }
 
-  @Mutation(() => Secret, { description: 'Change a secret. A new value makes a new version; expectedVersion gives check-and-set (CONFLICT on mismatch).' })
+  @Mutation(() => Secret, { description: 'Change a secret. A new value makes a new version; expectedRevision (any change) or expectedVersion (a value-only write) gives check-and-set (CONFLICT on mismatch). Lowering maxVersions below the versions kept needs ADMIN.' })
   async updateSecret(@Arg('input', () => UpdateSecretInput, { description: 'What to change.' }) input: UpdateSecretInput, @Ctx() ctx: Context) {
     return secretOf(ctx, await ctx.services.secretWrites.update(principalOf(ctx), input));
   }
@@ -122,7 +123,7 @@ export class SecretResolver {
     return (await ctx.services.secretWrites.setMany(principalOf(ctx), items)).map((o) => resultOf(ctx, o));
   }
 
-  @Mutation(() => [SetSecretResult], { description: 'Upsert every KEY=value of .env content as a secret named <prefix><KEY>; a result per variable.' })
+  @Mutation(() => [SetSecretResult], { description: 'Upsert every KEY=value of .env content as a secret named <prefix><KEY>; a result per variable, and one per line that is not an assignment (BAD_USER_INPUT, by line number, never its content).' })
   async importSecrets(
     @Arg('dotenv', () => String, { description: 'Content of a .env file.' }) dotenv: string,
     @Arg('prefix', () => String, { nullable: true, description: 'Name prefix, e.g. prod/api/.' }) prefix: string | null,

@@ -2,12 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { parse as parseDotenv } from 'dotenv';
 import type { Logger } from '../../logger.js';
 import { AppError, appError, badInput, conflict, forbidden, notFound } from '../../errors.js';
-import type { AuditEventInput, AuditSink } from '../audit/audit-event.js';
+import { roleAtLeast } from '../members/roles.js';
+import type { AuditAction, AuditEventInput, AuditSink } from '../audit/audit-event.js';
 import type { Principal } from '../auth/principal.js';
 import { isDuplicateKey } from '../../db/mongo-errors.js';
 import type { SecretCipher } from './secret-cipher.js';
 import type { SecretDoc, SecretVersionDoc } from './secret.document.js';
 import type { SecretRepository } from './secret.repository.js';
+import { scanDotenv } from './dotenv-lines.js';
 import {
   SECRET_LIMITS,
   rotationDueAt,
@@ -37,11 +39,17 @@ export interface CreateSecretData {
 /** Every option of a new secret may change; `undefined` = leave as is, `null` (where allowed) = clear. */
 export interface UpdateSecretData extends Omit<CreateSecretData, 'value'> {
   value?: string | null;
+  /** Check-and-set on the value: the current version must be this. Only for value-only writes. */
   expectedVersion?: number | null;
+  /** Check-and-set on the whole secret: its revision (bumped by every write) must be this. */
+  expectedRevision?: number | null;
 }
 
 export interface SetSecretOutcome {
-  name: string;
+  /** null for an import line that is not a KEY=value assignment. */
+  name: string | null;
+  /** importSecrets: the .env line the item comes from (for a repeated key, its last line). */
+  line?: number | null;
   secret: SecretDoc | null;
   created: boolean;
   error: { code: string; message: string } | null;
@@ -58,7 +66,7 @@ const CAS_ATTEMPTS = 8;
 export const BULK_MAX = 100;
 export const IMPORT_MAX = 500;
 
-export function auditOf(principal: Principal, action: string, secret: { id: string | null; name: string }, details: Record<string, unknown> = {}): AuditEventInput {
+export function auditOf(principal: Principal, action: AuditAction, secret: { id: string | null; name: string }, details: Record<string, unknown> = {}): AuditEventInput {
   return {
     tenantId: principal.tenantId,
     actor: principal.actor,
@@ -84,6 +92,24 @@ export async function assertNameAllowed(principal: Principal, name: string, audi
     outcome: 'DENIED',
   });
   throw forbidden('This API key is limited to other name prefixes');
+}
+
+/** Whether an update changes anything besides the value. */
+function changesMoreThanValue(input: UpdateSecretData): boolean {
+  // null clears description, tags, metadata and expiresAt; the numbers ignore null.
+  const cleared = [input.description, input.tags, input.metadata, input.expiresAt].some((field) => field !== undefined);
+  return cleared || [input.rotationIntervalDays, input.rotationWarningDays, input.maxVersions].some((field) => field != null);
+}
+
+/** Check-and-set: CONFLICT unless the secret is at the version and revision the caller expects. */
+function assertExpected(doc: SecretDoc, input: { name: string; expectedVersion?: number | null; expectedRevision?: number | null }): void {
+  const current = { currentVersion: doc.currentVersion, currentRevision: doc.revision };
+  if (input.expectedRevision != null && input.expectedRevision !== doc.revision) {
+    throw appError('CONFLICT', `Secret "${doc.name}" is at revision ${doc.revision}, not ${input.expectedRevision}`, current);
+  }
+  if (input.expectedVersion != null && input.expectedVersion !== doc.currentVersion) {
+    throw appError('CONFLICT', `Secret "${doc.name}" is at version ${doc.currentVersion}, not ${input.expectedVersion}`, current);
+  }
 }
 
 /** Creating and changing secret values and metadata. Each write is one atomic document update. */
@@ -138,34 +164,52 @@ export class SecretWriteService {
     const name = validName(input.name);
     await assertNameAllowed(principal, name, this.deps.audit);
     const value = input.value === undefined || input.value === null ? undefined : validValue(input.value);
+    if (input.expectedVersion != null && (value === undefined || changesMoreThanValue(input))) {
+      // The version only moves with the value: it cannot tell whether anything else changed.
+      throw badInput('expectedVersion', 'guards a value-only write; to guard other changes give expectedRevision (the secret\'s revision)');
+    }
     const repo = this.deps.secretsOf(principal.tenantId);
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const doc = await repo.findByName(name);
       if (!doc || doc.deletedAt) throw notFound(`Secret "${name}"`);
-      if (input.expectedVersion != null && input.expectedVersion !== doc.currentVersion) {
-        throw appError('CONFLICT', `Secret "${name}" is at version ${doc.currentVersion}, not ${input.expectedVersion}`, {
-          currentVersion: doc.currentVersion,
-        });
-      }
+      assertExpected(doc, input);
       const now = new Date();
-      const changes = await this.changes(principal, doc, input, value, now);
+      const { set: changes, removed } = await this.changes(principal, doc, input, value, now);
       if (await repo.compareAndSet(doc._id, doc.revision, { $set: changes })) {
         const updated = { ...doc, ...changes, revision: doc.revision + 1 };
-        await this.deps.audit.append(
+        const events = [
           auditOf(principal, 'secret.updated', { id: doc._id, name }, {
             version: updated.currentVersion,
+            revision: updated.revision,
             newVersion: value !== undefined,
             fields: Object.keys(changes).filter((k) => !['updatedAt', 'updatedBy', 'versions', 'rotationDueAt'].includes(k)),
           }),
-        );
+        ];
+        if (removed.versions.length) {
+          // Versions leaving the document are destroyed: audited as destroySecretVersions is.
+          events.push(auditOf(principal, 'secret.versions_destroyed', { id: doc._id, name }, { versions: removed.versions, reason: removed.reason, maxVersions: updated.maxVersions }));
+        }
+        await this.deps.audit.append(...events);
         return updated;
       }
-      // Someone wrote in between: re-read and decide again (expectedVersion is re-checked).
+      // Someone wrote in between: re-read and decide again (expectations are re-checked).
     }
     throw conflict(`Secret "${name}" is being changed concurrently; try again`);
   }
 
-  private async changes(principal: Principal, doc: SecretDoc, input: UpdateSecretData, value: string | undefined, now: Date): Promise<Partial<SecretDoc>> {
+  /**
+   * The update's `$set`, and which versions it removes: the oldest beyond maxVersions
+   * when a new value is added (`retention`), or more when maxVersions is lowered below
+   * the versions kept (`maxVersions`), which destroys history and so needs the authority
+   * of destroySecretVersions (ADMIN, or an ADMIN+ API key).
+   */
+  private async changes(
+    principal: Principal,
+    doc: SecretDoc,
+    input: UpdateSecretData,
+    value: string | undefined,
+    now: Date,
+  ): Promise<{ set: Partial<SecretDoc>; removed: { versions: number[]; reason: 'retention' | 'maxVersions' } }> {
     const set: Partial<SecretDoc> = { updatedAt: now, updatedBy: principal.actor.id };
     if (input.description !== undefined) set.description = validDescription(input.description ?? '');
     if (input.tags !== undefined) set.tags = validTags(input.tags ?? []);
@@ -180,6 +224,11 @@ export class SecretWriteService {
     }
     const maxVersions = input.maxVersions != null ? validMaxVersions(input.maxVersions) : doc.maxVersions;
     if (input.maxVersions != null) set.maxVersions = maxVersions;
+    const count = doc.versions.length + (value !== undefined ? 1 : 0);
+    const lowered = maxVersions < Math.min(doc.maxVersions, count);
+    const rewritesVersions = value !== undefined || input.maxVersions != null;
+    const dropped = rewritesVersions ? doc.versions.slice(0, Math.max(0, count - maxVersions)).map((v) => v.version) : [];
+    if (lowered) await this.assertMayDestroy(principal, doc, maxVersions, dropped);
     let versions = doc.versions;
     if (value !== undefined) {
       const version = doc.currentVersion + 1;
@@ -189,13 +238,25 @@ export class SecretWriteService {
       set.currentVersion = version;
       set.lastRotatedAt = now;
     }
-    if (value !== undefined || input.maxVersions != null) {
+    if (rewritesVersions) {
       set.versions = versions.slice(-maxVersions); // older versions are destroyed: their ciphertext leaves the document
     }
     if (set.lastRotatedAt || set.rotationIntervalDays !== undefined) {
       set.rotationDueAt = rotationDueAt(set.lastRotatedAt ?? doc.lastRotatedAt, intervalDays, warningDays);
     }
-    return set;
+    return { set, removed: { versions: dropped, reason: lowered ? 'maxVersions' : 'retention' } };
+  }
+
+  /** Lowering maxVersions below the versions kept destroys them: ADMIN (or an ADMIN+ key) only; a refusal is audited. */
+  private async assertMayDestroy(principal: Principal, doc: SecretDoc, maxVersions: number, dropped: number[]): Promise<void> {
+    if (roleAtLeast(principal.role, 'ADMIN')) return;
+    await this.deps.audit.append({
+      ...auditOf(principal, 'permission.denied', { id: doc._id, name: doc.name }, { needed: 'ADMIN', operation: 'lower_max_versions', maxVersions, versions: dropped }),
+      outcome: 'DENIED',
+    });
+    throw forbidden(
+      `Lowering maxVersions to ${maxVersions} would destroy version(s) ${dropped.join(', ')} of secret "${doc.name}"; that needs the ADMIN role or higher, as destroySecretVersions does`,
+    );
   }
 
   /**
@@ -256,15 +317,30 @@ export class SecretWriteService {
     }
   }
 
-  /** Parses .env content and upserts each variable as `<prefix><KEY>`. */
+  /**
+   * Parses .env content and upserts each variable as `<prefix><KEY>`. Lines that are not
+   * assignments are reported one by one by line number (never by content: it may be a secret).
+   */
   async importDotenv(principal: Principal, dotenv: string, prefix: string | null): Promise<SetSecretOutcome[]> {
     if (prefix) validName(prefix.replace(/\/$/, ''), 'prefix');
     const parsed = parseDotenv(dotenv);
     const entries = Object.entries(parsed);
-    if (!entries.length) throw badInput('dotenv', 'no KEY=value lines found');
+    const { lineOfKey, malformed } = scanDotenv(dotenv);
+    if (!entries.length && !malformed.length) throw badInput('dotenv', 'no KEY=value lines found');
     if (entries.length > IMPORT_MAX) throw badInput('dotenv', `at most ${IMPORT_MAX} variables per import`);
-    const outcomes = await this.setEach(principal, entries.map(([key, value]) => ({ name: `${prefix ?? ''}${key}`, value })));
-    this.deps.logger.info({ event: 'secret.imported', tenantId: principal.tenantId, count: entries.length }, 'dotenv imported');
+    const written = await this.setEach(principal, entries.map(([key, value]) => ({ name: `${prefix ?? ''}${key}`, value })));
+    const outcomes: SetSecretOutcome[] = [
+      ...written.map((outcome, i) => ({ ...outcome, line: lineOfKey.get(entries[i]![0]) ?? null })),
+      ...malformed.map((line) => ({
+        name: null,
+        line,
+        secret: null,
+        created: false,
+        error: { code: 'BAD_USER_INPUT', message: `dotenv line ${line}: not a KEY=value assignment (KEY of letters, digits, _ . -); nothing was imported from it` },
+      })),
+    ];
+    outcomes.sort((a, b) => (a.line ?? Number.MAX_SAFE_INTEGER) - (b.line ?? Number.MAX_SAFE_INTEGER));
+    this.deps.logger.info({ event: 'secret.imported', tenantId: principal.tenantId, count: entries.length, malformedLines: malformed.length }, 'dotenv imported');
     return outcomes;
   }
 }

@@ -73,8 +73,13 @@ export class Secret {
   @Field(() => String, { description: 'Unique path-like name, e.g. prod/db/password.' })
   name!: string;
 
-  @Field(() => Int, { description: 'Current version number.' })
+  @Field(() => Int, { description: 'Current version number: moves only when the value changes (compare it with expectedVersion).' })
   version!: number;
+
+  @Field(() => Int, {
+    description: 'Write counter: incremented by every write to the secret (value, metadata, options, delete, restore, destroy, re-encryption). Pass it as expectedRevision to make an update check-and-set.',
+  })
+  revision!: number;
 
   @Field(() => String, { description: 'Free text (not secret).' })
   description!: string;
@@ -119,6 +124,7 @@ export function toSecret(doc: SecretDoc, purgeAfter: (deletedAt: Date) => Date, 
     id: doc._id,
     name: doc.name,
     version: doc.currentVersion,
+    revision: doc.revision,
     description: doc.description,
     tags: doc.tags,
     metadata: doc.metadata,
@@ -167,8 +173,11 @@ export class SecretConnection {
 
 @ObjectType({ description: 'What happened to one item of setSecrets or importSecrets.' })
 export class SetSecretResult {
-  @Field(() => String, { description: 'The item\'s secret name.' })
-  name!: string;
+  @Field(() => String, { nullable: true, description: 'The item\'s secret name; null for an importSecrets line that could not be read as KEY=value.' })
+  name!: string | null;
+
+  @Field(() => Int, { nullable: true, description: 'importSecrets: the number of the .env line the item comes from (a repeated key: its last line); null for setSecrets.' })
+  line!: number | null;
 
   @Field(() => Boolean, { description: 'Whether the item was written.' })
   ok!: boolean;
@@ -263,11 +272,20 @@ export class UpdateSecretInput {
   @Field(() => Int, { nullable: true, description: 'New rotation warning in days.' })
   rotationWarningDays?: number | null;
 
-  @Field(() => Int, { nullable: true, description: 'New number of versions to keep; extra old versions are destroyed.' })
+  @Field(() => Int, {
+    nullable: true,
+    description: 'New number of versions to keep. Lowering it below the versions kept destroys the oldest: that needs the ADMIN role (or an ADMIN+ API key), like destroySecretVersions, and is audited as secret.versions_destroyed.',
+  })
   maxVersions?: number | null;
 
-  @Field(() => Int, { nullable: true, description: 'Check-and-set: fail with CONFLICT unless the current version is this.' })
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Check-and-set for a value-only write (value and nothing else): CONFLICT unless the current version is this. Other changes need expectedRevision (BAD_USER_INPUT otherwise).',
+  })
   expectedVersion?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Check-and-set for any update: CONFLICT unless the secret\'s revision is still this (nobody wrote since it was read).' })
+  expectedRevision?: number | null;
 }
 
 @InputType({ description: 'One item of setSecrets.' })
