@@ -15,6 +15,7 @@ export const AUDIT_ACTIONS = [
   'auth.login.succeeded',
   'auth.login.failed',
   'auth.account.locked',
+  'auth.login.locked',
   'auth.refresh_token.reused',
   'auth.session.revoked',
   'auth.password.changed',

@@ -103,7 +103,7 @@ export class AuthService {
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
     const user = await this.deps.users.findByEmail(email);
     const valid = user ? await this.deps.passwords.verify(user.passwordHash, password) : await this.deps.passwords.verifyDummy(password);
-    const resource = { type: 'USER', id: user?._id ?? null };
+    const resource = { type: 'USER' as const, id: user?._id ?? null };
     if (state.lockedUntil) {
       await this.deps.audit.append(userEvent(null, null, 'auth.login.failed', resource, request, { reason: 'locked' }, 'DENIED'));
       throw locked(state.lockedUntil);
@@ -119,7 +119,7 @@ export class AuthService {
   private async recordFailure(subjects: FailureSubjects, user: UserDoc | null, request: RequestInfo): Promise<void> {
     const { maxFailures } = this.deps.loginFailures.settings;
     const { pairFailures, lockedUntil } = await this.deps.loginFailures.recordFailure(subjects);
-    const resource = { type: 'USER', id: user?._id ?? null };
+    const resource = { type: 'USER' as const, id: user?._id ?? null };
     const reason = user ? 'wrong_password' : 'unknown_email';
     this.deps.logger.info({ event: 'auth.login_failed', userId: user?._id, failures: pairFailures, ip: request.ip, requestId: request.requestId }, 'login failed');
     await this.deps.audit.append(userEvent(null, null, 'auth.login.failed', resource, request, { reason, failures: pairFailures }, 'FAILURE'));
