@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, loadDotEnvFile } from './config.js';
 import { createApp } from './app.js';
 import { createLogger } from './logger.js';
 import { announceEmbeddedDatabase, openDatabase } from './runtime.js';
@@ -8,6 +8,8 @@ async function main(): Promise<void> {
   const bootLogger = createLogger('info');
   let config;
   try {
+    const envFile = loadDotEnvFile();
+    if (envFile) bootLogger.info(`config: read ${envFile} (variables set in the environment take precedence)`);
     config = loadConfig(process.env, { warn: (line) => bootLogger.warn(line) });
   } catch (error) {
     if (error instanceof ConfigError) {

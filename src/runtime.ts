@@ -21,6 +21,10 @@ export interface DatabaseHandle {
  * MONGODB_URI, else an embedded server keeping its data under DATA_DIR.
  */
 export async function openDatabase(config: Config, logger: Logger): Promise<DatabaseHandle> {
+  if (config.nodeEnv === 'production' && !config.mongodbUri) {
+    // loadConfig already requires it; never let production fall back to an embedded database.
+    throw new Error('MONGODB_URI: required in production (no embedded database in production)');
+  }
   const resolved = await resolveDatabase({
     mongodbUri: config.mongodbUri,
     dbName: config.mongodbDbName,

@@ -1,13 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { expectOk, signUp, STRONG_PASSWORD, uniqueEmail } from './support/auth.js';
 import { postGraphql } from './support/http.js';
-import { startServer, type TestServer } from './support/server.js';
+import { newJwtKeyPem, startServer, type TestServer } from './support/server.js';
 
 /**
  * The real entry point, `tsx src/main.ts`, as `npm start` runs it: no MONGODB_URI,
@@ -37,9 +37,10 @@ interface Running {
 const children = new Set<ChildProcess>();
 const tempDirs: string[] = [];
 
-function start(env: Record<string, string>): Running {
-  const child = spawn(TSX, ['src/main.ts'], {
-    cwd: ROOT,
+/** `tsx src/main.ts` as `npm start` runs it, in `cwd` (the project root unless given). */
+function start(env: Record<string, string>, cwd = ROOT): Running {
+  const child = spawn(TSX, ['--tsconfig', path.join(ROOT, 'tsconfig.json'), path.join(ROOT, 'src/main.ts')], {
+    cwd,
     // Only what the brief's user would have: no MONGODB_URI, no keys.
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -256,6 +257,57 @@ describe('production without configuration', () => {
     expect(existsSync(path.join(dataDir, 'dev-keys.json'))).toBe(false);
     expect(existsSync(path.join(dataDir, 'ferretdb'))).toBe(false);
   });
+});
+
+describe('.env in the working directory (README: fill .env from .env.template, then start)', () => {
+  function projectWithEnv(lines: string[]): string {
+    const cwd = mkdtempSync(path.join(tmpdir(), 'coffer-startup-env-'));
+    tempDirs.push(cwd);
+    writeFileSync(path.join(cwd, '.env'), `${lines.join('\n')}\n`, { mode: 0o600 });
+    return cwd;
+  }
+  const noLocalState = (cwd: string) => (existsSync(path.join(cwd, '.data')) ? readdirSync(path.join(cwd, '.data')) : []);
+
+  it('NODE_ENV=production in .env is production: without MONGODB_URI it refuses, no development keys, no embedded database', async () => {
+    const cwd = projectWithEnv(['NODE_ENV=production', 'PORT=0', 'MONGODB_URI=', 'JWT_PRIVATE_KEY=']);
+    const run = start({}, cwd);
+    const exit = await waitForExit(run, EXIT_TIMEOUT_MS);
+    expect(exit.code, output(run)).toBe(1);
+    const text = output(run);
+    expect(text).toContain('MONGODB_URI: required in production');
+    expect(text).not.toMatch(/listening|embedded|FerretDB|development keys/i);
+    expect(noLocalState(cwd)).toEqual([]);
+  });
+
+  it('a filled-in .env serves in production on its MONGODB_URI; the real environment wins over .env', async () => {
+    const dbName = `t_dotenv_${randomUUID().slice(0, 8)}`;
+    const uri = inject('mongoUri').replace(/\/[^/?]*(\?|$)/, `/${dbName}$1`);
+    const cwd = projectWithEnv([
+      'NODE_ENV=production',
+      'HOST=127.0.0.1',
+      'PORT=1',
+      `MONGODB_URI=${uri}`,
+      `VAULT_MASTER_KEYS=k1:${randomBytes(32).toString('base64')}`,
+      'VAULT_ACTIVE_MASTER_KEY=k1',
+      `JWT_PRIVATE_KEY=${newJwtKeyPem().replace(/\n/g, '\\n')}`,
+      'SANDBOX_ENABLED=',
+    ]);
+    const run = start({ PORT: '0' }, cwd); // PORT=1 in .env would fail to bind: the environment's 0 wins
+    const listening = await waitForLog(run, LISTENING, LISTEN_TIMEOUT_MS);
+    const base = LISTENING.exec(listening.msg!)![1]!;
+    expect(run.lines.some((l) => l.msg === `config: read ${path.join(cwd, '.env')} (variables set in the environment take precedence)`)).toBe(true);
+    const databaseLine = run.lines.find((l) => l.msg?.startsWith('database: '))!.msg!;
+    expect(databaseLine).toMatch(/^database: external MongoDB/);
+    expect(listening.msg).not.toContain('Sandbox'); // production: Sandbox off
+    const signed = await gql(base, 'mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }', {
+      input: { email: uniqueEmail('dotenv'), password: STRONG_PASSWORD, tenantName: 'Dotenv Co' },
+    });
+    expect(signed.errors, JSON.stringify(signed.errors)).toBeUndefined();
+    expect(noLocalState(cwd)).toEqual([]);
+    expect(output(run)).not.toContain('PRIVATE KEY');
+    run.child.kill('SIGTERM');
+    expect(await waitForExit(run, EXIT_TIMEOUT_MS)).toEqual({ code: 0, signal: null });
+  }, LISTEN_TIMEOUT_MS);
 });
 
 describe('restarting on an initialised database (in process)', () => {

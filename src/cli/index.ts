@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { BSON, type Db, type Document } from 'mongodb';
 import { connectMongo } from '../db/client.js';
-import { ConfigError, loadConfig, type Config } from '../config.js';
+import { ConfigError, loadConfig, loadDotEnvFile, type Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { embeddedDatabaseFile, openDatabase, type DatabaseHandle } from '../runtime.js';
 import { ensureIndexes } from '../db/collections.js';
@@ -191,17 +191,20 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const run = command === undefined ? undefined : COMMANDS[command];
   if (!run) {
-    if (command === undefined || command === '--help' || command === '-h') {
+    if (command === '--help' || command === '-h') {
       process.stdout.write(`${USAGE}\n`);
       return 0;
     }
-    process.stderr.write(`unknown command "${command}"\n\n${USAGE}\n`);
+    // No command is a usage error too: a script calling the CLI without one did nothing.
+    process.stderr.write(`${command === undefined ? 'no command given' : `unknown command "${command}"`}\n\n${USAGE}\n`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  const envFile = loadDotEnvFile();
+  if (envFile) process.stderr.write(`config: read ${envFile} (variables set in the environment take precedence)\n`);
   try {
     return await run(rest);
   } catch (error) {
