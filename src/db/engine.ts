@@ -34,6 +34,8 @@ export interface ResolveDatabaseOptions {
   /** Repository root (holds tools/ferretdb and .cache). */
   projectRoot: string;
   log: (line: string) => void;
+  /** How often a first-run build of the embedded FerretDB logs progress (default 15 s). */
+  buildProgressMs?: number;
 }
 
 interface EmbeddedStep {
