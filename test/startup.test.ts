@@ -241,6 +241,77 @@ describe('npm start with no configuration (embedded database under DATA_DIR)', (
   );
 });
 
+describe('two processes on one DATA_DIR', () => {
+  it(
+    'the second attaches to the owner\'s embedded database; only the owner removes embedded-database.json; SIGKILL of the owner leaves no engine running, and the next start takes over',
+    async () => {
+      const dataDir = mkdtempSync(path.join(tmpdir(), 'coffer-startup-two-'));
+      tempDirs.push(dataDir);
+      const announcement = path.join(dataDir, 'embedded-database.json');
+      const owner = start(devEnv(dataDir));
+      const ownerBase = LISTENING.exec((await waitForLog(owner, LISTENING, LISTEN_TIMEOUT_MS)).msg!)![1]!;
+      const announced = JSON.parse(readFileSync(announcement, 'utf8')) as { uri: string; pid: number; enginePid?: number };
+      expect(readFileSync(path.join(dataDir, 'embedded-database.lock'), 'utf8').trim()).toBe(String(announced.pid));
+
+      // `PORT=4001 npm start` beside it: attaches instead of opening the same files a second time.
+      const second = start(devEnv(dataDir));
+      const secondBase = LISTENING.exec((await waitForLog(second, LISTENING, LISTEN_TIMEOUT_MS)).msg!)![1]!;
+      const databaseLines = second.lines.filter((l) => l.msg?.startsWith('database: ')).map((l) => l.msg!);
+      expect(databaseLines, output(second)).toEqual([expect.stringMatching(new RegExp(`^database: the embedded database of process ${announced.pid}, which owns DATA_DIR .* \\(attached`))]);
+      expect(databaseLines[0]).toContain(announced.uri);
+      expect(output(second)).not.toMatch(/FerretDB|mongod via/);
+
+      // One database: signed up through one, logged in through the other.
+      const email = uniqueEmail('two');
+      const signed = await gql(secondBase, 'mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }', {
+        input: { email, password: STRONG_PASSWORD, tenantName: 'Two Co' },
+      });
+      expect(signed.errors, JSON.stringify(signed.errors)).toBeUndefined();
+      const logged = await gql(ownerBase, 'mutation($input: LoginInput!) { login(input: $input) { accessToken } }', {
+        input: { email, password: STRONG_PASSWORD },
+      });
+      expect(logged.errors, JSON.stringify(logged.errors)).toBeUndefined();
+
+      // The attached process stops without touching the owner's announcement or database.
+      second.child.kill('SIGTERM');
+      expect(await waitForExit(second, EXIT_TIMEOUT_MS)).toEqual({ code: 0, signal: null });
+      expect(JSON.parse(readFileSync(announcement, 'utf8'))).toEqual(announced);
+      expect((await gql(ownerBase, '{ __typename }')).data).toEqual({ __typename: 'Query' });
+
+      // SIGKILL of the owner (the node process itself, no chance to clean up): its engine follows.
+      const alive = (pid: number) => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      process.kill(announced.pid, 'SIGKILL');
+      await waitForExit(owner, EXIT_TIMEOUT_MS);
+      if (announced.enginePid !== undefined) {
+        const deadline = Date.now() + 15_000;
+        while (alive(announced.enginePid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+        expect(alive(announced.enginePid), 'the embedded engine outlived its owner').toBe(false);
+      }
+
+      // The stale lock and announcement do not stop the next start: it takes over, with the data.
+      const next = start(devEnv(dataDir));
+      const nextBase = LISTENING.exec((await waitForLog(next, LISTENING, LISTEN_TIMEOUT_MS)).msg!)![1]!;
+      expect(next.lines.some((l) => l.msg?.startsWith('database: embedded') || l.msg?.startsWith('database: mongod')), output(next)).toBe(true);
+      const again = await gql(nextBase, 'mutation($input: LoginInput!) { login(input: $input) { accessToken } }', {
+        input: { email, password: STRONG_PASSWORD },
+      });
+      expect(again.errors, JSON.stringify(again.errors)).toBeUndefined();
+      next.child.kill('SIGTERM');
+      expect(await waitForExit(next, EXIT_TIMEOUT_MS)).toEqual({ code: 0, signal: null });
+      expect(existsSync(announcement)).toBe(false);
+      expect(existsSync(path.join(dataDir, 'embedded-database.lock'))).toBe(false);
+    },
+    3 * LISTEN_TIMEOUT_MS,
+  );
+});
+
 describe('production without configuration', () => {
   it('exits non-zero quickly, naming MONGODB_URI, VAULT_MASTER_KEYS and JWT_PRIVATE_KEY', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'coffer-startup-prod-'));

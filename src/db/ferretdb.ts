@@ -36,6 +36,7 @@ export async function startFerretDb(opts: ResolveDatabaseOptions): Promise<Resol
       uri,
       dbName: opts.dbName,
       engine: 'ferretdb',
+      pid: child.pid,
       description: `embedded FerretDB (sqlite, ${data.label}) at ${uri}`,
       stop: async () => {
         await terminate(child);
