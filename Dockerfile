@@ -7,9 +7,13 @@
 #
 # npm ci runs with --ignore-scripts: the only dependencies with install scripts
 # are esbuild and @apollo/protobufjs, both denied by package.json's allowScripts,
-# which the npm shipped with Node 20 does not read.
+# which not every npm reads.
+#
+# The image runs on the current Node.js LTS (24). Node 20 reached end of life in April
+# 2026; the code still supports Node >= 20.19 (package.json "engines") for machines that
+# have only that, and CI tests both.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # ---- build: compile TypeScript to dist/ -------------------------------------
 FROM ${NODE_IMAGE} AS build
@@ -37,6 +41,7 @@ COPY --from=build /app/dist ./dist
 RUN mkdir -p /app/.data && chown node:node /app/.data
 USER node
 EXPOSE 4000
+# A .env mounted at /app/.env is read at start (variables set with -e / --env-file win).
 # Liveness only (/readyz also pings the database). No curl in slim images: use node.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 4000) + '/healthz', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]

@@ -15,7 +15,7 @@ import type { Db } from 'mongodb';
 import type { Config } from './config.js';
 import { ensureIndexes } from './db/collections.js';
 import { buildContext, type Context } from './graphql/context.js';
-import { maskError } from './graphql/errors.js';
+import { maskError, withoutSuggestions } from './graphql/errors.js';
 import { buildServedSchema } from './graphql/schema.js';
 import { formatValidationError } from './graphql/validation.js';
 import type { Logger } from './logger.js';
@@ -37,6 +37,9 @@ export interface CofferApp {
   /** Stops accepting requests, drains in-flight ones and stops Apollo. Does not close the Db. */
   close(): Promise<void>;
 }
+
+const MAX_QUERY_TOKENS = 2000;
+const CONDITIONAL_HEADERS = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range'] as const;
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -71,6 +74,9 @@ export async function createApp({ config, db, logger }: AppOptions): Promise<Cof
   const app = express();
   const server = http.createServer(app);
   app.disable('x-powered-by');
+  // No ETags: Express's default is a hash of the body, and a body can hold a secret's value
+  // (an offline guessing target in any proxy log, and an If-None-Match oracle).
+  app.set('etag', false);
   app.set('trust proxy', config.trustProxy);
   app.use(requestId);
   app.use(requestLog(logger));
@@ -103,16 +109,20 @@ export async function createApp({ config, db, logger }: AppOptions): Promise<Cof
   });
 
   // Query limits: depth, aliases, static cost and size, so one request cannot fan out without bound.
+  // The token limit is graphql-js's own (parseOptions below): a document over it is a parse
+  // error (HTTP 400), where armor's version throws outside parsing and answers 500. Suggestions
+  // are removed in formatError, which also sees enum and variable errors armor's mask misses.
   const armor = new ApolloArmor({
     maxDepth: { n: 10 },
     maxAliases: { n: 20 },
     costLimit: { maxCost: 5000 },
-    maxTokens: { n: 2000 },
-    blockFieldSuggestion: { enabled: !config.sandboxEnabled },
+    maxTokens: { enabled: false },
+    blockFieldSuggestion: { enabled: false },
   }).protect();
   const apollo = new ApolloServer<Context>({
     schema: await buildServedSchema(),
     validationRules: armor.validationRules,
+    parseOptions: { maxTokens: MAX_QUERY_TOKENS },
     allowBatchedHttpRequests: false,
     csrfPrevention: true,
     stopOnTerminationSignals: false, // main.ts owns shutdown
@@ -132,16 +142,20 @@ export async function createApp({ config, db, logger }: AppOptions): Promise<Cof
         maskError(formatted, unwrapResolverError(error), (internal) =>
           logger.error({ err: internal, requestId }, 'internal error in GraphQL operation'),
         );
+      const message = config.sandboxEnabled ? shown.message : withoutSuggestions(shown.message);
       // Every error names its request, so a user's report can be matched to the logs.
-      return { ...shown, extensions: { ...shown.extensions, requestId } };
+      return { ...shown, message, extensions: { ...shown.extensions, requestId } };
     },
   });
   await apollo.start();
 
   app.use(
     '/graphql',
-    (_req, res, next) => {
+    (req, res, next) => {
       res.setHeader('Cache-Control', 'no-store');
+      // Never answer 304: without ETags Express would still call a response "fresh" for
+      // `If-None-Match: *` on a GET, and no GraphQL answer may be served from a cache.
+      for (const header of CONDITIONAL_HEADERS) delete req.headers[header];
       next();
     },
     express.json({ limit: config.bodyLimit }),
@@ -231,15 +245,29 @@ function requestLog(logger: Logger): RequestHandler {
   };
 }
 
-/** Body-parser and other HTTP-level failures, answered in the GraphQL error shape without internals. */
+/** What the client did wrong, by body-parser's error type; anything else 4xx is a malformed body. */
+const BODY_ERRORS: Record<string, string> = {
+  'entity.too.large': 'Request body too large',
+  'entity.parse.failed': 'Request body is not valid JSON',
+  'charset.unsupported': 'Unsupported charset: send JSON as UTF-8',
+  'encoding.unsupported': 'Unsupported Content-Encoding: use gzip, deflate, br or none',
+  'request.aborted': 'Request body incomplete',
+  'request.size.invalid': 'Request body length does not match Content-Length',
+};
+
+/**
+ * Body-parser and other HTTP-level failures, answered in the GraphQL error shape without
+ * internals. A client's mistake (any 4xx) keeps its status, is BAD_USER_INPUT and is logged
+ * at info, without the parser's message (it may quote the body); only the rest is an error.
+ */
 function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (error: { status?: number; type?: string }, _req, res, _next) => {
-    if (error.type === 'entity.too.large') {
-      res.status(413).json(graphqlErrorBody(res, 'BAD_USER_INPUT', 'Request body too large'));
-      return;
-    }
-    if (error.type === 'entity.parse.failed') {
-      res.status(400).json(graphqlErrorBody(res, 'BAD_USER_INPUT', 'Request body is not valid JSON'));
+  return (error: { status?: unknown; statusCode?: unknown; type?: unknown }, _req, res, _next) => {
+    const status = typeof error.status === 'number' ? error.status : typeof error.statusCode === 'number' ? error.statusCode : 500;
+    const type = typeof error.type === 'string' ? error.type : undefined;
+    if (status >= 400 && status < 500) {
+      const message = (type && BODY_ERRORS[type]) ?? 'Malformed request body';
+      logger.info({ requestId: res.locals.requestId, status, type: type ?? 'malformed' }, 'refused a malformed request');
+      res.status(status).json(graphqlErrorBody(res, 'BAD_USER_INPUT', message));
       return;
     }
     logger.error({ err: error, requestId: res.locals.requestId }, 'unhandled HTTP error');

@@ -1,6 +1,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { parse as parseDotEnv } from 'dotenv';
 import { z } from 'zod';
 
 /**
@@ -76,7 +77,19 @@ const trustProxy = z
     return v.split(',').map((part) => part.trim());
   });
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/**
+ * A whole number in decimal digits within [min, max]. Every failure (not a number, a
+ * fraction, hex, out of range) reads the same: `<NAME>: must be a whole number from min to max`.
+ */
+const int = (min: number, max: number) => {
+  const expected = `must be a whole number from ${min} to ${max}`;
+  return z
+    .string({ error: expected })
+    .trim()
+    .regex(/^-?\d{1,16}$/, { error: expected })
+    .transform(Number)
+    .pipe(z.number().int().min(min, { error: expected }).max(max, { error: expected }));
+};
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -124,6 +137,26 @@ const envSchema = z.object({
 });
 
 type Env = Record<string, string | undefined>;
+
+/**
+ * Every entry point (`npm start`, `npm run start:prod`, the CLI, the Docker image) calls this
+ * first: `<cwd>/.env`, when present, fills in each variable the environment does not set
+ * (a variable set in the real environment wins, even when empty). Returns the file read.
+ */
+export function loadDotEnvFile(cwd: string = process.cwd(), env: Env = process.env): string | undefined {
+  const file = path.join(cwd, '.env');
+  if (!existsSync(file)) return undefined;
+  let parsed: Record<string, string>;
+  try {
+    parsed = parseDotEnv(readFileSync(file));
+  } catch (error) {
+    throw new ConfigError([`.env: ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`]);
+  }
+  for (const [name, value] of Object.entries(parsed)) {
+    if (env[name] === undefined) env[name] = value;
+  }
+  return file;
+}
 
 export interface LoadConfigOptions {
   /** Resolves relative paths such as DATA_DIR; defaults to process.cwd(). */

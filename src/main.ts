@@ -1,13 +1,15 @@
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, loadDotEnvFile } from './config.js';
 import { createApp } from './app.js';
 import { createLogger } from './logger.js';
-import { announceEmbeddedDatabase, openDatabase } from './runtime.js';
+import { openDatabase } from './runtime.js';
 
 /** Process entry: load config → resolve and connect the database → build the app → listen → shut down gracefully. */
 async function main(): Promise<void> {
   const bootLogger = createLogger('info');
   let config;
   try {
+    const envFile = loadDotEnvFile();
+    if (envFile) bootLogger.info(`config: read ${envFile} (variables set in the environment take precedence)`);
     config = loadConfig(process.env, { warn: (line) => bootLogger.warn(line) });
   } catch (error) {
     if (error instanceof ConfigError) {
@@ -18,7 +20,6 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
   const database = await openDatabase(config, logger);
-  const forget = announceEmbeddedDatabase(config, database.resolved);
   const app = await createApp({ config, db: database.db, logger });
   const { url } = await app.listen();
   logger.info(`Coffer API listening on ${url}/graphql${config.sandboxEnabled ? ' (open it in a browser for Apollo Sandbox)' : ''}`);
@@ -36,7 +37,6 @@ async function main(): Promise<void> {
     try {
       await app.close();
       await database.close();
-      forget();
       logger.info('shutdown complete');
       process.exit(0);
     } catch (error) {

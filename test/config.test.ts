@@ -300,3 +300,28 @@ describe('vault settings', () => {
     expect(loadConfig({ ...prod, NODE_ENV: 'test', KEY_RETIRE_GRACE_SECONDS: '0' }, { warn: () => {} }).keys.retireGraceSeconds).toBe(0);
   });
 });
+
+describe('numeric variables', () => {
+  /** Every `NAME: int(min, max)` of envSchema, read from the source so a new one is covered too. */
+  const NUMERIC = [...readFileSync(path.join(import.meta.dirname, '..', 'src', 'config.ts'), 'utf8').matchAll(/^\s+([A-Z0-9_]+): int\((-?[\d_]+), (-?[\d_* ]+)\)/gm)].map(
+    (m) => m[1]!,
+  );
+
+  it('are found in src/config.ts', () => {
+    expect(NUMERIC).toEqual(expect.arrayContaining(['PORT', 'RATE_LIMIT_PER_MINUTE', 'ARGON2_MEMORY_KIB', 'KEY_RETIRE_GRACE_SECONDS']));
+  });
+
+  it.each(['abc', '12.5', '1e3x', '-', '0x10', '99999999999'])('each one given %j names itself and says what was expected, never "NaN"', (bad) => {
+    for (const name of NUMERIC) {
+      const problems = problemsOf(validEnv({ [name]: bad })).filter((p) => p.startsWith(`${name}:`));
+      expect(problems, `${name}=${bad}`).toHaveLength(1);
+      expect(problems[0], `${name}=${bad}`).toMatch(new RegExp(`^${name}: must be a whole number from -?\\d+ to \\d+$`));
+      expect(problems[0]).not.toMatch(/NaN|received|Invalid input/);
+    }
+  });
+
+  it('RATE_LIMIT_PER_MINUTE=abc gives the range, and a valid value with spaces around it still loads', () => {
+    expect(problemsOf(validEnv({ RATE_LIMIT_PER_MINUTE: 'abc' }))).toContain('RATE_LIMIT_PER_MINUTE: must be a whole number from 1 to 1000000');
+    expect(load(validEnv({ RATE_LIMIT_PER_MINUTE: ' 42 ' })).rateLimit.requestsPerMinute).toBe(42);
+  });
+});

@@ -1,11 +1,13 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { cp, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MongoClient, MongoServerError } from 'mongodb';
 import { redactUri, resolveDatabase, type ResolvedDatabase } from '../src/db/engine.js';
+import { startFerretDb } from '../src/db/ferretdb.js';
 
 // Real servers, no mocks. Without MONGODB_URI or a local mongod this resolves to
 // embedded FerretDB, whose first `go build` can take a minute or two.
@@ -234,6 +236,34 @@ describe('when no engine is available', () => {
         if (saved === undefined) delete process.env['MONGOMS_SYSTEM_BINARY'];
         else process.env['MONGOMS_SYSTEM_BINARY'] = saved;
         await rm(emptyRoot, { recursive: true, force: true });
+      }
+    },
+    SLOW.timeout,
+  );
+});
+
+describe('first-run build of the embedded FerretDB', () => {
+  const hasGo = (process.env['PATH'] ?? '').split(path.delimiter).some((dir) => existsSync(path.join(dir, 'go')));
+
+  it.skipIf(!hasGo)(
+    'says what it builds and where, reports progress while building, then how long it took',
+    async () => {
+      // A project root of its own with a copy of tools/ferretdb: no cached binary, so it builds.
+      const root = await mkdtemp(path.join(tmpdir(), 'coffer-build-'));
+      try {
+        await cp(path.join(projectRoot, 'tools', 'ferretdb'), path.join(root, 'tools', 'ferretdb'), { recursive: true });
+        const logged = recorder();
+        const db = await startFerretDb({ dbName, projectRoot: root, log: logged.log, buildProgressMs: 100 });
+        await db.stop();
+        const [first, ...rest] = logged.lines;
+        expect(first).toMatch(/^building the embedded FerretDB \(first run only\): `go build` of /);
+        expect(first).toContain(path.join(root, 'tools', 'ferretdb'));
+        expect(first).toContain(path.join(root, '.cache', 'ferretdb'));
+        expect(first).toMatch(/1 to 4 minutes/);
+        expect(rest.some((line) => /^still building the embedded FerretDB\.\.\. \d+ s$/.test(line)), logged.lines.join('\n')).toBe(true);
+        expect(rest.at(-1)).toMatch(/^built the embedded FerretDB in \d+\.\d s$/);
+      } finally {
+        await rm(root, { recursive: true, force: true });
       }
     },
     SLOW.timeout,

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import semver from 'semver';
 import { parse } from 'yaml';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { startServer, type TestServer } from './support/server.js';
@@ -261,7 +262,10 @@ interface WorkflowStep {
 interface Workflow {
   on: string | string[] | Record<string, unknown>;
   env?: Record<string, string>;
-  jobs: Record<string, { 'runs-on': string; env?: Record<string, string | number>; steps: WorkflowStep[] }>;
+  jobs: Record<
+    string,
+    { 'runs-on': string; strategy?: { matrix?: Record<string, (string | number)[]> }; env?: Record<string, string | number>; steps: WorkflowStep[] }
+  >;
 }
 
 const WORKFLOW = parse(read('.github/workflows/ci.yml')) as Workflow;
@@ -495,6 +499,61 @@ describe('health checks against a running server', () => {
   });
 });
 
+describe('Node.js versions: package.json engines, the Docker image and CI agree', () => {
+  const pkg = JSON.parse(read('package.json')) as { engines: { node: string }; scripts: Record<string, string> };
+  const lock = JSON.parse(read('package-lock.json')) as { packages: Record<string, { engines?: { node?: string } | string[] }> };
+  const imageArg = DOCKERFILE.find((i) => i.keyword === 'ARG' && i.args.startsWith('NODE_IMAGE='))!;
+  const image = imageArg.args.slice('NODE_IMAGE='.length);
+  const imageMajor = Number(/^node:(\d+)(?:[.-]|$)/.exec(image)?.[1]);
+  const job = Object.values(WORKFLOW.jobs)[0]!;
+  const matrix = (job.strategy?.matrix?.['node-version'] ?? []).map(String);
+  const minimum = semver.minVersion(pkg.engines.node)!.version;
+
+  it('engines allows Node 20.19+ (our machines) and the Docker image\'s Node', () => {
+    expect(semver.satisfies('20.19.0', pkg.engines.node)).toBe(true);
+    expect(semver.satisfies('20.18.3', pkg.engines.node)).toBe(false);
+    expect(imageMajor, image).toBeGreaterThanOrEqual(24); // the current LTS; Node 20 is end of life
+    expect(semver.satisfies(`${imageMajor}.0.0`, pkg.engines.node)).toBe(true);
+    expect(semver.satisfies(process.version, pkg.engines.node), `this test run's Node ${process.version}`).toBe(true);
+  });
+
+  it('every stage of the image builds and runs on that one Node image (slim Debian)', () => {
+    const froms = DOCKERFILE.filter((i) => i.keyword === 'FROM').map((i) => i.args.split(/\s+/)[0]);
+    expect(froms.length).toBeGreaterThanOrEqual(2);
+    for (const from of froms) expect(from).toBe('${NODE_IMAGE}');
+    expect(image).toMatch(/^node:\d+-bookworm-slim$/);
+  });
+
+  it('CI tests the engines minimum and the image\'s Node', () => {
+    expect(matrix).toContain(`${semver.major(minimum)}.${semver.minor(minimum)}`);
+    expect(matrix).toContain(String(imageMajor));
+  });
+
+  it('no locked dependency declares an engines range without both, except known feature-detecting ones', () => {
+    // Declares node >=22.15 but only uses Promise.withResolvers when present; every test exercises it on Node 20.
+    const known = new Set(['node_modules/@whatwg-node/promise-helpers']);
+    const refusing = Object.entries(lock.packages)
+      .filter(([name, entry]) => name !== '' && !Array.isArray(entry.engines) && typeof entry.engines?.node === 'string')
+      .filter(([, entry]) => {
+        const range = (entry.engines as { node: string }).node;
+        return !semver.satisfies(minimum, range) || !semver.satisfies(`${imageMajor}.0.0`, range);
+      })
+      .map(([name]) => name)
+      .filter((name) => !known.has(name));
+    expect(refusing).toEqual([]);
+  });
+
+  it('start:prod, the image and the CLI run the compiled entry points, which read .env first', () => {
+    expect(pkg.scripts['start:prod']).toBe('node dist/main.js');
+    expect(JSON.parse(DOCKERFILE.filter((i) => i.keyword === 'CMD').at(-1)!.args)).toEqual(['node', 'dist/main.js']);
+    // (test/startup.test.ts and test/cli.test.ts run both entry points on a .env)
+    const main = read('src/main.ts');
+    expect(main.indexOf('loadDotEnvFile()')).toBeGreaterThan(0);
+    expect(main.indexOf('loadDotEnvFile()')).toBeLessThan(main.indexOf('loadConfig(process.env'));
+    expect(read('src/cli/index.ts')).toContain('loadDotEnvFile()');
+  });
+});
+
 describe('.github/workflows/ci.yml', () => {
   const job = Object.values(WORKFLOW.jobs)[0]!;
   const runs = job.steps.map((step) => step.run ?? '');
@@ -506,10 +565,10 @@ describe('.github/workflows/ci.yml', () => {
     expect(job['runs-on']).toBe('ubuntu-latest');
   });
 
-  it('sets up Node 20 with the npm cache, then runs npm ci and npm test', () => {
+  it('sets up Node (each version of the matrix) with the npm cache, then runs npm ci and npm test', () => {
     expect(uses).toContain('actions/checkout@v4');
     const node = job.steps.find((step) => step.uses === 'actions/setup-node@v4');
-    expect(String(node?.with?.['node-version'])).toBe('20');
+    expect(String(node?.with?.['node-version'])).toBe('${{ matrix.node-version }}');
     expect(node?.with?.cache).toBe('npm');
     const install = runs.findIndex((run) => /^npm ci\b/m.test(run));
     const test = runs.findIndex((run) => /^npm test\b/m.test(run));

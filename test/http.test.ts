@@ -1,4 +1,5 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { MongoClient } from 'mongodb';
@@ -553,5 +554,155 @@ describe('security headers on API GETs', () => {
     expect(json.headers.get('content-security-policy')).not.toContain('apollographql.com');
     const html = await fetch(`${api.url}/graphql`, { headers: { accept: 'text/html' } });
     expect(html.headers.get('content-security-policy')).toContain('apollographql.com');
+  });
+});
+
+describe('responses carrying a secret are not fingerprinted', () => {
+  let api: TestServer;
+  beforeAll(async () => {
+    api = await startServer();
+  });
+  afterAll(async () => api?.close());
+
+  it('a revealed value comes without ETag (POST and GET), and If-None-Match never yields a 304', async () => {
+    const owner = await signUp(api, 'Etag Co');
+    const value = '1234';
+    expectOk(
+      await api.gql('mutation($input: CreateSecretInput!) { createSecret(input: $input) { id } }', { input: { name: 'pin', value } }, owner.accessToken),
+    );
+    const query = '{ secret(name: "pin") { value } }';
+    const auth = { authorization: `Bearer ${owner.accessToken}` };
+    const post = await postGraphql(api.url, { query }, auth);
+    expect(post.json.data.secret.value).toBe(value);
+    expect(post.headers.get('etag')).toBeNull();
+    expect(post.headers.get('cache-control')).toBe('no-store');
+
+    const get = (headers: Record<string, string>) =>
+      request(`${api.url}/graphql?query=${encodeURIComponent(query)}`, { headers: { 'apollo-require-preflight': 'true', ...auth, ...headers } });
+    const plain = await get({});
+    expect(plain.status).toBe(200);
+    expect(plain.json.data.secret.value).toBe(value);
+    expect(plain.headers.get('etag')).toBeNull();
+    expect(plain.headers.get('cache-control')).toBe('no-store');
+    // Express's weak ETag for this body, as a proxy log would have shown it: no 304 oracle.
+    const guessed = `W/"${Buffer.byteLength(plain.text).toString(16)}-${createHash('sha1').update(plain.text).digest('base64').slice(0, 27)}"`;
+    const conditions: Record<string, string>[] = [{ 'if-none-match': guessed }, { 'if-none-match': '*' }, { 'if-modified-since': new Date(Date.now() + 60_000).toUTCString() }];
+    for (const header of conditions) {
+      const conditional = await get(header);
+      expect(conditional.status, JSON.stringify(header)).toBe(200);
+      expect(conditional.json.data.secret.value).toBe(value);
+      expect(conditional.headers.get('etag')).toBeNull();
+    }
+  });
+});
+
+describe('client mistakes are 4xx with a code, logged below error level', () => {
+  let api: TestServer;
+  beforeAll(async () => {
+    api = await startServer();
+  });
+  afterAll(async () => api?.close());
+
+  const errorLines = () => api.logs.filter((line) => (JSON.parse(line) as { level: number }).level >= 50);
+  const body = JSON.stringify(TYPENAME);
+
+  it.each([
+    ['a charset other than UTF-8', { 'content-type': 'application/json; charset=koi8-r' }, body, 415],
+    ['an unknown Content-Encoding', { 'content-type': 'application/json', 'content-encoding': 'x-compress-9000' }, body, 415],
+    ['an invalid gzip body', { 'content-type': 'application/json', 'content-encoding': 'gzip' }, 'this is not gzip at all', 400],
+    ['a truncated gzip body', { 'content-type': 'application/json', 'content-encoding': 'gzip' }, gzipSync(body).subarray(0, 12), 400],
+  ] as const)('%s', async (_name, headers, payload, status) => {
+    const res = await request(`${api.url}/graphql`, { method: 'POST', headers, body: payload });
+    expect(res.status, res.text).toBe(status);
+    expect(res.json.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(res.json.errors[0].extensions.requestId).toBe(res.headers.get('x-request-id'));
+    expect(res.json.errors[0].message).not.toMatch(/Internal server error|node_modules|zlib|at /);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(errorLines()).toEqual([]);
+    // control: the same body sent plainly works
+    expect((await postGraphql(api.url, TYPENAME)).json).toEqual({ data: { __typename: 'Query' } });
+  });
+
+  it('a valid gzip body is accepted', async () => {
+    const res = await request(`${api.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: gzipSync(body),
+    });
+    expect(res.json).toEqual({ data: { __typename: 'Query' } });
+  });
+
+  it('a query over the token limit is HTTP 400 BAD_USER_INPUT, not 500', async () => {
+    const query = `{ ${Array.from({ length: 1100 }, (_, i) => `a${i}: __typename`).join(' ')} }`;
+    const res = await postGraphql(api.url, { query });
+    expect(res.status, res.text).toBe(400);
+    expect(res.json.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(res.json.errors[0].message).toMatch(/token/i);
+    expect(errorLines()).toEqual([]);
+  });
+
+  it('secret metadata nested too deep is BAD_USER_INPUT naming the field, and nothing is written', async () => {
+    const owner = await signUp(api, 'Deep Co');
+    const mutation = 'mutation($input: CreateSecretInput!) { createSecret(input: $input) { id metadata } }';
+    const create = (name: string, metadata: unknown) => api.gql(mutation, { input: { name, value: 'v', metadata } }, owner.accessToken);
+    for (const depth of [120, 40_000]) {
+      const name = `deep-${depth}`;
+      // Written by hand: JSON.stringify itself overflows the stack on 40,000 levels.
+      const metadata = `{"a":${'['.repeat(depth)}"x"${']'.repeat(depth)}}`;
+      const body = `{"query":${JSON.stringify(mutation)},"variables":{"input":{"name":"${name}","value":"v","metadata":${metadata}}}}`;
+      const res = await postGraphql(api.url, body, { authorization: `Bearer ${owner.accessToken}` });
+      const error = res.json.errors[0];
+      expect(error.extensions.code, res.text).toBe('BAD_USER_INPUT');
+      expect(error.message).toMatch(/metadata/);
+      expect(error.message).toMatch(/deep|depth|nest/i);
+      expect(error.extensions.field).toMatch(/metadata/);
+      expect(await api.db.collection('secrets').countDocuments({ name })).toBe(0);
+    }
+    // An array directly inside an array is refused too (FerretDB v1 cannot store one).
+    const nestedArray = await create('nested-array', { a: [1, ['x']] });
+    expectCode(nestedArray, 'BAD_USER_INPUT');
+    expect(nestedArray.errors![0]!.message).toMatch(/^input\.metadata: |^metadata: /);
+    expect(errorLines()).toEqual([]);
+    // Ten levels, the top-level object included, are fine.
+    const tenLevels = { a: [{ b: [{ c: [{ d: [{ e: ['x'] }] }] }] }] };
+    expect(expectOk(await create('shallow', tenLevels))).toEqual({ createSecret: { id: expect.any(String), metadata: tenLevels } });
+    const update = await api.gql(
+      'mutation($input: UpdateSecretInput!) { updateSecret(input: $input) { id } }',
+      { input: { name: 'shallow', metadata: { wrap: tenLevels } } },
+      owner.accessToken,
+    );
+    expectCode(update, 'BAD_USER_INPUT');
+  });
+});
+
+describe('no suggestions of any kind when Sandbox is off', () => {
+  let prod: TestServer;
+  beforeAll(async () => {
+    prod = await startServer({ NODE_ENV: 'production', MONGODB_URI: inject('mongoUri'), SANDBOX_ENABLED: 'false' });
+  });
+  afterAll(async () => prod?.close());
+
+  it('enum values, fields, arguments and types are never suggested', async () => {
+    const owner = await signUp(prod, 'Quiet Co');
+    const attempts = [
+      prod.gql('{ secrets(filter: { status: ACTIV }) { totalCount } }', {}, owner.accessToken),
+      prod.gql('query($f: SecretFilter) { secrets(filter: $f) { totalCount } }', { f: { status: 'ACTIV' } }, owner.accessToken),
+      prod.gql('query($f: SecretFilter) { secrets(filter: $f) { totalCount } }', { f: { statu: 'ACTIVE' } }, owner.accessToken),
+      prod.gql('{ me { usr { id } } }', {}, owner.accessToken),
+      prod.gql('{ secrets(filtr: {}) { totalCount } }', {}, owner.accessToken),
+      prod.gql('query($f: SecretFiltr) { secrets(filter: $f) { totalCount } }', {}, owner.accessToken),
+    ];
+    for (const res of await Promise.all(attempts)) {
+      expectCode(res, 'BAD_USER_INPUT');
+      for (const error of res.errors!) {
+        expect(error.message).not.toMatch(/did you mean|suggestion/i);
+        expect(error.message).not.toMatch(/ACTIVE"|"status"|"user"|"filter"/);
+      }
+    }
+  });
+
+  it('control: with Sandbox on, suggestions help the developer', async () => {
+    const res = await server.gql('{ secrets(filter: { status: ACTIV }) { totalCount } }');
+    expect(res.errors![0]!.message).toMatch(/Did you mean the enum value "ACTIVE"\?/);
   });
 });

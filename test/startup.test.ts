@@ -1,13 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { expectOk, signUp, STRONG_PASSWORD, uniqueEmail } from './support/auth.js';
 import { postGraphql } from './support/http.js';
-import { startServer, type TestServer } from './support/server.js';
+import { newJwtKeyPem, startServer, type TestServer } from './support/server.js';
 
 /**
  * The real entry point, `tsx src/main.ts`, as `npm start` runs it: no MONGODB_URI,
@@ -37,9 +37,10 @@ interface Running {
 const children = new Set<ChildProcess>();
 const tempDirs: string[] = [];
 
-function start(env: Record<string, string>): Running {
-  const child = spawn(TSX, ['src/main.ts'], {
-    cwd: ROOT,
+/** `tsx src/main.ts` as `npm start` runs it, in `cwd` (the project root unless given). */
+function start(env: Record<string, string>, cwd = ROOT): Running {
+  const child = spawn(TSX, ['--tsconfig', path.join(ROOT, 'tsconfig.json'), path.join(ROOT, 'src/main.ts')], {
+    cwd,
     // Only what the brief's user would have: no MONGODB_URI, no keys.
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -240,6 +241,77 @@ describe('npm start with no configuration (embedded database under DATA_DIR)', (
   );
 });
 
+describe('two processes on one DATA_DIR', () => {
+  it(
+    'the second attaches to the owner\'s embedded database; only the owner removes embedded-database.json; SIGKILL of the owner leaves no engine running, and the next start takes over',
+    async () => {
+      const dataDir = mkdtempSync(path.join(tmpdir(), 'coffer-startup-two-'));
+      tempDirs.push(dataDir);
+      const announcement = path.join(dataDir, 'embedded-database.json');
+      const owner = start(devEnv(dataDir));
+      const ownerBase = LISTENING.exec((await waitForLog(owner, LISTENING, LISTEN_TIMEOUT_MS)).msg!)![1]!;
+      const announced = JSON.parse(readFileSync(announcement, 'utf8')) as { uri: string; pid: number; enginePid?: number };
+      expect(readFileSync(path.join(dataDir, 'embedded-database.lock'), 'utf8').trim()).toBe(String(announced.pid));
+
+      // `PORT=4001 npm start` beside it: attaches instead of opening the same files a second time.
+      const second = start(devEnv(dataDir));
+      const secondBase = LISTENING.exec((await waitForLog(second, LISTENING, LISTEN_TIMEOUT_MS)).msg!)![1]!;
+      const databaseLines = second.lines.filter((l) => l.msg?.startsWith('database: ')).map((l) => l.msg!);
+      expect(databaseLines, output(second)).toEqual([expect.stringMatching(new RegExp(`^database: the embedded database of process ${announced.pid}, which owns DATA_DIR .* \\(attached`))]);
+      expect(databaseLines[0]).toContain(announced.uri);
+      expect(output(second)).not.toMatch(/FerretDB|mongod via/);
+
+      // One database: signed up through one, logged in through the other.
+      const email = uniqueEmail('two');
+      const signed = await gql(secondBase, 'mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }', {
+        input: { email, password: STRONG_PASSWORD, tenantName: 'Two Co' },
+      });
+      expect(signed.errors, JSON.stringify(signed.errors)).toBeUndefined();
+      const logged = await gql(ownerBase, 'mutation($input: LoginInput!) { login(input: $input) { accessToken } }', {
+        input: { email, password: STRONG_PASSWORD },
+      });
+      expect(logged.errors, JSON.stringify(logged.errors)).toBeUndefined();
+
+      // The attached process stops without touching the owner's announcement or database.
+      second.child.kill('SIGTERM');
+      expect(await waitForExit(second, EXIT_TIMEOUT_MS)).toEqual({ code: 0, signal: null });
+      expect(JSON.parse(readFileSync(announcement, 'utf8'))).toEqual(announced);
+      expect((await gql(ownerBase, '{ __typename }')).data).toEqual({ __typename: 'Query' });
+
+      // SIGKILL of the owner (the node process itself, no chance to clean up): its engine follows.
+      const alive = (pid: number) => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      process.kill(announced.pid, 'SIGKILL');
+      await waitForExit(owner, EXIT_TIMEOUT_MS);
+      if (announced.enginePid !== undefined) {
+        const deadline = Date.now() + 15_000;
+        while (alive(announced.enginePid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+        expect(alive(announced.enginePid), 'the embedded engine outlived its owner').toBe(false);
+      }
+
+      // The stale lock and announcement do not stop the next start: it takes over, with the data.
+      const next = start(devEnv(dataDir));
+      const nextBase = LISTENING.exec((await waitForLog(next, LISTENING, LISTEN_TIMEOUT_MS)).msg!)![1]!;
+      expect(next.lines.some((l) => l.msg?.startsWith('database: embedded') || l.msg?.startsWith('database: mongod')), output(next)).toBe(true);
+      const again = await gql(nextBase, 'mutation($input: LoginInput!) { login(input: $input) { accessToken } }', {
+        input: { email, password: STRONG_PASSWORD },
+      });
+      expect(again.errors, JSON.stringify(again.errors)).toBeUndefined();
+      next.child.kill('SIGTERM');
+      expect(await waitForExit(next, EXIT_TIMEOUT_MS)).toEqual({ code: 0, signal: null });
+      expect(existsSync(announcement)).toBe(false);
+      expect(existsSync(path.join(dataDir, 'embedded-database.lock'))).toBe(false);
+    },
+    3 * LISTEN_TIMEOUT_MS,
+  );
+});
+
 describe('production without configuration', () => {
   it('exits non-zero quickly, naming MONGODB_URI, VAULT_MASTER_KEYS and JWT_PRIVATE_KEY', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'coffer-startup-prod-'));
@@ -256,6 +328,57 @@ describe('production without configuration', () => {
     expect(existsSync(path.join(dataDir, 'dev-keys.json'))).toBe(false);
     expect(existsSync(path.join(dataDir, 'ferretdb'))).toBe(false);
   });
+});
+
+describe('.env in the working directory (README: fill .env from .env.template, then start)', () => {
+  function projectWithEnv(lines: string[]): string {
+    const cwd = mkdtempSync(path.join(tmpdir(), 'coffer-startup-env-'));
+    tempDirs.push(cwd);
+    writeFileSync(path.join(cwd, '.env'), `${lines.join('\n')}\n`, { mode: 0o600 });
+    return cwd;
+  }
+  const noLocalState = (cwd: string) => (existsSync(path.join(cwd, '.data')) ? readdirSync(path.join(cwd, '.data')) : []);
+
+  it('NODE_ENV=production in .env is production: without MONGODB_URI it refuses, no development keys, no embedded database', async () => {
+    const cwd = projectWithEnv(['NODE_ENV=production', 'PORT=0', 'MONGODB_URI=', 'JWT_PRIVATE_KEY=']);
+    const run = start({}, cwd);
+    const exit = await waitForExit(run, EXIT_TIMEOUT_MS);
+    expect(exit.code, output(run)).toBe(1);
+    const text = output(run);
+    expect(text).toContain('MONGODB_URI: required in production');
+    expect(text).not.toMatch(/listening|embedded|FerretDB|development keys/i);
+    expect(noLocalState(cwd)).toEqual([]);
+  });
+
+  it('a filled-in .env serves in production on its MONGODB_URI; the real environment wins over .env', async () => {
+    const dbName = `t_dotenv_${randomUUID().slice(0, 8)}`;
+    const uri = inject('mongoUri').replace(/\/[^/?]*(\?|$)/, `/${dbName}$1`);
+    const cwd = projectWithEnv([
+      'NODE_ENV=production',
+      'HOST=127.0.0.1',
+      'PORT=1',
+      `MONGODB_URI=${uri}`,
+      `VAULT_MASTER_KEYS=k1:${randomBytes(32).toString('base64')}`,
+      'VAULT_ACTIVE_MASTER_KEY=k1',
+      `JWT_PRIVATE_KEY=${newJwtKeyPem().replace(/\n/g, '\\n')}`,
+      'SANDBOX_ENABLED=',
+    ]);
+    const run = start({ PORT: '0' }, cwd); // PORT=1 in .env would fail to bind: the environment's 0 wins
+    const listening = await waitForLog(run, LISTENING, LISTEN_TIMEOUT_MS);
+    const base = LISTENING.exec(listening.msg!)![1]!;
+    expect(run.lines.some((l) => l.msg === `config: read ${path.join(cwd, '.env')} (variables set in the environment take precedence)`)).toBe(true);
+    const databaseLine = run.lines.find((l) => l.msg?.startsWith('database: '))!.msg!;
+    expect(databaseLine).toMatch(/^database: external MongoDB/);
+    expect(listening.msg).not.toContain('Sandbox'); // production: Sandbox off
+    const signed = await gql(base, 'mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }', {
+      input: { email: uniqueEmail('dotenv'), password: STRONG_PASSWORD, tenantName: 'Dotenv Co' },
+    });
+    expect(signed.errors, JSON.stringify(signed.errors)).toBeUndefined();
+    expect(noLocalState(cwd)).toEqual([]);
+    expect(output(run)).not.toContain('PRIVATE KEY');
+    run.child.kill('SIGTERM');
+    expect(await waitForExit(run, EXIT_TIMEOUT_MS)).toEqual({ code: 0, signal: null });
+  }, LISTEN_TIMEOUT_MS);
 });
 
 describe('restarting on an initialised database (in process)', () => {

@@ -1,11 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { BSON, type Db, type Document } from 'mongodb';
-import { connectMongo } from '../db/client.js';
-import { ConfigError, loadConfig, type Config } from '../config.js';
+import { ConfigError, loadConfig, loadDotEnvFile, type Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
-import { embeddedDatabaseFile, openDatabase, type DatabaseHandle } from '../runtime.js';
+import { openDatabase, type DatabaseHandle } from '../runtime.js';
 import { ensureIndexes } from '../db/collections.js';
 import { createServices } from '../services.js';
 import { bootstrapAdmin } from './bootstrap-admin.js';
@@ -57,26 +55,8 @@ async function readLine(prompt: string): Promise<string> {
   throw new Error('no password given on standard input');
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Reuses the running server's embedded database when there is one; two processes must not open the same files. */
-async function database(config: Config, logger: Logger): Promise<DatabaseHandle | { db: Db; close(): Promise<void> }> {
-  const announced = embeddedDatabaseFile(config);
-  if (!config.mongodbUri && existsSync(announced)) {
-    const { uri, dbName, pid } = JSON.parse(readFileSync(announced, 'utf8')) as { uri: string; dbName: string; pid: number };
-    if (processAlive(pid)) {
-      logger.info(`database: the running server's embedded database (pid ${pid})`);
-      const { client, db } = await connectMongo(uri, dbName);
-      return { db, close: () => client.close() };
-    }
-  }
+/** MONGODB_URI, else DATA_DIR's embedded database: the running server's when it owns it (see openDatabase). */
+function database(config: Config, logger: Logger): Promise<DatabaseHandle> {
   return openDatabase(config, logger);
 }
 
@@ -191,17 +171,20 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const run = command === undefined ? undefined : COMMANDS[command];
   if (!run) {
-    if (command === undefined || command === '--help' || command === '-h') {
+    if (command === '--help' || command === '-h') {
       process.stdout.write(`${USAGE}\n`);
       return 0;
     }
-    process.stderr.write(`unknown command "${command}"\n\n${USAGE}\n`);
+    // No command is a usage error too: a script calling the CLI without one did nothing.
+    process.stderr.write(`${command === undefined ? 'no command given' : `unknown command "${command}"`}\n\n${USAGE}\n`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  const envFile = loadDotEnvFile();
+  if (envFile) process.stderr.write(`config: read ${envFile} (variables set in the environment take precedence)\n`);
   try {
     return await run(rest);
   } catch (error) {

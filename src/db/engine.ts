@@ -11,7 +11,8 @@
 import { startFerretDb } from './ferretdb.js';
 import { startMemoryServer } from './memory-server.js';
 
-export type EngineKind = 'external' | 'mongodb-memory-server' | 'ferretdb';
+/** 'attached': the embedded database another process owns on the same DATA_DIR (src/runtime.ts). */
+export type EngineKind = 'external' | 'mongodb-memory-server' | 'ferretdb' | 'attached';
 
 export interface ResolvedDatabase {
   /** Connection string including the database name path (external URIs are kept as given). */
@@ -20,6 +21,8 @@ export interface ResolvedDatabase {
   engine: EngineKind;
   /** Human-readable, never contains credentials. */
   description: string;
+  /** The embedded engine's process, when it has one of its own. */
+  pid?: number;
   /** Stops an embedded server this module started (no-op for external); idempotent. */
   stop(): Promise<void>;
 }
@@ -34,6 +37,8 @@ export interface ResolveDatabaseOptions {
   /** Repository root (holds tools/ferretdb and .cache). */
   projectRoot: string;
   log: (line: string) => void;
+  /** How often a first-run build of the embedded FerretDB logs progress (default 15 s). */
+  buildProgressMs?: number;
 }
 
 interface EmbeddedStep {

@@ -21,12 +21,14 @@ import { engineDataDir } from './data-dir.js';
 
 const BINARY_NAME = 'coffer-ferretdb';
 const BUILD_TIMEOUT_MS = 10 * 60_000;
+/** How often a running build says it is still running. */
+const BUILD_PROGRESS_MS = 15_000;
 const READY_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 5_000;
 const STDERR_TAIL_CHARS = 4_000;
 
 export async function startFerretDb(opts: ResolveDatabaseOptions): Promise<ResolvedDatabase> {
-  const binary = await ensureWrapper(opts.projectRoot, opts.log);
+  const binary = await ensureWrapper(opts.projectRoot, opts.log, opts.buildProgressMs);
   const data = await engineDataDir(opts.persistentDir, 'ferretdb');
   try {
     const { child, uri } = await launch(binary, data.dir, opts.dbName);
@@ -34,6 +36,7 @@ export async function startFerretDb(opts: ResolveDatabaseOptions): Promise<Resol
       uri,
       dbName: opts.dbName,
       engine: 'ferretdb',
+      pid: child.pid,
       description: `embedded FerretDB (sqlite, ${data.label}) at ${uri}`,
       stop: async () => {
         await terminate(child);
@@ -48,7 +51,7 @@ export async function startFerretDb(opts: ResolveDatabaseOptions): Promise<Resol
 
 // ---- building the wrapper --------------------------------------------------
 
-async function ensureWrapper(projectRoot: string, log: (line: string) => void): Promise<string> {
+async function ensureWrapper(projectRoot: string, log: (line: string) => void, progressMs = BUILD_PROGRESS_MS): Promise<string> {
   const sourceDir = path.join(projectRoot, 'tools', 'ferretdb');
   const key = await sourceHash(sourceDir);
   const binary = path.join(projectRoot, '.cache', 'ferretdb', key, executableName(BINARY_NAME));
@@ -57,10 +60,20 @@ async function ensureWrapper(projectRoot: string, log: (line: string) => void): 
   if (go === undefined) {
     throw new Error(`Go is not on PATH, so tools/ferretdb cannot be built (no cached build at ${binary})`);
   }
-  log('building FerretDB wrapper (first run only, may take a minute or two)...');
+  log(
+    `building the embedded FerretDB (first run only): \`go build\` of ${sourceDir} into ${binary}, ` +
+      'downloading its modules through the Go module proxy; usually 1 to 4 minutes (seconds once the Go build cache is warm)',
+  );
   const startedAt = Date.now();
-  await buildWrapper(go, sourceDir, binary);
-  log(`built FerretDB wrapper in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
+  const seconds = () => Math.round((Date.now() - startedAt) / 1000);
+  const progress = setInterval(() => log(`still building the embedded FerretDB... ${seconds()} s`), progressMs);
+  progress.unref();
+  try {
+    await buildWrapper(go, sourceDir, binary);
+  } finally {
+    clearInterval(progress);
+  }
+  log(`built the embedded FerretDB in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
   return binary;
 }
 

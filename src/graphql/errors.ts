@@ -141,3 +141,12 @@ export function maskError(
     extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
   };
 }
+
+/**
+ * graphql-js's "Did you mean …?" hints (fields, arguments, types, enum values, inline
+ * fragments) map the schema for whoever probes it; with Sandbox off they are cut out.
+ * Suggested names are GraphQL names, so no `?` can occur inside one.
+ */
+export function withoutSuggestions(message: string): string {
+  return message.replace(/\s*Did you mean [^?]*\?/g, '').trim();
+}

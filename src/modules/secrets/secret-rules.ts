@@ -1,4 +1,5 @@
 import { badInput } from '../../errors.js';
+import { assertStorableJson } from '../../graphql/validation.js';
 import type { SecretDoc } from './secret.document.js';
 
 /** Limits of the secret model, in one place. */
@@ -63,6 +64,7 @@ export function validTags(tags: string[]): string[] {
 
 /** Non-secret JSON object of at most 4 KiB. */
 export function validMetadata(metadata: Record<string, unknown>): Record<string, unknown> {
+  assertStorableJson(metadata, 'metadata');
   if (Buffer.byteLength(JSON.stringify(metadata), 'utf8') > SECRET_LIMITS.metadataMaxBytes) {
     throw badInput('metadata', 'must be at most 4 KiB as JSON');
   }
