@@ -678,7 +678,7 @@ describe('client mistakes are 4xx with a code, logged below error level', () => 
 describe('no suggestions of any kind when Sandbox is off', () => {
   let prod: TestServer;
   beforeAll(async () => {
-    prod = await startServer({ NODE_ENV: 'production', MONGODB_URI: inject('mongoUri'), SANDBOX_ENABLED: 'false' });
+    prod = await startServer({ NODE_ENV: 'production', MONGODB_URI: inject('mongoUri'), SANDBOX_ENABLED: 'false', SIGNUP_MODE: 'open' });
   });
   afterAll(async () => prod?.close());
 

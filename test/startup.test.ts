@@ -362,6 +362,7 @@ describe('.env in the working directory (README: fill .env from .env.template, t
       'VAULT_ACTIVE_MASTER_KEY=k1',
       `JWT_PRIVATE_KEY=${newJwtKeyPem().replace(/\n/g, '\\n')}`,
       'SANDBOX_ENABLED=',
+      'SIGNUP_MODE=open',
     ]);
     const run = start({ PORT: '0' }, cwd); // PORT=1 in .env would fail to bind: the environment's 0 wins
     const listening = await waitForLog(run, LISTENING, LISTEN_TIMEOUT_MS);
