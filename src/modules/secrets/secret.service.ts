@@ -5,7 +5,7 @@ import { AppError, appError, badInput, conflict, forbidden, notFound } from '../
 import type { AuditEventInput, AuditSink } from '../audit/audit-event.js';
 import type { Principal } from '../auth/principal.js';
 import { isDuplicateKey } from '../../db/mongo-errors.js';
-import type { SecretCipher } from './secret-cipher.js';
+import type { SecretSealer } from './secret-sealer.js';
 import type { SecretDoc, SecretVersionDoc } from './secret.document.js';
 import type { SecretRepository } from './secret.repository.js';
 import {
@@ -49,7 +49,7 @@ export interface SetSecretOutcome {
 
 interface SecretWriteDeps {
   secretsOf: (tenantId: string) => SecretRepository;
-  cipher: SecretCipher;
+  cipher: SecretSealer;
   audit: AuditSink;
   logger: Logger;
 }
