@@ -21,6 +21,7 @@ import { formatValidationError } from './graphql/validation.js';
 import type { Logger } from './logger.js';
 import { currentRequestId, runWithRequestId } from './request-context.js';
 import { createServices } from './services.js';
+import type { SealedDataKind } from './modules/keys/sealed-data.js';
 import { AppError } from './errors.js';
 import { Throttle } from './modules/auth/throttle.js';
 
@@ -28,6 +29,8 @@ export interface AppOptions {
   config: Config;
   db: Db;
   logger: Logger;
+  /** Extra kinds of sealed data for key rotation to cover (see createServices). */
+  sealedData?: readonly SealedDataKind[];
 }
 
 export interface CofferApp {
@@ -63,9 +66,9 @@ function graphqlErrorBody(res: express.Response, code: string, message: string) 
 }
 
 /** Builds the whole app from a config and a database handle; tests start it on an ephemeral port. */
-export async function createApp({ config, db, logger }: AppOptions): Promise<CofferApp> {
+export async function createApp({ config, db, logger, sealedData }: AppOptions): Promise<CofferApp> {
   await ensureIndexes(db);
-  const { services, tokens, guard, reencryption, secretPurge, housekeeping } = await createServices({ config, db, logger });
+  const { services, tokens, guard, reencryption, secretPurge, housekeeping } = await createServices({ config, db, logger, sealedData });
   await services.keys.assertKeyringCoversStoredKeys(); // refuse to start with keys we could not open
   void reencryption.resumeAll(); // re-encryption interrupted by a stop or crash carries on
   secretPurge.start(); // soft-deleted secrets past their recovery window, hourly

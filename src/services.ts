@@ -25,8 +25,11 @@ import type { AuditSink } from './modules/audit/audit-event.js';
 import { AuditLog } from './modules/audit/audit-log.js';
 import { MasterKeyring } from './modules/keys/keyring.js';
 import { ReencryptionJob } from './modules/keys/reencryption.job.js';
+import { SealedDataRegistry, type SealedDataKind } from './modules/keys/sealed-data.js';
+import { TenantCipher } from './modules/keys/tenant-cipher.js';
 import { TenantKeyService } from './modules/keys/tenant-key.service.js';
-import { SecretCipher } from './modules/secrets/secret-cipher.js';
+import { SecretSealer } from './modules/secrets/secret-sealer.js';
+import { secretSealedData } from './modules/secrets/secret.sealed-data.js';
 import { SecretLifecycleService } from './modules/secrets/secret-lifecycle.service.js';
 import { SecretQueryService } from './modules/secrets/secret-query.service.js';
 import { SecretRepository } from './modules/secrets/secret.repository.js';
@@ -34,8 +37,20 @@ import { SecretWriteService } from './modules/secrets/secret.service.js';
 import { HousekeepingJob } from './jobs/housekeeping.job.js';
 import { SecretPurgeJob } from './jobs/secret-purge.job.js';
 
+/** What createServices needs. */
+export interface ServiceOptions {
+  config: Config;
+  db: Db;
+  logger: Logger;
+  /**
+   * Kinds of sealed data registered after Coffer's own (secrets first, then these), so key
+   * rotation re-seals them and keeps their DEKs until they have moved (tests use it).
+   */
+  sealedData?: readonly SealedDataKind[];
+}
+
 /** The composition root: every service gets its dependencies here, explicitly. */
-export async function createServices({ config, db, logger }: { config: Config; db: Db; logger: Logger }) {
+export async function createServices({ config, db, logger, sealedData = [] }: ServiceOptions) {
   const users = new UserRepository(db);
   const tenantRepository = new TenantRepository(db);
   const sessions = new SessionRepository(db);
@@ -49,7 +64,9 @@ export async function createServices({ config, db, logger }: { config: Config; d
   let auditLog: AuditLog | undefined;
   const audit: AuditSink = { append: (...events) => auditLog!.append(...events) };
   const keyring = MasterKeyring.fromConfig(config.vault);
-  const keys = new TenantKeyService({ db, keyring, logger, audit });
+  // Everything sealed under tenant DEKs. Secrets stay first: progress saved before kinds existed resumes in them.
+  const sealed = new SealedDataRegistry([secretSealedData, ...sealedData]);
+  const keys = new TenantKeyService({ db, keyring, logger, audit, sealedData: sealed });
   auditLog = new AuditLog({ db, macKeyFor: (chainId) => keys.auditKey(chainId), logger });
   const reencryption = new ReencryptionJob({
     db,
@@ -143,7 +160,7 @@ export async function createServices({ config, db, logger }: { config: Config; d
   });
 
   const secretsOf = (tenantId: string) => new SecretRepository(new TenantScope(db, tenantId));
-  const cipher = new SecretCipher(keys);
+  const cipher = new SecretSealer(new TenantCipher(keys));
 
   const services: Services = {
     auth,

@@ -11,9 +11,11 @@ import { PLATFORM_CHAIN, type AuditEventInput, type AuditSink } from '../src/mod
 import { KeyResolver } from '../src/modules/keys/key.resolver.js';
 import { MasterKeyring, UnknownMasterKeyError } from '../src/modules/keys/keyring.js';
 import { ReencryptionJob } from '../src/modules/keys/reencryption.job.js';
+import { SealedDataRegistry } from '../src/modules/keys/sealed-data.js';
 import { TENANT_KEYS_COLLECTION, type TenantKeyDoc } from '../src/modules/keys/tenant-key.repository.js';
 import { RetiredKeyError, TenantKeyService } from '../src/modules/keys/tenant-key.service.js';
 import { SECRETS_COLLECTION, type SecretDoc, type SecretVersionDoc } from '../src/modules/secrets/secret.document.js';
+import { secretSealedData } from '../src/modules/secrets/secret.sealed-data.js';
 
 const logger = createLogger('silent');
 const user = { type: 'USER' as const, id: 'admin-1' };
@@ -46,7 +48,7 @@ class RecordingAudit implements AuditSink {
 }
 
 function keyService(db: Db, keyring: MasterKeyring, audit?: AuditSink): TenantKeyService {
-  return new TenantKeyService({ db, keyring, logger, audit });
+  return new TenantKeyService({ db, keyring, logger, audit, sealedData: new SealedDataRegistry([secretSealedData]) });
 }
 
 /** A service and its job wired together, as services.ts would (defaults shortened for tests). */
@@ -328,7 +330,7 @@ describe('tenant key rotation and re-encryption', () => {
         return super.dek(tenantId, version);
       }
     }
-    const keys = new InterferingKeys({ db, keyring: ring, logger });
+    const keys = new InterferingKeys({ db, keyring: ring, logger, sealedData: new SealedDataRegistry([secretSealedData]) });
     const job = new ReencryptionJob({ db, keys, logger, batchSize: 2, leaseMs: 5_000, retireGraceMs: 0 });
     const ids = await seedSecrets(db, keys, 'tenant-a', 7, 3);
     const oldDek = await keys.activeDek('tenant-a'); // a writer that fetched v1 just before the rotation

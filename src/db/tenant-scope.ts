@@ -1,4 +1,7 @@
 import type {
+  AggregateOptions,
+  AggregationCursor,
+  BulkWriteOptions,
   Collection,
   Db,
   Document,
@@ -17,6 +20,23 @@ export interface TenantDocument extends Document {
 
 /** What callers may insert: everything but tenantId, which the scope adds itself. */
 export type TenantInsert<T extends TenantDocument> = Omit<T, 'tenantId'>;
+
+/** Stages that read or write other collections: they would step outside the tenant's documents. */
+const ESCAPING_STAGES = new Set(['$lookup', '$graphLookup', '$unionWith', '$out', '$merge']);
+
+/** Throws when a pipeline (or a $facet inside it) holds a stage that reaches beyond its collection. */
+function checkPipeline(pipeline: readonly Document[]): void {
+  for (const stage of pipeline) {
+    for (const [name, body] of Object.entries(stage)) {
+      if (ESCAPING_STAGES.has(name)) throw new Error(`tenant-scoped pipelines must not use ${name}`);
+      if (name === '$facet' && body && typeof body === 'object') {
+        for (const inner of Object.values(body as Record<string, unknown>)) {
+          if (Array.isArray(inner)) checkPipeline(inner as Document[]);
+        }
+      }
+    }
+  }
+}
 
 /**
  * A collection seen through one tenant. It adds `tenantId` to every filter,
@@ -64,6 +84,29 @@ export class TenantCollection<T extends TenantDocument> {
     const full = { ...doc, tenantId: this.tenantId } as unknown as T;
     await this.collection.insertOne(full as OptionalUnlessRequiredId<T>);
     return full;
+  }
+
+  /**
+   * Inserts documents stamped with this tenant (ordered unless told otherwise). A document
+   * that already names a tenant must name this one: anything else is refused before any write.
+   */
+  async insertMany(docs: readonly TenantInsert<T>[], options?: BulkWriteOptions): Promise<T[]> {
+    const full = docs.map((doc) => {
+      const named: unknown = (doc as Document).tenantId;
+      if (named !== undefined && named !== this.tenantId) throw new Error('tenant-scoped inserts must not name another tenant');
+      return { ...doc, tenantId: this.tenantId } as unknown as T;
+    });
+    if (full.length) await this.collection.insertMany(full as OptionalUnlessRequiredId<T>[], options);
+    return full;
+  }
+
+  /**
+   * Runs `pipeline` over this tenant's documents only: the scope puts its own
+   * `{ $match: { tenantId } }` first and refuses stages that reach other collections.
+   */
+  aggregate<R extends Document = Document>(pipeline: readonly Document[], options?: AggregateOptions): AggregationCursor<R> {
+    checkPipeline(pipeline);
+    return this.collection.aggregate<R>([{ $match: { tenantId: this.tenantId } }, ...pipeline], options);
   }
 
   updateOne(filter: Filter<T>, update: UpdateFilter<T>) {

@@ -1,5 +1,6 @@
 import type { Db } from 'mongodb';
 import { Collections } from '../db/collections.js';
+import { systemSweep } from '../db/cross-tenant-sweep.js';
 import type { Logger } from '../logger.js';
 
 interface HousekeepingDeps {
@@ -44,12 +45,12 @@ export class HousekeepingJob {
   /** One pass; returns what was removed. */
   async sweep(now = new Date()): Promise<{ sessions: number; invitations: number }> {
     const cutoff = new Date(now.getTime() - (this.deps.keepDays ?? 30) * 86_400_000);
-    const sessions = await this.deps.db
-      .collection(Collections.sessions)
-      .deleteMany({ $or: [{ expiresAt: { $lte: cutoff } }, { revokedAt: { $ne: null, $lte: cutoff } }] });
-    const invitations = await this.deps.db
-      .collection(Collections.invitations)
-      .deleteMany({ $or: [{ expiresAt: { $lte: cutoff } }, { acceptedAt: { $ne: null, $lte: cutoff } }] });
+    const sessions = await systemSweep(this.deps.db, Collections.sessions).deleteMany({
+      $or: [{ expiresAt: { $lte: cutoff } }, { revokedAt: { $ne: null, $lte: cutoff } }],
+    });
+    const invitations = await systemSweep(this.deps.db, Collections.invitations).deleteMany({
+      $or: [{ expiresAt: { $lte: cutoff } }, { acceptedAt: { $ne: null, $lte: cutoff } }],
+    });
     const removed = { sessions: sessions.deletedCount, invitations: invitations.deletedCount };
     if (removed.sessions || removed.invitations) this.deps.logger.info({ event: 'housekeeping', ...removed }, 'removed ended sessions and invitations');
     return removed;

@@ -1,4 +1,5 @@
 import type { Db } from 'mongodb';
+import { systemSweep } from '../db/cross-tenant-sweep.js';
 import type { Logger } from '../logger.js';
 import type { AuditSink } from '../modules/audit/audit-event.js';
 import { SECRETS_COLLECTION, type SecretDoc } from '../modules/secrets/secret.document.js';
@@ -15,7 +16,7 @@ interface PurgeDeps {
 /**
  * Purges soft-deleted secrets whose recovery window has passed. Expiry lives in
  * queries plus this sweep, never in TTL indexes (FerretDB v1 has none). It works
- * across tenants, so it reads the collection directly; each purge is audited in
+ * across tenants, through the reviewed cross-tenant door (db/cross-tenant-sweep.ts); each purge is audited in
  * the secret's own tenant with actor SYSTEM.
  */
 export class SecretPurgeJob {
@@ -48,11 +49,8 @@ export class SecretPurgeJob {
 
   private async purgeExpired(now: Date): Promise<number> {
     const cutoff = new Date(now.getTime() - this.deps.recoveryDays * 86_400_000);
-    const secrets = this.deps.db.collection<SecretDoc>(SECRETS_COLLECTION);
-    const due = await secrets
-      .find({ deletedAt: { $ne: null, $lte: cutoff } }, { projection: { _id: 1, tenantId: 1, name: 1, revision: 1 } })
-      .limit(1000)
-      .toArray();
+    const secrets = systemSweep<SecretDoc>(this.deps.db, SECRETS_COLLECTION);
+    const due = await secrets.find({ deletedAt: { $ne: null, $lte: cutoff } }, { projection: { _id: 1, tenantId: 1, name: 1, revision: 1 }, limit: 1000 });
     let purged = 0;
     for (const doc of due) {
       // Guarded by revision: a restore that raced this sweep wins.

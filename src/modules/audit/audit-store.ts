@@ -1,4 +1,4 @@
-import type { Collection, Db, Filter, FindCursor } from 'mongodb';
+import type { Db, Filter, FindCursor } from 'mongodb';
 import { TenantScope, type TenantCollection } from '../../db/tenant-scope.js';
 import type { ChainHead } from './audit-chain.js';
 import { AUDIT_COLLECTION, type AuditEventDoc } from './audit.document.js';
@@ -8,17 +8,14 @@ const STREAM_BATCH = 500;
 
 
 /**
- * One chain's events (chain = tenant id or PLATFORM_CHAIN). Reads go through a
- * TenantScope; inserts use the raw collection only because TenantCollection has
- * no insertMany, and refuse documents of any other chain.
+ * One chain's events (chain = tenant id or PLATFORM_CHAIN), all through a
+ * TenantScope; inserts refuse documents of any other chain.
  */
 export class AuditChainStore {
   private readonly events: TenantCollection<AuditEventDoc>;
-  private readonly raw: Collection<AuditEventDoc>;
 
   constructor(db: Db, readonly chainId: string) {
     this.events = new TenantScope(db, chainId).collection<AuditEventDoc>(AUDIT_COLLECTION);
-    this.raw = db.collection<AuditEventDoc>(AUDIT_COLLECTION);
   }
 
   /** The latest stored event, or null for an empty chain. */
@@ -33,7 +30,7 @@ export class AuditChainStore {
    */
   async insertBatch(docs: readonly AuditEventDoc[]): Promise<void> {
     if (docs.some((doc) => doc.tenantId !== this.chainId)) throw new Error('audit batch names another chain');
-    await this.raw.insertMany([...docs], { ordered: true });
+    await this.events.insertMany(docs, { ordered: true });
   }
 
   /** Which of these event ids are stored. */

@@ -1,5 +1,6 @@
 import type { Db, IndexDescription } from 'mongodb';
 import type { TenantDocument } from '../../db/tenant-scope.js';
+import { createIndexesOneByOne } from '../../db/indexes.js';
 import type { ActorType, AuditOutcome } from './audit-event.js';
 
 export const AUDIT_COLLECTION = 'audit_events';
@@ -49,5 +50,5 @@ export const AUDIT_INDEXES: readonly IndexDescription[] = [
 
 /** Creates the audit indexes, one per command (FerretDB v1, see db/collections.ts); idempotent. */
 export async function ensureAuditIndexes(db: Db): Promise<void> {
-  for (const index of AUDIT_INDEXES) await db.collection(AUDIT_COLLECTION).createIndexes([index]);
+  await createIndexesOneByOne(db, AUDIT_COLLECTION, AUDIT_INDEXES);
 }

@@ -36,7 +36,7 @@ export class TenantKeyVersion {
   @Field(() => String, { description: 'Id of the master key this version is (or, once retired, was last) wrapped under.' })
   masterKeyId!: string;
 
-  @Field(() => Int, { description: 'How many live (not destroyed) secret versions are encrypted with this key version.' })
+  @Field(() => Int, { description: 'How many live (not destroyed) sealed values are encrypted with this key version: secret versions and any other sealed data, summed.' })
   secretVersionCount!: number;
 
   @Field(() => Date, { nullable: true, description: 'When it was retired and its key material deleted; null while in use.' })

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { Binary, type Db } from 'mongodb';
-import { open, seal, secretVersionAad } from '../../crypto/aes-gcm.js';
+import type { Db } from 'mongodb';
+import { TenantScope } from '../../db/tenant-scope.js';
 import type { Logger } from '../../logger.js';
 import type { AuditSink } from '../audit/audit-event.js';
-import type { SecretVersionDoc } from '../secrets/secret.document.js';
-import { SecretKeyUsage, TenantKeyRepository, toBuffer, type DekDoc, type SecretKeyView, type TenantKeyDoc } from './tenant-key.repository.js';
+import type { SealedDataKind, SealedItem } from './sealed-data.js';
+import { TenantCipher } from './tenant-cipher.js';
+import { TenantKeyRepository, type DekDoc, type ReencryptionProgress, type TenantKeyDoc } from './tenant-key.repository.js';
 import type { ReencryptionStarter, TenantKeyService } from './tenant-key.service.js';
 
 export interface ReencryptionJobDeps {
@@ -12,7 +13,7 @@ export interface ReencryptionJobDeps {
   keys: TenantKeyService;
   logger: Logger;
   audit?: AuditSink;
-  /** Secrets per batch; progress is saved after each (default 100). */
+  /** Items per batch; progress is saved after each (default 100). */
   batchSize?: number;
   /** How long a run's lease lasts without renewal; renewed every batch (default 60 s). */
   leaseMs?: number;
@@ -30,20 +31,23 @@ interface RunContext {
   tenantId: string;
   owner: string;
   target: number;
-  targetKey: Buffer;
   total: number;
   startedAt: Date;
-  usage: SecretKeyUsage;
-  progress: { cursor: string | null; done: number };
+  scope: TenantScope;
+  kinds: readonly SealedDataKind[];
+  /** Which kind the walk is in (null: the first, as progress saved before kinds existed) and where. */
+  progress: ReencryptionProgress;
 }
 
 const MAX_CAS_ATTEMPTS = 20;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /**
- * Moves every secret version of a tenant onto the target DEK after a rotation,
- * one secret per compare-and-set update, resumable from a cursor, guarded by a
- * lease so one instance works on a tenant at a time. Retires old DEKs at the end.
+ * Moves every value sealed under an old DEK of a tenant onto the target DEK after a
+ * rotation: it walks each registered SealedDataKind in turn (the key service's registry),
+ * one item per compare-and-set update, resumable from its progress (kind + cursor),
+ * guarded by a lease so one instance works on a tenant at a time. Retires old DEKs at
+ * the end, once no registered kind uses them.
  */
 export class ReencryptionJob implements ReencryptionStarter {
   private readonly repo: TenantKeyRepository;
@@ -56,6 +60,8 @@ export class ReencryptionJob implements ReencryptionStarter {
   private readonly batchSize: number;
   private readonly leaseMs: number;
   private readonly retireGraceMs: number;
+  /** Seals through deps.keys, so re-sealing sees exactly the keys the service hands out. */
+  private readonly cipher: TenantCipher;
   private stopped = false;
 
   constructor(private readonly deps: ReencryptionJobDeps) {
@@ -63,6 +69,7 @@ export class ReencryptionJob implements ReencryptionStarter {
     this.batchSize = deps.batchSize ?? 100;
     this.leaseMs = deps.leaseMs ?? 60_000;
     this.retireGraceMs = deps.retireGraceMs ?? 30_000;
+    this.cipher = new TenantCipher(deps.keys);
   }
 
   /** Runs a tenant's job in the background; failures are logged and retried once the lease has expired. */
@@ -148,58 +155,60 @@ export class ReencryptionJob implements ReencryptionStarter {
     const { reencryption } = doc;
     const target = reencryption.targetVersion;
     if (target === null) throw new Error(`tenant ${doc.tenantId}: re-encryption RUNNING without a target version`);
+    const kinds = this.deps.keys.sealedData.list();
+    let progress: ReencryptionProgress = { kind: reencryption.kind ?? null, cursor: reencryption.cursor, done: reencryption.done };
+    if (progress.kind !== null && !kinds.some((k) => k.name === progress.kind)) {
+      this.deps.logger.warn({ tenantId: doc.tenantId, kind: progress.kind }, 're-encryption progress names an unregistered kind; walking everything again');
+      progress = { kind: null, cursor: null, done: progress.done };
+    }
     return {
       tenantId: doc.tenantId,
       owner: this.owner,
       target,
-      targetKey: await this.deps.keys.dek(doc.tenantId, target),
       total: reencryption.total,
       startedAt: reencryption.startedAt ?? new Date(0),
-      usage: new SecretKeyUsage(this.deps.db, doc.tenantId),
-      progress: { cursor: reencryption.cursor, done: reencryption.done },
+      scope: new TenantScope(this.deps.db, doc.tenantId),
+      kinds,
+      progress,
     };
   }
 
-  /** Walks the secrets after the saved cursor, saving progress after each batch. */
+  /** Walks each kind from the saved progress (kind + cursor), saving progress after each batch. */
   private async walk(ctx: RunContext, maxBatches: number): Promise<RunOutcome> {
-    for (let batches = 0; ; batches++) {
-      if (batches >= maxBatches || this.stopped) return 'PAUSED';
-      const secrets = await ctx.usage.batchAfter(ctx.progress.cursor, this.batchSize);
-      if (!secrets.length) return 'DONE';
-      for (const secret of secrets) ctx.progress.done += await this.reencryptSecret(ctx, secret);
-      ctx.progress.cursor = secrets[secrets.length - 1]!._id;
-      if (!(await this.saveProgress(ctx))) return 'LOST_LEASE';
-      if (secrets.length < this.batchSize) return 'DONE';
+    const first = ctx.progress.kind === null ? 0 : ctx.kinds.findIndex((k) => k.name === ctx.progress.kind);
+    let batches = 0;
+    for (let index = first; index < ctx.kinds.length; index++) {
+      const kind = ctx.kinds[index]!;
+      const next = ctx.kinds[index + 1];
+      for (;;) {
+        if (batches >= maxBatches || this.stopped) return 'PAUSED';
+        batches++;
+        const batch = await kind.staleAfter(ctx.scope, ctx.target, ctx.progress.cursor, this.batchSize);
+        for (const item of batch.items) ctx.progress.done += await this.resealItem(ctx, kind, item);
+        if (batch.next !== null) ctx.progress = { ...ctx.progress, kind: kind.name, cursor: batch.next };
+        else if (next) ctx.progress = { ...ctx.progress, kind: next.name, cursor: null };
+        if (!(await this.saveProgress(ctx))) return 'LOST_LEASE';
+        if (batch.next === null) break;
+      }
     }
+    return 'DONE';
   }
 
   private saveProgress(ctx: RunContext, extraLeaseMs = 0): Promise<boolean> {
-    const progress = { cursor: ctx.progress.cursor, done: Math.min(ctx.progress.done, ctx.total) };
+    const progress = { ...ctx.progress, done: Math.min(ctx.progress.done, ctx.total) };
     return this.repo.saveProgress(ctx.tenantId, ctx.owner, ctx.target, progress, this.leaseMs + extraLeaseMs);
   }
 
-  /** Re-seals a secret's versions that are not on the target DEK; retries on a concurrent write. Returns how many it re-sealed. */
-  private async reencryptSecret(ctx: RunContext, first: SecretKeyView): Promise<number> {
-    let secret: SecretKeyView | null = first;
-    for (let attempt = 0; secret && attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      const current: SecretKeyView = secret;
-      const stale = current.versions.filter((v) => v.ciphertext !== null && v.dekVersion !== ctx.target).length;
-      if (stale === 0) return 0;
-      const versions = await Promise.all(current.versions.map((v) => this.resealed(ctx, current._id, v)));
-      if (await ctx.usage.replaceVersions(current, versions)) return stale;
-      secret = await ctx.usage.findOne(current._id);
+  /** Re-seals one item's values that are not on the target DEK; re-reads and retries on a concurrent write. Returns how many it re-sealed. */
+  private async resealItem(ctx: RunContext, kind: SealedDataKind, first: SealedItem): Promise<number> {
+    let item: SealedItem | null = first;
+    for (let attempt = 0; item && attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const resealed = await kind.reseal(ctx.scope, item, ctx.target, this.cipher);
+      if (resealed !== null) return resealed;
+      item = await kind.findOne(ctx.scope, item._id);
     }
-    if (!secret) return 0; // deleted meanwhile
-    throw new Error(`secret ${first._id} of tenant ${ctx.tenantId} kept changing during re-encryption`);
-  }
-
-  private async resealed(ctx: RunContext, secretId: string, version: SecretVersionDoc): Promise<SecretVersionDoc> {
-    if (version.ciphertext === null || version.dekVersion === ctx.target) return version;
-    const aad = secretVersionAad(ctx.tenantId, secretId, version.version);
-    const plaintext = open(await this.deps.keys.dek(ctx.tenantId, version.dekVersion), toBuffer(version.ciphertext), aad);
-    const ciphertext = seal(ctx.targetKey, plaintext, aad);
-    plaintext.fill(0);
-    return { ...version, ciphertext: new Binary(ciphertext), dekVersion: ctx.target };
+    if (!item) return 0; // deleted meanwhile
+    throw new Error(`${kind.name} item ${first._id} of tenant ${ctx.tenantId} kept changing during re-encryption`);
   }
 
   /** After the walk: waits out the grace period, sweeps stragglers, then retires old DEKs once nothing uses them. */
@@ -230,21 +239,23 @@ export class ReencryptionJob implements ReencryptionStarter {
     return !this.stopped;
   }
 
-  /** Re-encrypts secrets that still hold versions on an old DEK (written meanwhile, or before the cursor). */
+  /** Re-seals items of every kind that still hold values on an old DEK (written meanwhile, or before the cursor). */
   private async sweepStale(ctx: RunContext): Promise<boolean> {
-    for (;;) {
-      const ids = await ctx.usage.staleIds(ctx.target, this.batchSize);
-      if (!ids.length) return true;
-      for (const id of ids) {
-        const secret = await ctx.usage.findOne(id);
-        if (secret) ctx.progress.done += await this.reencryptSecret(ctx, secret);
-      }
-      if (!(await this.saveProgress(ctx))) return false;
+    for (const kind of ctx.kinds) {
+      let cursor: string | null = null;
+      do {
+        const batch = await kind.staleAfter(ctx.scope, ctx.target, cursor, this.batchSize);
+        for (const item of batch.items) ctx.progress.done += await this.resealItem(ctx, kind, item);
+        if (batch.items.length && !(await this.saveProgress(ctx))) return false;
+        cursor = batch.next;
+      } while (cursor !== null);
     }
+    return true;
   }
 
+  /** Whether any registered kind still holds a live value on a DEK other than the target. */
   private async oldDekInUse(ctx: RunContext): Promise<boolean> {
-    for (const [version, count] of await ctx.usage.countByDek()) {
+    for (const [version, count] of await this.deps.keys.sealedData.countByDek(ctx.scope)) {
       if (version !== ctx.target && count > 0) return true;
     }
     return false;

@@ -1,6 +1,5 @@
 import type { Binary, Collection, Db, Filter } from 'mongodb';
-import { TenantScope, type TenantCollection, type TenantDocument } from '../../db/tenant-scope.js';
-import { SECRETS_COLLECTION, type SecretDoc, type SecretVersionDoc } from '../secrets/secret.document.js';
+import type { TenantDocument } from '../../db/tenant-scope.js';
 
 export const TENANT_KEYS_COLLECTION = 'tenant_keys';
 
@@ -29,17 +28,29 @@ export interface DekDoc {
 
 export interface ReencryptionDoc {
   state: ReencryptionState;
-  /** The DEK version every secret version is being moved to. */
+  /** The DEK version every sealed value is being moved to. */
   targetVersion: number | null;
   done: number;
   total: number;
-  /** The last secret _id processed (secrets are walked in _id order). */
+  /**
+   * The SealedDataKind being walked (kinds are walked in registration order). null or absent:
+   * the first kind (progress saved before kinds existed named secrets only, registered first).
+   */
+  kind?: string | null;
+  /** Where the walk of `kind` continues: items are walked in _id order after it. */
   cursor: string | null;
   leaseUntil: Date | null;
   /** Which job run holds the lease. */
   leaseOwner: string | null;
   startedAt: Date | null;
   finishedAt: Date | null;
+}
+
+/** A re-encryption's resumable position: which kind, where in it, how many values are done. */
+export interface ReencryptionProgress {
+  kind: string | null;
+  cursor: string | null;
+  done: number;
 }
 
 /**
@@ -62,6 +73,7 @@ export const IDLE_REENCRYPTION: ReencryptionDoc = {
   targetVersion: null,
   done: 0,
   total: 0,
+  kind: null,
   cursor: null,
   leaseUntil: null,
   leaseOwner: null,
@@ -136,9 +148,10 @@ export class TenantKeyRepository {
   }
 
   /** Records progress and renews the lease; false when `owner` no longer holds it. */
-  async saveProgress(tenantId: string, owner: string, target: number, progress: { cursor: string | null; done: number }, leaseMs: number): Promise<boolean> {
+  async saveProgress(tenantId: string, owner: string, target: number, progress: ReencryptionProgress, leaseMs: number): Promise<boolean> {
     const result = await this.keys.updateOne(this.leaseFilter(tenantId, owner, target), {
       $set: {
+        'reencryption.kind': progress.kind,
         'reencryption.cursor': progress.cursor,
         'reencryption.done': progress.done,
         'reencryption.leaseUntil': new Date(Date.now() + leaseMs),
@@ -176,64 +189,5 @@ export class TenantKeyRepository {
       'reencryption.leaseOwner': owner,
       'reencryption.targetVersion': target,
     };
-  }
-}
-
-/** What the key module reads of a secret. */
-export type SecretKeyView = Pick<SecretDoc, '_id' | 'versions' | 'revision'>;
-
-const KEY_VIEW = { _id: 1, versions: 1, revision: 1 } as const;
-
-/** The key module's view of one tenant's secrets: which DEK sealed what, and re-sealing in place. */
-export class SecretKeyUsage {
-  private readonly secrets: TenantCollection<SecretDoc>;
-  private readonly raw: Collection<SecretDoc>;
-
-  constructor(db: Db, readonly tenantId: string) {
-    this.secrets = new TenantScope(db, tenantId).collection<SecretDoc>(SECRETS_COLLECTION);
-    this.raw = db.collection<SecretDoc>(SECRETS_COLLECTION);
-  }
-
-  /** Non-destroyed secret versions per DEK version. */
-  async countByDek(): Promise<Map<number, number>> {
-    const rows = await this.raw
-      .aggregate<{ _id: number; count: number }>([
-        { $match: { tenantId: this.tenantId } },
-        { $unwind: '$versions' },
-        { $match: { 'versions.ciphertext': { $ne: null } } },
-        { $group: { _id: '$versions.dekVersion', count: { $sum: 1 } } },
-      ])
-      .toArray();
-    return new Map(rows.map((row) => [row._id, row.count]));
-  }
-
-  /** Ids of secrets holding a non-destroyed version not sealed with `target` (at most `limit`, in _id order). */
-  async staleIds(target: number, limit: number): Promise<string[]> {
-    const rows = await this.raw
-      .aggregate<{ _id: string }>([
-        { $match: { tenantId: this.tenantId } },
-        { $unwind: '$versions' },
-        { $match: { 'versions.ciphertext': { $ne: null }, 'versions.dekVersion': { $ne: target } } },
-        { $group: { _id: '$_id' } },
-        { $sort: { _id: 1 } },
-        { $limit: limit },
-      ])
-      .toArray();
-    return rows.map((row) => row._id);
-  }
-
-  /** The next `limit` secrets after `cursor`, in _id order. */
-  batchAfter(cursor: string | null, limit: number): Promise<SecretKeyView[]> {
-    return this.secrets.find(cursor === null ? {} : { _id: { $gt: cursor } }, { sort: { _id: 1 }, limit, projection: KEY_VIEW }).toArray();
-  }
-
-  findOne(id: string): Promise<SecretKeyView | null> {
-    return this.secrets.findOne({ _id: id }, { projection: KEY_VIEW });
-  }
-
-  /** Writes re-sealed versions if nobody changed the secret since `revision` was read. */
-  async replaceVersions(secret: SecretKeyView, versions: SecretVersionDoc[]): Promise<boolean> {
-    const result = await this.secrets.updateOne({ _id: secret._id, revision: secret.revision }, { $set: { versions }, $inc: { revision: 1 } });
-    return result.matchedCount === 1;
   }
 }

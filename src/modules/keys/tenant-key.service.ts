@@ -6,10 +6,11 @@ import { conflict } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { PLATFORM_CHAIN, type AuditEventInput, type AuditSink } from '../audit/audit-event.js';
 import { isDuplicateKey } from '../../db/mongo-errors.js';
+import { TenantScope } from '../../db/tenant-scope.js';
 import type { MasterKeyring } from './keyring.js';
+import type { SealedDataRegistry } from './sealed-data.js';
 import {
   IDLE_REENCRYPTION,
-  SecretKeyUsage,
   TenantKeyRepository,
   toBuffer,
   type DekDoc,
@@ -29,6 +30,7 @@ export interface TenantKeyVersionView {
   version: number;
   createdAt: Date;
   masterKeyId: string;
+  /** Live values sealed under this version, summed over every registered kind of sealed data. */
   secretVersionCount: number;
   retiredAt: Date | null;
 }
@@ -62,6 +64,12 @@ export interface TenantKeyServiceDeps {
   keyring: MasterKeyring;
   logger: Logger;
   audit?: AuditSink;
+  /**
+   * Every kind of data sealed under tenant DEKs: rotation, its progress and DEK retirement
+   * walk these. Without it the service only hands out and re-wraps keys (status and
+   * rotate refuse, rather than count nothing and retire a DEK still in use).
+   */
+  sealedData?: SealedDataRegistry;
   /** How long an unwrapped key stays in memory (default 5 minutes). */
   cacheTtlMs?: number;
   /** How many unwrapped keys stay in memory at most (default 1000, least recently used go first). */
@@ -119,6 +127,12 @@ export class TenantKeyService {
     this.cache = new KeyCache(deps.cacheTtlMs ?? 5 * 60_000, deps.cacheMax ?? 1000);
   }
 
+  /** What is sealed under tenant DEKs; the re-encryption job walks the same registry. */
+  get sealedData(): SealedDataRegistry {
+    if (!this.deps.sealedData) throw new Error('this key service was built without a sealed-data registry; it cannot count or re-encrypt data');
+    return this.deps.sealedData;
+  }
+
   /** Connects the background job that rotate() starts. */
   useReencryption(job: ReencryptionStarter): void {
     this.reencryption = job;
@@ -158,7 +172,7 @@ export class TenantKeyService {
   async status(tenantId: string): Promise<TenantKeyStatusView> {
     assertDataTenant(tenantId);
     const doc = await this.docFor(tenantId);
-    const counts = await new SecretKeyUsage(this.deps.db, tenantId).countByDek();
+    const counts = await this.sealedData.countByDek(new TenantScope(this.deps.db, tenantId));
     return {
       activeDekVersion: doc.activeDekVersion,
       versions: doc.deks.map((d) => ({
@@ -263,7 +277,7 @@ export class TenantKeyService {
 
   private async versionsNotOn(tenantId: string, version: number): Promise<number> {
     let total = 0;
-    for (const [dekVersion, count] of await new SecretKeyUsage(this.deps.db, tenantId).countByDek()) {
+    for (const [dekVersion, count] of await this.sealedData.countByDek(new TenantScope(this.deps.db, tenantId))) {
       if (dekVersion !== version) total += count;
     }
     return total;

@@ -3,7 +3,7 @@ import { appError, badInput, notFound, notFoundBecause } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { AuditEventInput, AuditSink } from '../audit/audit-event.js';
 import type { Principal } from '../auth/principal.js';
-import type { SecretCipher } from './secret-cipher.js';
+import type { SecretSealer } from './secret-sealer.js';
 import type { SecretDoc } from './secret.document.js';
 import type { SecretListFilter, SecretRepository } from './secret.repository.js';
 import { validName, validPrefix, withinPrefixes, type SecretStatus } from './secret-rules.js';
@@ -11,7 +11,7 @@ import { auditOf } from './secret.service.js';
 
 interface QueryDeps {
   secretsOf: (tenantId: string) => SecretRepository;
-  cipher: SecretCipher;
+  cipher: SecretSealer;
   audit: AuditSink;
   logger: Logger;
 }

@@ -6,7 +6,7 @@ import { roleAtLeast } from '../members/roles.js';
 import type { AuditAction, AuditEventInput, AuditSink } from '../audit/audit-event.js';
 import type { Principal } from '../auth/principal.js';
 import { isDuplicateKey } from '../../db/mongo-errors.js';
-import type { SecretCipher } from './secret-cipher.js';
+import type { SecretSealer } from './secret-sealer.js';
 import type { SecretDoc, SecretVersionDoc } from './secret.document.js';
 import type { SecretRepository } from './secret.repository.js';
 import { scanDotenv } from './dotenv-lines.js';
@@ -57,7 +57,7 @@ export interface SetSecretOutcome {
 
 interface SecretWriteDeps {
   secretsOf: (tenantId: string) => SecretRepository;
-  cipher: SecretCipher;
+  cipher: SecretSealer;
   audit: AuditSink;
   logger: Logger;
 }
