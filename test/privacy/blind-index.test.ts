@@ -107,7 +107,7 @@ describe('suppressionHash', () => {
     expect(suppressionHash(tenantA, 'email', 'alice@example.com')).not.toBe(blindIndex(tenantA, 'email', 'alice@example.com'));
   });
 
-  it('depends only on the suppression key, so destroying index or subject keys leaves opt-outs matchable', () => {
+  it('is reproducible from the suppression key and contact alone, and changes with the key', () => {
     const before = suppressionHash(suppressionKey, 'phone', '+12133734253');
     expect(suppressionHash(Buffer.from(suppressionKey), 'phone', '+12133734253')).toBe(before);
     expect(suppressionHash(randomBytes(32), 'phone', '+12133734253')).not.toBe(before);
