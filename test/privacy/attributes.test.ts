@@ -78,7 +78,7 @@ describe('validAttributes', () => {
     ['prototype', 'prototype'],
     ['empty', ''],
     ['over-long', 'k'.repeat(129)],
-  ])('refuses a %s key, naming the containing path and not the key', (_case, key) => {
+  ])('refuses a key that is %s, naming the containing path and not the key', (_case, key) => {
     const error = expectRefused({ profile: { ok: 1, [key]: 'v' } }, 'attributes.profile');
     expect(error.message).toContain('key #2');
     // The reserved names are the rule's own words; any other refused key must not be echoed.
@@ -110,7 +110,6 @@ describe('validAttributes', () => {
   });
 
   it('refuses sparse arrays', () => {
-    // eslint-disable-next-line no-sparse-arrays
     expectRefused({ list: [1, , 3] }, 'attributes.list[1]');
   });
 

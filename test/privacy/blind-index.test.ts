@@ -6,7 +6,9 @@ import {
   identityKind,
   isBlindIndexKind,
   suppressionHash,
+  validIdentityLabel,
 } from '../../src/modules/privacy/blind-index.js';
+import { AppError } from '../../src/errors.js';
 
 const tenantA = Buffer.alloc(32, 0xa1);
 const tenantB = Buffer.alloc(32, 0xb2);
@@ -89,6 +91,22 @@ describe('identityKind', () => {
     expect(isBlindIndexKind('phone')).toBe(true);
     expect(isBlindIndexKind('identity:')).toBe(false);
     expect(isBlindIndexKind('sms')).toBe(false);
+  });
+});
+
+describe('validIdentityLabel', () => {
+  it('accepts machine labels and refuses others with BAD_USER_INPUT naming the field, not the label', () => {
+    expect(validIdentityLabel('customer_id')).toBe('customer_id');
+    let outcome: unknown;
+    try {
+      validIdentityLabel('Alice Smith', 'identities.0.label');
+    } catch (error) {
+      outcome = error;
+    }
+    expect(outcome).toBeInstanceOf(AppError);
+    expect((outcome as AppError).code).toBe('BAD_USER_INPUT');
+    expect((outcome as AppError).extensions.field).toBe('identities.0.label');
+    expect((outcome as AppError).message).not.toContain('Alice');
   });
 });
 

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { badInput } from '../../errors.js';
 import type { ContactChannel } from './contact-points.js';
 
 /**
@@ -37,7 +38,15 @@ const IDENTITY_LABEL = /^[a-z][a-z0-9_.-]{0,63}$/;
 /** What a blind-index entry indexes: a contact channel or a named identity. */
 export type BlindIndexKind = ContactChannel | `identity:${string}`;
 
-/** The blind-index kind for identities labelled `label` (e.g. `identity:customer_id`). */
+/** Validates an identity label from client input; BAD_USER_INPUT naming `field` (the label is not quoted). */
+export function validIdentityLabel(label: string, field = 'label'): string {
+  if (typeof label !== 'string' || !IDENTITY_LABEL.test(label)) {
+    throw badInput(field, 'must be 1–64 of a-z, 0-9, _ . - starting with a letter (e.g. customer_id)');
+  }
+  return label;
+}
+
+/** The blind-index kind for identities labelled `label` (e.g. `identity:customer_id`); a bad label is a programming error. */
 export function identityKind(label: string): `identity:${string}` {
   if (!IDENTITY_LABEL.test(label)) {
     throw new Error('identity label must be 1–64 of a-z, 0-9, _ . - starting with a letter');
