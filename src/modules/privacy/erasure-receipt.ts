@@ -176,6 +176,7 @@ export function parseErasureReceipt(claims: Record<string, unknown>): ErasureRec
   if (!isRecord(keyDestroyed)) fail('keyDestroyed must be { keyId }');
   const erasedAt = new Date(claims.erasedAt);
   if (Number.isNaN(erasedAt.getTime()) || erasedAt.toISOString() !== claims.erasedAt) fail('erasedAt must be a real instant');
+  // The casts only satisfy the input type: buildErasureReceipt checks every one of these values.
   return buildErasureReceipt({
     receiptId: id(claims.receiptId, 'receiptId'),
     tenantId: claims.tenantId as string,
@@ -199,6 +200,7 @@ export type ReceiptSigningKey = Parameters<SignJWT['sign']>[0];
  */
 export async function signReceipt(payload: ErasureReceiptPayload, privateKey: ReceiptSigningKey, kid: string): Promise<string> {
   if (typeof kid !== 'string' || kid.length === 0) fail('kid must be a non-empty string');
+  // Rebuilt, so a hand-assembled payload can neither skip validation nor smuggle extra claims.
   const claims = buildErasureReceipt({
     receiptId: payload.receiptId,
     tenantId: payload.tenantId,
