@@ -66,7 +66,7 @@ export const AUDIT_CATALOGUE = {
     details: { until: isoTime('When the lock ends.') },
   },
   'auth.refresh_token.reused': {
-    description: 'A refresh token was presented again after use: the session was revoked as stolen.',
+    description: 'A refresh token was presented again after use (it may have been stolen): its session was revoked.',
     resources: ['SESSION'],
     details: { userId: id('The session\'s user: a random id Coffer generated.') },
   },
@@ -199,4 +199,9 @@ export type DetailsOf<A extends AuditAction> = DetailsOfSpec<(typeof AUDIT_CATAL
 /** The catalogue entry of `action`, or undefined for an unknown one. */
 export function catalogueEntry(action: string): CatalogueEntry | undefined {
   return Object.hasOwn(AUDIT_CATALOGUE, action) ? (AUDIT_CATALOGUE as Record<string, CatalogueEntry>)[action] : undefined;
+}
+
+/** The GraphQL enum name of an action: dots cannot appear there, so secret.versions_destroyed is SECRET_VERSIONS_DESTROYED. */
+export function actionEnumName(action: AuditAction): string {
+  return action.toUpperCase().replace(/\./g, '_');
 }
