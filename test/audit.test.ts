@@ -426,7 +426,7 @@ describe('GraphQL', () => {
     expect(data.auditEvents.totalCount).toBe(4);
     expect(data.auditEvents.pageInfo.hasNextPage).toBe(true);
     expect(data.auditEvents.edges[0]!.node).toMatchObject({
-      sequence: 4, action: 'secret.revealed', outcome: 'SUCCESS', actor: { type: 'USER', id: 'user-1' },
+      sequence: 4, action: 'SECRET_REVEALED', outcome: 'SUCCESS', actor: { type: 'USER', id: 'user-1' },
       resource: { type: 'SECRET', id: 'secret-4' }, details: { n: 4, version: 1 }, requestId: 'req-4',
     });
     expect(data.verifyAuditLog).toEqual({ valid: true, checkedEvents: 3, firstInvalidSequence: null });

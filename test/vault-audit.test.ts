@@ -162,7 +162,7 @@ describe('reading and verifying the log through the API', () => {
     await server.gql('mutation { purgeSecret(name: "v/s0") }', {}, (await addMember(server, owner, 'USER')).accessToken);
     const denied = (expectOk(await server.gql(Q, { f: { outcome: 'DENIED', action: 'PERMISSION_DENIED', resourceType: 'OPERATION' } }, owner.accessToken)) as Page).auditEvents;
     expect(denied.totalCount).toBe(1);
-    expect(denied.edges[0]!.node).toEqual({ action: 'permission.denied', outcome: 'DENIED', resource: { type: 'OPERATION' } });
+    expect(denied.edges[0]!.node).toEqual({ action: 'PERMISSION_DENIED', outcome: 'DENIED', resource: { type: 'OPERATION' } });
   });
 
   it('offers every action the code records in the AuditAction enum, named after the stored dotted value', async () => {

@@ -2,6 +2,7 @@ import { allow, chain, deny, rule, shield, type IRules } from 'graphql-shield';
 import { ROLES, roleAtLeast, type Role } from '../modules/members/roles.js';
 import type { Context } from './context.js';
 import { forbidden, unauthenticated } from '../errors.js';
+import { auditEvent } from '../modules/audit/audit-builder.js';
 
 /**
  * Who may do what: the whole rule tree, readable top to bottom.
@@ -17,22 +18,14 @@ const isAuthenticated = rule({ cache: 'contextual' })((_parent, _args, ctx: Cont
 });
 
 /** Records a refusal in the tenant's audit log (and the logs); the caller sees FORBIDDEN. */
-async function denied(ctx: Context, needed: string, message: string) {
+async function denied(ctx: Context, needed: Role, message: string) {
   const tenantId = ctx.apiKey?.tenantId ?? ctx.viewer?.tenantId;
   const actor = ctx.apiKey ? ctx.apiKey.actor : { type: 'USER' as const, id: ctx.viewer?.userId ?? null };
   ctx.logger.info({ event: 'permission.denied', actor, tenantId, needed }, 'permission denied');
   if (tenantId) {
-    await ctx.services.audit.append({
-      tenantId,
-      actor,
-      action: 'permission.denied',
-      resource: { type: 'OPERATION', id: null },
-      outcome: 'DENIED',
-      ip: ctx.request.ip,
-      userAgent: ctx.request.userAgent,
-      requestId: ctx.request.requestId,
-      details: { needed },
-    });
+    await ctx.services.audit.append(
+      auditEvent('permission.denied', { caller: { tenantId, actor, request: ctx.request }, resource: { type: 'OPERATION', id: null }, outcome: 'DENIED', details: { needed } }),
+    );
   }
   return forbidden(message);
 }

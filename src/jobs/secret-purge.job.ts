@@ -2,6 +2,7 @@ import type { Db } from 'mongodb';
 import { systemSweep } from '../db/cross-tenant-sweep.js';
 import type { Logger } from '../logger.js';
 import type { AuditSink } from '../modules/audit/audit-event.js';
+import { auditEvent } from '../modules/audit/audit-builder.js';
 import { SECRETS_COLLECTION, type SecretDoc } from '../modules/secrets/secret.document.js';
 
 interface PurgeDeps {
@@ -57,14 +58,13 @@ export class SecretPurgeJob {
       const result = await secrets.deleteOne({ _id: doc._id, tenantId: doc.tenantId, revision: doc.revision, deletedAt: { $ne: null, $lte: cutoff } });
       if (result.deletedCount !== 1) continue;
       purged++;
-      await this.deps.audit.append({
-        tenantId: doc.tenantId,
-        actor: { type: 'SYSTEM', id: 'secret-purge' },
-        action: 'secret.purged',
-        resource: { type: 'SECRET', id: doc._id },
-        outcome: 'SUCCESS',
-        details: { name: doc.name, reason: 'recovery window passed' },
-      });
+      await this.deps.audit.append(
+        auditEvent('secret.purged', {
+          caller: { tenantId: doc.tenantId, actor: { type: 'SYSTEM', id: 'secret-purge' } },
+          resource: { id: doc._id },
+          details: { name: doc.name, reason: 'recovery window passed' },
+        }),
+      );
     }
     if (purged) this.deps.logger.info({ event: 'secret.purge_sweep', purged }, 'purged secrets past their recovery window');
     return purged;

@@ -5,6 +5,7 @@ import type { Logger } from '../../logger.js';
 import { digestsEqual, randomToken, sha256Hex } from '../../crypto/random.js';
 import { badInput, forbidden, notFound } from '../../errors.js';
 import type { AuditSink } from '../audit/audit-event.js';
+import { auditEvent, userActor } from '../audit/audit-builder.js';
 import type { Principal } from '../auth/principal.js';
 import type { RequestInfo, Viewer } from '../auth/viewer.js';
 import type { MembershipDirectory } from '../members/membership.repository.js';
@@ -70,17 +71,9 @@ export class ApiKeyService {
       lastUsedAt: null,
       useCount: 0,
     });
-    await this.deps.audit.append({
-      tenantId,
-      actor: { type: 'USER', id: viewer.userId },
-      action: 'apikey.created',
-      resource: { type: 'API_KEY', id: doc._id },
-      outcome: 'SUCCESS',
-      ip: request.ip,
-      userAgent: request.userAgent,
-      requestId: request.requestId,
-      details: { name, role: input.role, prefixes },
-    });
+    await this.deps.audit.append(
+      auditEvent('apikey.created', { caller: { tenantId, actor: userActor(viewer.userId), request }, resource: { id: doc._id }, details: { name, role: input.role, prefixes } }),
+    );
     return { doc, apiKey: `${API_KEY_PREFIX}${doc._id}.${secret}` };
   }
 
@@ -106,21 +99,14 @@ export class ApiKeyService {
     const key = await keys.findActive(id);
     if (!key) throw notFound('API key');
     const creator = await this.deps.memberships.find(tenantId, key.createdBy);
-    const event = {
-      tenantId,
-      actor: { type: 'USER' as const, id: viewer.userId },
-      resource: { type: 'API_KEY' as const, id },
-      ip: request.ip,
-      userAgent: request.userAgent,
-      requestId: request.requestId,
-    };
+    const caller = { tenantId, actor: userActor(viewer.userId), request };
     if (creator && !roleAtLeast(viewer.role, creator.role)) {
-      await this.deps.audit.append({ ...event, action: 'permission.denied', outcome: 'DENIED', details: { needed: creator.role, operation: 'revokeApiKey' } });
+      await this.deps.audit.append(auditEvent('permission.denied', { caller, resource: { type: 'API_KEY', id }, outcome: 'DENIED', details: { needed: creator.role, operation: 'revokeApiKey' } }));
       throw forbidden(`You cannot revoke an API key made by a member with the ${creator.role} role`);
     }
     if (!(await keys.revoke(id))) throw notFound('API key');
     this.forget(id);
-    await this.deps.audit.append({ ...event, action: 'apikey.revoked', outcome: 'SUCCESS' });
+    await this.deps.audit.append(auditEvent('apikey.revoked', { caller, resource: { id } }));
     return true;
   }
 

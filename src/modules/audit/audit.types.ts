@@ -2,7 +2,8 @@ import { IsOptional, MaxLength } from 'class-validator';
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { PageInfo } from '../../graphql/pagination.js';
-import { AUDIT_ACTIONS, AUDIT_RESOURCE_TYPES, type ActorType, type AuditAction, type AuditOutcome, type AuditResourceType } from './audit-event.js';
+import { AUDIT_ACTIONS, AUDIT_CATALOGUE, AUDIT_RESOURCES, AUDIT_RESOURCE_TYPES, actionEnumName } from './audit-catalogue.js';
+import type { ActorType, AuditAction, AuditOutcome, AuditResourceType } from './audit-event.js';
 import type { AuditEventPage } from './audit-query.js';
 import type { AuditVerification as AuditVerificationData } from './audit-verify.js';
 import type { AuditDetails, AuditEventDoc } from './audit.document.js';
@@ -30,28 +31,24 @@ registerEnumType(AuditOutcomeEnum, {
   },
 });
 
-/** GraphQL enum names cannot hold dots: secret.versions_destroyed is SECRET_VERSIONS_DESTROYED (the stored value stays dotted). */
-export const AuditActionEnum = Object.fromEntries(AUDIT_ACTIONS.map((action) => [action.toUpperCase().replace(/\./g, '_'), action])) as Record<string, AuditAction>;
+/**
+ * Derived from the audit catalogue (audit-catalogue.ts), so the API cannot drift from
+ * what is recorded. GraphQL enum names cannot hold dots: secret.versions_destroyed is
+ * SECRET_VERSIONS_DESTROYED; the stored value stays dotted.
+ */
+export const AuditActionEnum = Object.fromEntries(AUDIT_ACTIONS.map((action) => [actionEnumName(action), action])) as Record<string, AuditAction>;
 registerEnumType(AuditActionEnum, {
   name: 'AuditAction',
-  description: 'Every action the audit log records. Each value stands for the dotted action shown in AuditEvent.action, e.g. SECRET_REVEALED for secret.revealed.',
-  valuesConfig: Object.fromEntries(Object.entries(AuditActionEnum).map(([name, action]) => [name, { description: `The action ${action}.` }])),
+  description: 'Every action the audit log records (stored dotted, e.g. SECRET_REVEALED is stored as secret.revealed). README "The audit log" lists each action\'s details.',
+  valuesConfig: Object.fromEntries(AUDIT_ACTIONS.map((action) => [actionEnumName(action), { description: `${AUDIT_CATALOGUE[action].description} Stored as ${action}.` }])),
 });
 
+/** Derived from the audit catalogue's resource types. */
 export const AuditResourceTypeEnum = Object.fromEntries(AUDIT_RESOURCE_TYPES.map((type) => [type, type])) as { [K in AuditResourceType]: K };
 registerEnumType(AuditResourceTypeEnum, {
   name: 'AuditResourceType',
   description: 'What kind of thing an audited action was performed on.',
-  valuesConfig: {
-    SECRET: { description: 'A secret; the id is the secret id (null when refused before it was looked up).' },
-    API_KEY: { description: 'A machine API key; the id is the key id.' },
-    USER: { description: 'A user or member; the id is the user id.' },
-    SESSION: { description: 'A sign-in session; the id is the session id.' },
-    INVITATION: { description: 'An invitation; the id is the invitation id.' },
-    TENANT: { description: 'The tenant itself.' },
-    TENANT_KEYS: { description: 'The tenant\'s data and audit keys (rotation, re-encryption, re-wrap).' },
-    OPERATION: { description: 'An API operation that was refused by the permission rules.' },
-  },
+  valuesConfig: Object.fromEntries(AUDIT_RESOURCE_TYPES.map((type) => [type, { description: AUDIT_RESOURCES[type] }])),
 });
 
 @ObjectType({ description: 'Who performed an audited action.' })
@@ -86,8 +83,8 @@ export class AuditEvent {
   @Field(() => AuditActor, { description: 'Who did it.' })
   actor!: AuditActor;
 
-  @Field(() => String, { description: 'Dotted verb as stored, e.g. secret.revealed or member.role_changed (filter with the AuditAction enum, e.g. SECRET_REVEALED).' })
-  action!: string;
+  @Field(() => AuditActionEnum, { description: 'What was done, e.g. SECRET_REVEALED or MEMBER_ROLE_CHANGED.' })
+  action!: AuditAction;
 
   @Field(() => AuditResource, { description: 'What it was done to.' })
   resource!: AuditResource;
@@ -117,7 +114,7 @@ export function toAuditEvent(doc: AuditEventDoc): AuditEvent {
     sequence: doc.seq,
     time: doc.time,
     actor: Object.assign(new AuditActor(), { type: doc.actor.type, id: doc.actor.id }),
-    action: doc.action,
+    action: doc.action as AuditAction,
     resource: Object.assign(new AuditResource(), { type: doc.resource.type as AuditResourceType, id: doc.resource.id }),
     outcome: doc.outcome,
     ip: doc.ip,

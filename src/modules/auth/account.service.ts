@@ -1,6 +1,6 @@
 import type { Logger } from '../../logger.js';
 import type { AuditSink } from '../audit/audit-event.js';
-import { userEvent } from '../audit/audit-helpers.js';
+import { auditEvent, userActor } from '../audit/audit-builder.js';
 import { AppError, badInput, notFound, unauthenticated } from '../../errors.js';
 import { passwordProblem } from './password-policy.js';
 import type { PasswordHasher } from './passwords.js';
@@ -73,7 +73,7 @@ export class AccountService {
     const revoked = await this.deps.sessions.revokeAllOfUser(user._id, 'password_changed', viewer.sessionId);
     this.deps.guard.forget({ userId: user._id });
     this.deps.logger.info({ event: 'auth.password_changed', userId: user._id, revokedSessions: revoked, requestId: request.requestId }, 'password changed');
-    await this.deps.audit.append(userEvent(viewer.tenantId, user._id, 'auth.password.changed', { type: 'USER', id: user._id }, request, { revokedSessions: revoked }));
+    await this.deps.audit.append(auditEvent('auth.password.changed', { caller: { tenantId: viewer.tenantId, actor: userActor(user._id), request }, resource: { id: user._id }, details: { revokedSessions: revoked } }));
     return true;
   }
 
@@ -87,7 +87,7 @@ export class AccountService {
     if (!session || session.userId !== viewer.userId || session.revokedAt) throw notFound('Session');
     await this.deps.sessions.revoke(sessionId, 'revoked_by_user');
     this.deps.guard.forget({ sessionId: sessionId });
-    await this.deps.audit.append(userEvent(viewer.tenantId, viewer.userId, 'auth.session.revoked', { type: 'SESSION', id: sessionId }, request, { reason: 'revoked_by_user' }));
+    await this.deps.audit.append(auditEvent('auth.session.revoked', { caller: { tenantId: viewer.tenantId, actor: userActor(viewer.userId), request }, resource: { id: sessionId }, details: { reason: 'revoked_by_user' } }));
     return true;
   }
 }

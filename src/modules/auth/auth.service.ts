@@ -1,6 +1,6 @@
 import type { Logger } from '../../logger.js';
 import type { AuditSink } from '../audit/audit-event.js';
-import { userEvent } from '../audit/audit-helpers.js';
+import { auditEvent, userActor } from '../audit/audit-builder.js';
 import { appError, badInput, conflict, forbidden, notFound, unauthenticated } from '../../errors.js';
 import type { MembershipDirectory, MembershipDoc } from '../members/membership.repository.js';
 import type { Role } from '../members/roles.js';
@@ -65,7 +65,7 @@ export class AuthService {
     try {
       ({ tenant } = await this.deps.tenantService.createWithOwner(tenantName, user._id));
       this.deps.logger.info({ event: 'auth.sign_up', userId: user._id, tenantId: tenant._id, requestId: request.requestId }, 'user signed up');
-      await this.deps.audit.append(userEvent(tenant._id, user._id, 'auth.signup', { type: 'TENANT', id: tenant._id }, request));
+      await this.deps.audit.append(auditEvent('auth.signup', { caller: { tenantId: tenant._id, actor: userActor(user._id), request }, resource: { id: tenant._id } }));
       return await this.deps.sessionService.start(user, tenant, 'OWNER', request);
     } catch (error) {
       // No half-made account or tenant left behind; each undo runs even if another fails.
@@ -80,7 +80,7 @@ export class AuthService {
     const user = await this.verifyCredentials(normaliseEmail(input.email), input.password, request);
     const { tenant, role } = await this.chooseTenant(user, input.tenantId ?? null);
     this.deps.logger.info({ event: 'auth.login', userId: user._id, tenantId: tenant?._id, requestId: request.requestId }, 'login succeeded');
-    await this.deps.audit.append(userEvent(tenant?._id ?? null, user._id, 'auth.login.succeeded', { type: 'USER', id: user._id }, request));
+    await this.deps.audit.append(auditEvent('auth.login.succeeded', { caller: { tenantId: tenant?._id ?? null, actor: userActor(user._id), request }, resource: { id: user._id } }));
     return this.deps.sessionService.start(user, tenant, role, request);
   }
 
@@ -105,7 +105,7 @@ export class AuthService {
     const valid = user ? await this.deps.passwords.verify(user.passwordHash, password) : await this.deps.passwords.verifyDummy(password);
     const resource = { type: 'USER' as const, id: user?._id ?? null };
     if (state.lockedUntil) {
-      await this.deps.audit.append(userEvent(null, null, 'auth.login.failed', resource, request, { reason: 'locked' }, 'DENIED'));
+      await this.deps.audit.append(auditEvent('auth.login.failed', { caller: { tenantId: null, actor: userActor(null), request }, resource, details: { reason: 'locked' }, outcome: 'DENIED' }));
       throw locked(state.lockedUntil);
     }
     if (!user || !valid) {
@@ -122,13 +122,13 @@ export class AuthService {
     const resource = { type: 'USER' as const, id: user?._id ?? null };
     const reason = user ? 'wrong_password' : 'unknown_email';
     this.deps.logger.info({ event: 'auth.login_failed', userId: user?._id, failures: pairFailures, ip: request.ip, requestId: request.requestId }, 'login failed');
-    await this.deps.audit.append(userEvent(null, null, 'auth.login.failed', resource, request, { reason, failures: pairFailures }, 'FAILURE'));
+    await this.deps.audit.append(auditEvent('auth.login.failed', { caller: { tenantId: null, actor: userActor(null), request }, resource, details: { reason, failures: pairFailures }, outcome: 'FAILURE' }));
     if (!lockedUntil) return;
     this.deps.logger.warn(
       { event: 'auth.login_locked', userId: user?._id, until: lockedUntil.toISOString(), ip: request.ip, requestId: request.requestId },
       `logins to this email from this address locked after ${maxFailures} consecutive failures`,
     );
-    await this.deps.audit.append(userEvent(null, null, 'auth.login.locked', resource, request, { until: lockedUntil.toISOString() }, 'DENIED'));
+    await this.deps.audit.append(auditEvent('auth.login.locked', { caller: { tenantId: null, actor: userActor(null), request }, resource, details: { until: lockedUntil.toISOString() }, outcome: 'DENIED' }));
   }
 
   /** The tenant a login lands in: the one asked for, else the first active membership. */
@@ -184,7 +184,7 @@ export class AuthService {
   async logout(viewer: Viewer, request: RequestInfo): Promise<boolean> {
     await this.deps.sessions.revoke(viewer.sessionId, 'logout');
     this.deps.guard.forget({ sessionId: viewer.sessionId });
-    await this.deps.audit.append(userEvent(viewer.tenantId, viewer.userId, 'auth.session.revoked', { type: 'SESSION', id: viewer.sessionId }, request, { reason: 'logout' }));
+    await this.deps.audit.append(auditEvent('auth.session.revoked', { caller: { tenantId: viewer.tenantId, actor: userActor(viewer.userId), request }, resource: { id: viewer.sessionId }, details: { reason: 'logout' } }));
     return true;
   }
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../logger.js';
 import type { AuditSink } from '../audit/audit-event.js';
-import { userEvent } from '../audit/audit-helpers.js';
+import { auditEvent, userActor } from '../audit/audit-builder.js';
 import { digestsEqual, randomToken, sha256Hex } from '../../crypto/random.js';
 import { unauthenticated } from '../../errors.js';
 import type { TenantDoc } from '../tenants/tenant.repository.js';
@@ -96,7 +96,7 @@ export class SessionService {
 
   private reuseEvent(session: SessionDoc, request: RequestInfo | null): Promise<void> {
     return this.deps.audit.append(
-      userEvent(session.tenantId, null, 'auth.refresh_token.reused', { type: 'SESSION', id: session._id }, request, { userId: session.userId }, 'DENIED'),
+      auditEvent('auth.refresh_token.reused', { caller: { tenantId: session.tenantId, actor: userActor(null), request }, resource: { id: session._id }, details: { userId: session.userId }, outcome: 'DENIED' }),
     );
   }
 

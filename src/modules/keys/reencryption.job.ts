@@ -3,6 +3,7 @@ import type { Db } from 'mongodb';
 import { TenantScope } from '../../db/tenant-scope.js';
 import type { Logger } from '../../logger.js';
 import type { AuditSink } from '../audit/audit-event.js';
+import { auditEvent } from '../audit/audit-builder.js';
 import type { SealedDataKind, SealedItem } from './sealed-data.js';
 import { TenantCipher } from './tenant-cipher.js';
 import { TenantKeyRepository, type DekDoc, type ReencryptionProgress, type TenantKeyDoc } from './tenant-key.repository.js';
@@ -267,14 +268,9 @@ export class ReencryptionJob implements ReencryptionStarter {
     const details = { targetVersion: ctx.target, retiredVersions, total: ctx.total };
     this.deps.logger.info({ event: 'key.reencryption_completed', tenantId: ctx.tenantId, ...details }, 're-encryption completed');
     try {
-      await this.deps.audit?.append({
-        tenantId: ctx.tenantId,
-        actor: { type: 'SYSTEM', id: null },
-        action: 'key.reencryption_completed',
-        resource: { type: 'TENANT_KEYS', id: ctx.tenantId },
-        outcome: 'SUCCESS',
-        details,
-      });
+      await this.deps.audit?.append(
+        auditEvent('key.reencryption_completed', { caller: { tenantId: ctx.tenantId, actor: { type: 'SYSTEM', id: null } }, resource: { id: ctx.tenantId }, details }),
+      );
     } catch (error) {
       this.deps.logger.error({ err: error, tenantId: ctx.tenantId }, 'could not audit key.reencryption_completed');
     }

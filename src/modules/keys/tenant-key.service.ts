@@ -5,6 +5,7 @@ import { KEY_BYTES, wrappedKeyAad } from '../../crypto/aes-gcm.js';
 import { conflict } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { PLATFORM_CHAIN, type AuditEventInput, type AuditSink } from '../audit/audit-event.js';
+import { auditEvent } from '../audit/audit-builder.js';
 import { isDuplicateKey } from '../../db/mongo-errors.js';
 import { TenantScope } from '../../db/tenant-scope.js';
 import type { MasterKeyring } from './keyring.js';
@@ -213,14 +214,13 @@ export class TenantKeyService {
       const count = await this.rewrapTenant(doc);
       if (count === 0) continue;
       rewrapped += count;
-      await this.deps.audit?.append({
-        tenantId: doc.tenantId,
-        actor,
-        action: 'key.master_rewrapped',
-        resource: { type: 'TENANT_KEYS', id: doc.tenantId },
-        outcome: 'SUCCESS',
-        details: { masterKeyId: this.deps.keyring.activeId, rewrapped: count },
-      });
+      await this.deps.audit?.append(
+        auditEvent('key.master_rewrapped', {
+          caller: { tenantId: doc.tenantId, actor },
+          resource: { id: doc.tenantId },
+          details: { masterKeyId: this.deps.keyring.activeId, rewrapped: count },
+        }),
+      );
     }
     this.deps.logger.info({ event: 'key.master_rewrapped', tenants, rewrapped, masterKeyId: this.deps.keyring.activeId }, 'tenant keys re-wrapped');
     return { tenants, rewrapped };
@@ -265,14 +265,9 @@ export class TenantKeyService {
     this.deps.logger.info({ event: 'key.tenant_rotated', tenantId, fromVersion: from, toVersion: to, total }, 'tenant DEK rotated');
     if (this.reencryption) this.reencryption.start(tenantId);
     else this.deps.logger.warn({ tenantId }, 'no re-encryption job attached; it resumes at the next start');
-    await this.deps.audit?.append({
-      tenantId,
-      actor,
-      action: 'key.tenant_rotated',
-      resource: { type: 'TENANT_KEYS', id: tenantId },
-      outcome: 'SUCCESS',
-      details: { fromVersion: from, toVersion: to, secretVersionsToReencrypt: total },
-    });
+    await this.deps.audit?.append(
+      auditEvent('key.tenant_rotated', { caller: { tenantId, actor }, resource: { id: tenantId }, details: { fromVersion: from, toVersion: to, secretVersionsToReencrypt: total } }),
+    );
   }
 
   private async versionsNotOn(tenantId: string, version: number): Promise<number> {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../logger.js';
 import type { AuditSink } from '../audit/audit-event.js';
-import { userEvent } from '../audit/audit-helpers.js';
+import { auditEvent, userActor } from '../audit/audit-builder.js';
 import { digestsEqual, randomToken, sha256Hex } from '../../crypto/random.js';
 import { badInput, conflict, forbidden, notFound, unauthenticated } from '../../errors.js';
 import type { AuthService } from '../auth/auth.service.js';
@@ -93,7 +93,7 @@ export class MemberService {
       acceptedBy: null,
     });
     this.deps.logger.info({ event: 'member.invited', tenantId, invitationId: invitation._id, role: input.role, actorId: viewer.userId }, 'member invited');
-    await this.deps.audit.append(userEvent(tenantId, viewer.userId, 'member.invited', { type: 'INVITATION', id: invitation._id }, request, { role: input.role }));
+    await this.deps.audit.append(auditEvent('member.invited', { caller: { tenantId, actor: userActor(viewer.userId), request }, resource: { id: invitation._id }, details: { role: input.role } }));
     return { invitation, token: `inv_${invitation._id}.${secret}` };
   }
 
@@ -113,12 +113,12 @@ export class MemberService {
     const inviter = await this.deps.membershipsOf(tenantId).find(invitation.invitedBy);
     if (inviter && !roleAtLeast(viewer.role, inviter.role)) {
       await this.deps.audit.append(
-        userEvent(tenantId, viewer.userId, 'permission.denied', { type: 'INVITATION', id }, request, { needed: inviter.role, operation: 'revokeInvitation' }, 'DENIED'),
+        auditEvent('permission.denied', { caller: { tenantId, actor: userActor(viewer.userId), request }, resource: { type: 'INVITATION', id }, details: { needed: inviter.role, operation: 'revokeInvitation' }, outcome: 'DENIED' }),
       );
       throw forbidden(`You cannot revoke an invitation sent by a member with the ${inviter.role} role`);
     }
     if (!(await invitations.revoke(id))) throw notFound('Invitation');
-    await this.deps.audit.append(userEvent(tenantId, viewer.userId, 'invitation.revoked', { type: 'INVITATION', id }, request));
+    await this.deps.audit.append(auditEvent('invitation.revoked', { caller: { tenantId, actor: userActor(viewer.userId), request }, resource: { id } }));
     return true;
   }
 
@@ -164,7 +164,7 @@ export class MemberService {
         ownerAdded = true;
       }
       this.deps.logger.info({ event: 'member.joined', tenantId: tenant._id, userId: member._id, role: invitation.role }, 'invitation accepted');
-      await this.deps.audit.append(userEvent(tenant._id, member._id, 'member.joined', { type: 'USER', id: member._id }, request, { role: invitation.role, invitationId: invitation._id }));
+      await this.deps.audit.append(auditEvent('member.joined', { caller: { tenantId: tenant._id, actor: userActor(member._id), request }, resource: { id: member._id }, details: { role: invitation.role, invitationId: invitation._id } }));
       return await this.deps.sessionService.start(member, tenant, invitation.role, request);
     } catch (error) {
       if (ownerAdded) await this.deps.tenants.releaseOwner(tenant._id);
@@ -217,7 +217,7 @@ export class MemberService {
     this.deps.guard.forget({ userId, tenantId });
     this.deps.forgetKeysOf(tenantId, userId);
     this.deps.logger.info({ event: 'member.role_changed', tenantId, userId, from: target.role, to: role, actorId: viewer.userId }, 'member role changed');
-    await this.deps.audit.append(userEvent(tenantId, viewer.userId, 'member.role_changed', { type: 'USER', id: userId }, request, { from: target.role, to: role }));
+    await this.deps.audit.append(auditEvent('member.role_changed', { caller: { tenantId, actor: userActor(viewer.userId), request }, resource: { id: userId }, details: { from: target.role, to: role } }));
     return this.view({ ...target, role });
   }
 
@@ -237,7 +237,7 @@ export class MemberService {
     const keysRevoked = await this.deps.revokeKeysOf(tenantId, userId);
     this.deps.guard.forget({ userId, tenantId });
     this.deps.logger.info({ event: 'member.removed', tenantId, userId, actorId: viewer.userId }, 'member removed');
-    await this.deps.audit.append(userEvent(tenantId, viewer.userId, 'member.removed', { type: 'USER', id: userId }, request, { role: target.role, apiKeysRevoked: keysRevoked }));
+    await this.deps.audit.append(auditEvent('member.removed', { caller: { tenantId, actor: userActor(viewer.userId), request }, resource: { id: userId }, details: { role: target.role, apiKeysRevoked: keysRevoked } }));
     return true;
   }
 

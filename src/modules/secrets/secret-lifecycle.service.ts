@@ -4,7 +4,8 @@ import type { Principal } from '../auth/principal.js';
 import type { SecretDoc } from './secret.document.js';
 import type { SecretRepository } from './secret.repository.js';
 import { validName, withinPrefixes } from './secret-rules.js';
-import { assertNameAllowed, auditOf } from './secret.service.js';
+import { assertNameAllowed } from './secret.service.js';
+import { auditEvent } from '../audit/audit-builder.js';
 
 interface LifecycleDeps {
   secretsOf: (tenantId: string) => SecretRepository;
@@ -47,7 +48,7 @@ export class SecretLifecycleService {
       if (d.deletedAt) throw conflict(`Secret "${name}" is already deleted`);
       return { deletedAt: new Date(), deletedBy: principal.actor.id, updatedAt: new Date(), updatedBy: principal.actor.id };
     });
-    await this.deps.audit.append(auditOf(principal, 'secret.deleted', { id: doc._id, name }, { purgeAfter: this.purgeAfter(doc.deletedAt!).toISOString() }));
+    await this.deps.audit.append(auditEvent('secret.deleted', { caller: principal, resource: { id: doc._id }, details: { name, purgeAfter: this.purgeAfter(doc.deletedAt!).toISOString() } }));
     return doc;
   }
 
@@ -57,7 +58,7 @@ export class SecretLifecycleService {
       if (this.purgeAfter(d.deletedAt) <= new Date()) throw notFoundBecause(`Secret "${name}" can no longer be restored: its recovery window has ended`);
       return { deletedAt: null, deletedBy: null, updatedAt: new Date(), updatedBy: principal.actor.id };
     });
-    await this.deps.audit.append(auditOf(principal, 'secret.restored', { id: doc._id, name }));
+    await this.deps.audit.append(auditEvent('secret.restored', { caller: principal, resource: { id: doc._id }, details: { name } }));
     return doc;
   }
 
@@ -76,7 +77,7 @@ export class SecretLifecycleService {
         updatedBy: principal.actor.id,
       };
     });
-    await this.deps.audit.append(auditOf(principal, 'secret.versions_destroyed', { id: doc._id, name }, { versions: [...wanted].sort((a, b) => a - b) }));
+    await this.deps.audit.append(auditEvent('secret.versions_destroyed', { caller: principal, resource: { id: doc._id }, details: { name, versions: [...wanted].sort((a, b) => a - b) } }));
     return doc;
   }
 
@@ -87,7 +88,7 @@ export class SecretLifecycleService {
       const doc = await this.load(principal, name);
       if (!doc.deletedAt) throw conflict(`Secret "${name}" must be deleted (deleteSecret) before it can be purged`);
       if (await repo.deleteIfRevision(doc._id, doc.revision)) {
-        await this.deps.audit.append(auditOf(principal, 'secret.purged', { id: doc._id, name }));
+        await this.deps.audit.append(auditEvent('secret.purged', { caller: principal, resource: { id: doc._id }, details: { name } }));
         return true;
       }
     }

@@ -1,13 +1,13 @@
 import { IntegrityError } from '../../crypto/aes-gcm.js';
 import { appError, badInput, notFound, notFoundBecause } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import type { AuditEventInput, AuditSink } from '../audit/audit-event.js';
+import type { AuditSink, CataloguedEvent } from '../audit/audit-event.js';
 import type { Principal } from '../auth/principal.js';
 import type { SecretSealer } from './secret-sealer.js';
 import type { SecretDoc } from './secret.document.js';
 import type { SecretListFilter, SecretRepository } from './secret.repository.js';
 import { validName, validPrefix, withinPrefixes, type SecretStatus } from './secret-rules.js';
-import { auditOf } from './secret.service.js';
+import { auditEvent } from '../audit/audit-builder.js';
 
 interface QueryDeps {
   secretsOf: (tenantId: string) => SecretRepository;
@@ -25,7 +25,7 @@ export const REVEALS_PER_REQUEST = 200;
  * a list of 50 values costs one audit write, not 50.
  */
 export class RevealBatch {
-  private pending: AuditEventInput[] = [];
+  private pending: CataloguedEvent[] = [];
   private flushing: Promise<void> | null = null;
   private reveals = 0;
 
@@ -37,7 +37,7 @@ export class RevealBatch {
     if (this.reveals > REVEALS_PER_REQUEST) throw badInput('value', `at most ${REVEALS_PER_REQUEST} values can be revealed in one request`);
   }
 
-  record(event: AuditEventInput): Promise<void> {
+  record(event: CataloguedEvent): Promise<void> {
     this.pending.push(event);
     this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
       const events = this.pending;
@@ -147,11 +147,11 @@ export class SecretQueryService {
       value = await this.deps.cipher.open(principal.tenantId, doc._id, stored);
     } catch (error) {
       if (!(error instanceof IntegrityError)) throw error;
-      await batch.record({ ...auditOf(principal, 'secret.revealed', { id: doc._id, name: doc.name }, { version: wanted }), outcome: 'FAILURE' });
+      await batch.record(auditEvent('secret.revealed', { caller: principal, resource: { id: doc._id }, details: { name: doc.name, version: wanted }, outcome: 'FAILURE' }));
       this.deps.logger.error({ event: 'secret.integrity_failure', tenantId: principal.tenantId, secretId: doc._id, version: wanted }, 'secret version failed its integrity check');
       throw appError('INTERNAL_SERVER_ERROR', 'Secret version failed its integrity check');
     }
-    await batch.record(auditOf(principal, 'secret.revealed', { id: doc._id, name: doc.name }, { version: wanted }));
+    await batch.record(auditEvent('secret.revealed', { caller: principal, resource: { id: doc._id }, details: { name: doc.name, version: wanted } }));
     return value;
   }
 

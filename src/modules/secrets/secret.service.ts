@@ -3,7 +3,8 @@ import { parse as parseDotenv } from 'dotenv';
 import type { Logger } from '../../logger.js';
 import { AppError, appError, badInput, conflict, forbidden, notFound } from '../../errors.js';
 import { roleAtLeast } from '../members/roles.js';
-import type { AuditAction, AuditEventInput, AuditSink } from '../audit/audit-event.js';
+import type { AuditSink } from '../audit/audit-event.js';
+import { auditEvent } from '../audit/audit-builder.js';
 import type { Principal } from '../auth/principal.js';
 import { isDuplicateKey } from '../../db/mongo-errors.js';
 import type { SecretSealer } from './secret-sealer.js';
@@ -66,31 +67,13 @@ const CAS_ATTEMPTS = 8;
 export const BULK_MAX = 100;
 export const IMPORT_MAX = 500;
 
-export function auditOf(principal: Principal, action: AuditAction, secret: { id: string | null; name: string }, details: Record<string, unknown> = {}): AuditEventInput {
-  return {
-    tenantId: principal.tenantId,
-    actor: principal.actor,
-    action,
-    resource: { type: 'SECRET', id: secret.id },
-    outcome: 'SUCCESS',
-    ip: principal.request.ip,
-    userAgent: principal.request.userAgent,
-    requestId: principal.request.requestId,
-    details: { name: secret.name, ...details },
-  };
-}
-
 /**
  * An API key may only touch names under its prefixes. Checked before any read,
  * so the answer says nothing about names outside the scope; the refusal is audited.
  */
 export async function assertNameAllowed(principal: Principal, name: string, audit: AuditSink): Promise<void> {
   if (withinPrefixes(name, principal.prefixes)) return;
-  await audit.append({
-    ...auditOf(principal, 'permission.denied', { id: null, name }, { needed: 'prefix' }),
-    resource: { type: 'SECRET', id: null },
-    outcome: 'DENIED',
-  });
+  await audit.append(auditEvent('permission.denied', { caller: principal, resource: { type: 'SECRET', id: null }, details: { name, needed: 'prefix' }, outcome: 'DENIED' }));
   throw forbidden('This API key is limited to other name prefixes');
 }
 
@@ -156,7 +139,7 @@ export class SecretWriteService {
       if (isDuplicateKey(error)) throw conflict(`A secret named "${name}" already exists (if deleted: restore or purge it)`);
       throw error;
     }
-    await this.deps.audit.append(auditOf(principal, 'secret.created', { id, name }, { version: 1 }));
+    await this.deps.audit.append(auditEvent('secret.created', { caller: principal, resource: { id }, details: { name, version: 1 } }));
     return stored;
   }
 
@@ -178,16 +161,27 @@ export class SecretWriteService {
       if (await repo.compareAndSet(doc._id, doc.revision, { $set: changes })) {
         const updated = { ...doc, ...changes, revision: doc.revision + 1 };
         const events = [
-          auditOf(principal, 'secret.updated', { id: doc._id, name }, {
-            version: updated.currentVersion,
-            revision: updated.revision,
-            newVersion: value !== undefined,
-            fields: Object.keys(changes).filter((k) => !['updatedAt', 'updatedBy', 'versions', 'rotationDueAt'].includes(k)),
+          auditEvent('secret.updated', {
+            caller: principal,
+            resource: { id: doc._id },
+            details: {
+              name,
+              version: updated.currentVersion,
+              revision: updated.revision,
+              newVersion: value !== undefined,
+              fields: Object.keys(changes).filter((k) => !['updatedAt', 'updatedBy', 'versions', 'rotationDueAt'].includes(k)),
+            },
           }),
         ];
         if (removed.versions.length) {
           // Versions leaving the document are destroyed: audited as destroySecretVersions is.
-          events.push(auditOf(principal, 'secret.versions_destroyed', { id: doc._id, name }, { versions: removed.versions, reason: removed.reason, maxVersions: updated.maxVersions }));
+          events.push(
+            auditEvent('secret.versions_destroyed', {
+              caller: principal,
+              resource: { id: doc._id },
+              details: { name, versions: removed.versions, reason: removed.reason, maxVersions: updated.maxVersions },
+            }),
+          );
         }
         await this.deps.audit.append(...events);
         return updated;
@@ -250,10 +244,14 @@ export class SecretWriteService {
   /** Lowering maxVersions below the versions kept destroys them: ADMIN (or an ADMIN+ key) only; a refusal is audited. */
   private async assertMayDestroy(principal: Principal, doc: SecretDoc, maxVersions: number, dropped: number[]): Promise<void> {
     if (roleAtLeast(principal.role, 'ADMIN')) return;
-    await this.deps.audit.append({
-      ...auditOf(principal, 'permission.denied', { id: doc._id, name: doc.name }, { needed: 'ADMIN', operation: 'lower_max_versions', maxVersions, versions: dropped }),
-      outcome: 'DENIED',
-    });
+    await this.deps.audit.append(
+      auditEvent('permission.denied', {
+        caller: principal,
+        resource: { type: 'SECRET', id: doc._id },
+        details: { name: doc.name, needed: 'ADMIN', operation: 'lower_max_versions', maxVersions, versions: dropped },
+        outcome: 'DENIED',
+      }),
+    );
     throw forbidden(
       `Lowering maxVersions to ${maxVersions} would destroy version(s) ${dropped.join(', ')} of secret "${doc.name}"; that needs the ADMIN role or higher, as destroySecretVersions does`,
     );
@@ -287,10 +285,14 @@ export class SecretWriteService {
       outcomes.push({ name: item.name, secret: null, created: false, error: { code: 'FORBIDDEN', message: 'This API key is limited to other name prefixes' } });
     }
     if (denied.length) {
-      await this.deps.audit.append({
-        ...auditOf(principal, 'permission.denied', { id: null, name: denied[0]! }, { needed: 'prefix', deniedCount: denied.length, names: denied.slice(0, 10) }),
-        outcome: 'DENIED',
-      });
+      await this.deps.audit.append(
+        auditEvent('permission.denied', {
+          caller: principal,
+          resource: { type: 'SECRET', id: null },
+          details: { name: denied[0]!, needed: 'prefix', deniedCount: denied.length, names: denied.slice(0, 10) },
+          outcome: 'DENIED',
+        }),
+      );
     }
     return outcomes;
   }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../logger.js';
 import type { AuditSink } from '../audit/audit-event.js';
-import { userEvent } from '../audit/audit-helpers.js';
+import { auditEvent, userActor } from '../audit/audit-builder.js';
 import type { RequestInfo } from '../auth/viewer.js';
 import { badInput, notFound } from '../../errors.js';
 import type { SessionGuard } from '../auth/session-guard.js';
@@ -87,7 +87,7 @@ export class TenantService {
     this.deps.forgetKeysOfTenant(tenantId);
     this.deps.logger.warn({ event: 'tenant.status_changed', tenantId, status, actorId }, `tenant ${status.toLowerCase()}`);
     await this.deps.audit.append(
-      userEvent(tenantId, actorId, status === 'SUSPENDED' ? 'tenant.suspended' : 'tenant.reactivated', { type: 'TENANT', id: tenantId }, request),
+      auditEvent(status === 'SUSPENDED' ? 'tenant.suspended' : 'tenant.reactivated', { caller: { tenantId, actor: userActor(actorId), request }, resource: { id: tenantId } }),
     );
     return tenant;
   }

@@ -1,0 +1,207 @@
+/**
+ * The audit catalogue: every action Coffer records, what kind of resource it is
+ * about, and the exact shape of its `details`. It is the single source of:
+ * - the TypeScript types of the builder (audit-builder.ts): an unknown action, an
+ *   undeclared detail key or a value of the wrong type does not compile;
+ * - the builder's run-time guard (the same check, in case of casts);
+ * - the GraphQL enums AuditAction and AuditResourceType (audit.types.ts);
+ * - the table in README "The audit log" (test/audit-catalogue.test.ts keeps it current).
+ *
+ * Why so strict: the audit chain is immutable, so personal data that reaches it can
+ * never be erased. Detail values are only ids, literals, counts, booleans, times and
+ * names that tenants or operators give resources (audit-fields.ts); every `id` and
+ * `name` field says below why it is not personal data. Never add a field holding an
+ * email, a person's name, free text from a request, a secret value, a password or a token.
+ *
+ * Actions are stored exactly as written here (dotted); adding one is adding an entry.
+ */
+import { count, flag, id, isoTime, listOf, name, oneOf, optional, type DetailsOfSpec, type FieldSpec } from './audit-fields.js';
+
+/** What an event may be about (stored as written), with the meaning of its resource id. */
+export const AUDIT_RESOURCES = {
+  SECRET: 'A secret; the id is the secret id (null when refused before it was looked up).',
+  API_KEY: 'A machine API key; the id is the key id.',
+  USER: 'A user or member; the id is the user id.',
+  SESSION: 'A sign-in session; the id is the session id.',
+  INVITATION: 'An invitation; the id is the invitation id.',
+  TENANT: 'The tenant itself.',
+  TENANT_KEYS: 'The tenant\'s data and audit keys (rotation, re-encryption, re-wrap).',
+  OPERATION: 'An API operation that was refused by the permission rules.',
+} as const;
+export type AuditResourceType = keyof typeof AUDIT_RESOURCES;
+
+/** One action: what it means, what it may be about (the first type is the default), its details. */
+export interface CatalogueEntry {
+  readonly description: string;
+  readonly resources: readonly [AuditResourceType, ...AuditResourceType[]];
+  readonly details: FieldSpec;
+}
+
+/** Member roles, as recorded (members/roles.ts ROLES; test/audit-catalogue.test.ts checks they agree). */
+const ROLE_VALUES = ['OWNER', 'ADMIN', 'MANAGER', 'USER'] as const;
+const role = (why: string) => oneOf(ROLE_VALUES, why);
+const SECRET_NAME = 'The secret\'s name: a path the tenant chose to identify a secret (e.g. prod/db/password), a tenant identifier, never its value.';
+const secretName = () => name(SECRET_NAME);
+const version = (why: string) => count(why);
+
+export const AUDIT_CATALOGUE = {
+  'auth.signup': { description: 'Someone signed up and created a tenant.', resources: ['TENANT'], details: {} },
+  'auth.login.succeeded': { description: 'A user signed in.', resources: ['USER'], details: {} },
+  'auth.login.failed': {
+    description: 'A sign-in failed or was refused (platform chain; the resource id is the user id when the email is known).',
+    resources: ['USER'],
+    details: {
+      reason: oneOf(['unknown_email', 'wrong_password', 'locked'], 'Why it failed.'),
+      failures: optional(count('Consecutive failures of this email from this address.')),
+    },
+  },
+  'auth.account.locked': {
+    description: 'Legacy: an account was locked (no longer recorded; auth.login.locked replaced it). Kept so older events stay listable.',
+    resources: ['USER'],
+    details: { until: isoTime('When the lock ends.') },
+  },
+  'auth.login.locked': {
+    description: 'Sign-ins to an email from one address were locked after repeated failures (platform chain).',
+    resources: ['USER'],
+    details: { until: isoTime('When the lock ends.') },
+  },
+  'auth.refresh_token.reused': {
+    description: 'A refresh token was presented again after use (it may have been stolen): its session was revoked.',
+    resources: ['SESSION'],
+    details: { userId: id('The session\'s user: a random id Coffer generated.') },
+  },
+  'auth.session.revoked': {
+    description: 'A session was ended.',
+    resources: ['SESSION'],
+    details: { reason: oneOf(['logout', 'revoked_by_user'], 'Signed out, or revoked from the session list.') },
+  },
+  'auth.password.changed': {
+    description: 'A user changed their password.',
+    resources: ['USER'],
+    details: { revokedSessions: count('Other sessions revoked with it.') },
+  },
+  'member.invited': { description: 'A member invited someone.', resources: ['INVITATION'], details: { role: role('The role offered.') } },
+  'member.joined': {
+    description: 'An invitation was accepted.',
+    resources: ['USER'],
+    details: { role: role('The role taken.'), invitationId: id('The accepted invitation: a random id Coffer generated.') },
+  },
+  'member.role_changed': {
+    description: 'A member\'s role was changed.',
+    resources: ['USER'],
+    details: { from: role('The role before.'), to: role('The role after.') },
+  },
+  'member.removed': {
+    description: 'A member was removed from the tenant.',
+    resources: ['USER'],
+    details: { role: role('The role they had.'), apiKeysRevoked: count('API keys they had created, revoked with them.') },
+  },
+  'invitation.revoked': { description: 'An invitation was withdrawn.', resources: ['INVITATION'], details: {} },
+  'tenant.suspended': { description: 'A platform administrator suspended the tenant.', resources: ['TENANT'], details: {} },
+  'tenant.reactivated': { description: 'A platform administrator reactivated the tenant.', resources: ['TENANT'], details: {} },
+  'apikey.created': {
+    description: 'An API key was created.',
+    resources: ['API_KEY'],
+    details: {
+      name: name('The key\'s label, chosen by the tenant to name a machine credential (e.g. ci-deploy); a tenant identifier.'),
+      role: role('The key\'s role.'),
+      prefixes: listOf(name('Secret-name prefixes the key is limited to: parts of tenant-chosen secret names.')),
+    },
+  },
+  'apikey.revoked': { description: 'An API key was revoked.', resources: ['API_KEY'], details: {} },
+  'secret.created': { description: 'A secret was created.', resources: ['SECRET'], details: { name: secretName(), version: version('Its first version (1).') } },
+  'secret.updated': {
+    description: 'A secret was changed (a new value, or its settings).',
+    resources: ['SECRET'],
+    details: {
+      name: secretName(),
+      version: version('The current version after the change.'),
+      revision: count('The secret\'s revision after the change.'),
+      newVersion: flag('Whether a new value was added.'),
+      fields: listOf(name('Names of the changed settings: field names of Coffer\'s schema (e.g. description, tags), never their values.')),
+    },
+  },
+  'secret.revealed': { description: 'A secret\'s value was read.', resources: ['SECRET'], details: { name: secretName(), version: version('The version read.') } },
+  'secret.deleted': {
+    description: 'A secret was soft-deleted.',
+    resources: ['SECRET'],
+    details: { name: secretName(), purgeAfter: isoTime('When it is purged unless restored.') },
+  },
+  'secret.restored': { description: 'A soft-deleted secret was restored.', resources: ['SECRET'], details: { name: secretName() } },
+  'secret.versions_destroyed': {
+    description: 'Versions of a secret were destroyed (their ciphertext removed).',
+    resources: ['SECRET'],
+    details: {
+      name: secretName(),
+      versions: listOf(version('A destroyed version.')),
+      reason: optional(oneOf(['retention', 'maxVersions'], 'Dropped beyond maxVersions by a new value, or by lowering maxVersions; absent when destroyed by name.')),
+      maxVersions: optional(count('The secret\'s maxVersions afterwards.')),
+    },
+  },
+  'secret.purged': {
+    description: 'A deleted secret was removed for good.',
+    resources: ['SECRET'],
+    details: { name: secretName(), reason: optional(oneOf(['recovery window passed'], 'Set when the purge sweep removed it; absent when purged on request.')) },
+  },
+  'key.tenant_rotated': {
+    description: 'The tenant\'s data key was rotated.',
+    resources: ['TENANT_KEYS'],
+    details: {
+      fromVersion: version('The data key version before.'),
+      toVersion: version('The new data key version.'),
+      secretVersionsToReencrypt: count('Sealed values still on older data keys.'),
+    },
+  },
+  'key.reencryption_completed': {
+    description: 'Every value of the tenant was re-encrypted under its active data key.',
+    resources: ['TENANT_KEYS'],
+    details: {
+      targetVersion: version('The data key version everything is on now.'),
+      retiredVersions: listOf(version('A data key version retired (its key material removed).')),
+      total: count('Values re-encrypted.'),
+    },
+  },
+  'key.master_rewrapped': {
+    description: 'The tenant\'s wrapped keys were re-wrapped under the active master key.',
+    resources: ['TENANT_KEYS'],
+    details: {
+      masterKeyId: name('The active master key\'s id, an identifier the operator chose in VAULT_MASTER_KEYS (never key material).'),
+      rewrapped: count('Wrapped keys re-wrapped.'),
+    },
+  },
+  'permission.denied': {
+    description: 'An operation was refused by the permission rules.',
+    resources: ['OPERATION', 'SECRET', 'API_KEY', 'INVITATION'],
+    details: {
+      needed: oneOf([...ROLE_VALUES, 'prefix'], 'The role it needed, or prefix when an API key\'s name prefixes did not cover the secret.'),
+      operation: optional(oneOf(['revokeApiKey', 'revokeInvitation', 'lower_max_versions'], 'The refused operation, when it was refused by a service rather than the rule tree.')),
+      name: optional(secretName()),
+      names: optional(listOf(name(`Refused secret names (at most 10). ${SECRET_NAME}`))),
+      deniedCount: optional(count('How many names of one bulk call were refused.')),
+      maxVersions: optional(count('The maxVersions that was asked for.')),
+      versions: optional(listOf(version('A version that lowering maxVersions would have destroyed.'))),
+    },
+  },
+} as const satisfies Record<string, CatalogueEntry>;
+
+/** Every action Coffer records. */
+export type AuditAction = keyof typeof AUDIT_CATALOGUE;
+/** Every action, in catalogue order. */
+export const AUDIT_ACTIONS = Object.keys(AUDIT_CATALOGUE) as AuditAction[];
+/** Every resource type. */
+export const AUDIT_RESOURCE_TYPES = Object.keys(AUDIT_RESOURCES) as AuditResourceType[];
+
+/** The resource types `A` may be about. */
+export type ResourceTypeOf<A extends AuditAction> = (typeof AUDIT_CATALOGUE)[A]['resources'][number];
+/** The details object action `A` takes: exactly its declared fields. */
+export type DetailsOf<A extends AuditAction> = DetailsOfSpec<(typeof AUDIT_CATALOGUE)[A]['details']>;
+
+/** The catalogue entry of `action`, or undefined for an unknown one. */
+export function catalogueEntry(action: string): CatalogueEntry | undefined {
+  return Object.hasOwn(AUDIT_CATALOGUE, action) ? (AUDIT_CATALOGUE as Record<string, CatalogueEntry>)[action] : undefined;
+}
+
+/** The GraphQL enum name of an action: dots cannot appear there, so secret.versions_destroyed is SECRET_VERSIONS_DESTROYED. */
+export function actionEnumName(action: AuditAction): string {
+  return action.toUpperCase().replace(/\./g, '_');
+}
