@@ -1,7 +1,6 @@
 import type { Db } from 'mongodb';
 import type { Config } from './config.js';
 import { TenantScope } from './db/tenant-scope.js';
-import type { Services } from './graphql/context.js';
 import type { Logger } from './logger.js';
 import { AccountService } from './modules/auth/account.service.js';
 import { AuthService } from './modules/auth/auth.service.js';
@@ -16,7 +15,7 @@ import { TokenService } from './modules/auth/tokens.js';
 import { UserRepository } from './modules/auth/user.repository.js';
 import { InvitationDirectory, InvitationRepository } from './modules/members/invitation.repository.js';
 import { MemberService } from './modules/members/member.service.js';
-import { MembershipDirectory, MembershipRepository } from './modules/members/membership.repository.js';
+import { MembershipDirectory, MembershipRepository } from './modules/tenants/membership.repository.js';
 import { TenantRepository } from './modules/tenants/tenant.repository.js';
 import { TenantService } from './modules/tenants/tenant.service.js';
 import { ApiKeyDirectory, ApiKeyRepository } from './modules/apikeys/api-key.repository.js';
@@ -36,6 +35,20 @@ import { SecretRepository } from './modules/secrets/secret.repository.js';
 import { SecretWriteService } from './modules/secrets/secret.service.js';
 import { HousekeepingJob } from './jobs/housekeeping.job.js';
 import { SecretPurgeJob } from './jobs/secret-purge.job.js';
+
+/** The services resolvers, the CLI and jobs call; each method takes the Caller it acts for. */
+export interface Services {
+  auth: AuthService;
+  account: AccountService;
+  members: MemberService;
+  tenants: TenantService;
+  secretWrites: SecretWriteService;
+  secretQueries: SecretQueryService;
+  secretLifecycle: SecretLifecycleService;
+  apiKeys: ApiKeyService;
+  keys: TenantKeyService;
+  audit: AuditLog;
+}
 
 /** What createServices needs. */
 export interface ServiceOptions {
@@ -108,7 +121,7 @@ export async function createServices({ config, db, logger, sealedData = [] }: Se
   const tenants = new TenantService({
     tenants: tenantRepository,
     membershipsOf,
-    guard,
+    forgetSessionsOfTenant: (tenantId) => guard.forget({ tenantId }),
     forgetKeysOfTenant: (tenantId) => apiKeys.forgetScope(tenantId),
     logger,
     audit,

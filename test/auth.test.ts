@@ -367,6 +367,7 @@ describe('a failure late in sign-up leaves nothing half-made', () => {
     const { createServices } = await import('../src/services.js');
     const { AuthService } = await import('../src/modules/auth/auth.service.js');
     const { createLogger } = await import('../src/logger.js');
+    const { publicCaller } = await import('../src/identity/callers.js');
     const { services } = await createServices({ config: server.config, db: server.db, logger: createLogger('silent') });
     const realDeps = (services.auth as unknown as { deps: ConstructorParameters<typeof AuthService>[0] }).deps;
     const failing = new AuthService({
@@ -376,7 +377,7 @@ describe('a failure late in sign-up leaves nothing half-made', () => {
     const email = uniqueEmail('halfway');
     const counts = async () => Promise.all(['users', 'tenants', 'memberships'].map((c) => server.db.collection(c).countDocuments()));
     const before = await counts();
-    await expect(failing.signUp({ email, password: STRONG_PASSWORD, tenantName: 'Halfway' }, { ip: null, userAgent: null, requestId: 'x' })).rejects.toThrow('audit store down');
+    await expect(failing.signUp({ email, password: STRONG_PASSWORD, tenantName: 'Halfway' }, publicCaller({ ip: null, userAgent: null, requestId: 'x' }))).rejects.toThrow('audit store down');
     expect(await counts()).toEqual(before);
     expectOk(await server.gql('mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }', { input: { email, password: STRONG_PASSWORD, tenantName: 'Halfway' } }));
   });

@@ -221,8 +221,9 @@ describe('a failure late in acceptance leaves nothing half-made', () => {
       ...realDeps,
       audit: { append: async (...events) => { if (events.some((e) => e.action === 'member.joined')) throw new Error('audit store down'); await realDeps.audit.append(...events); } },
     });
-    const request = { ip: null, userAgent: null, requestId: 'rollback-test' };
-    await expect(failing.accept({ token: inv.token, password: STRONG_PASSWORD }, null, request)).rejects.toThrow('audit store down');
+    const { publicCaller } = await import('../src/identity/callers.js');
+    const caller = publicCaller({ ip: null, userAgent: null, requestId: 'rollback-test' });
+    await expect(failing.accept({ token: inv.token, password: STRONG_PASSWORD }, caller)).rejects.toThrow('audit store down');
     expect(await server.db.collection('users').countDocuments({ email: inv.email })).toBe(0);
     expect(await server.db.collection('memberships').countDocuments({ tenantId: owner.tenantId })).toBe(1);
     expect((await server.db.collection('tenants').findOne({ _id: owner.tenantId as never }))?.ownerCount).toBe(1);

@@ -1,4 +1,4 @@
-import type { RequestInfo } from '../auth/viewer.js';
+import type { RequestInfo } from '../../identity/caller.js';
 import { PLATFORM_CHAIN, type AuditAction, type AuditEventInput, type AuditOutcome, type AuditResourceType } from './audit-event.js';
 
 /** Builds an event for something a user (or an anonymous caller) did over a request. */

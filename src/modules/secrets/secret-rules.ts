@@ -1,5 +1,5 @@
 import { badInput } from '../../errors.js';
-import { assertStorableJson } from '../../graphql/validation.js';
+import { assertStorableJson } from '../../db/storable-json.js';
 import type { SecretDoc } from './secret.document.js';
 
 /** Limits of the secret model, in one place. */
