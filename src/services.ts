@@ -11,6 +11,8 @@ import { SessionService } from './modules/auth/session.service.js';
 import { Throttle } from './modules/auth/throttle.js';
 import { LoginFailureKey } from './modules/auth/login-failure-key.js';
 import { LoginFailures } from './modules/auth/login-failures.js';
+import { LoginFailureRepository } from './modules/auth/login-failure.repository.js';
+import { PlatformKeyRepository } from './modules/keys/platform-key.repository.js';
 import { TokenService } from './modules/auth/tokens.js';
 import { UserRepository } from './modules/auth/user.repository.js';
 import { InvitationDirectory, InvitationRepository } from './modules/members/invitation.repository.js';
@@ -138,7 +140,13 @@ export async function createServices({ config, db, logger, sealedData = [] }: Se
     throttle,
     logger,
     audit,
-    loginFailures: new LoginFailures({ db, key: new LoginFailureKey({ db, keyring, logger }), logger, ...config.lockout, backoffMaxMs: config.loginBackoffMaxMs }),
+    loginFailures: new LoginFailures({
+      counters: new LoginFailureRepository(db),
+      key: new LoginFailureKey({ platformKeys: new PlatformKeyRepository(db), keyring, logger }),
+      logger,
+      ...config.lockout,
+      backoffMaxMs: config.loginBackoffMaxMs,
+    }),
     signUpMode: config.signUpMode,
   });
   const account = new AccountService({
