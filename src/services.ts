@@ -30,7 +30,7 @@ import { SealedDataRegistry, type SealedDataKind } from './modules/keys/sealed-d
 import { TenantCipher } from './modules/keys/tenant-cipher.js';
 import { TenantKeyService } from './modules/keys/tenant-key.service.js';
 import { SecretSealer } from './modules/secrets/secret-sealer.js';
-import { secretSealedData } from './modules/secrets/secret.sealed-data.js';
+import { moduleSealedData } from './modules/index.js';
 import { SecretLifecycleService } from './modules/secrets/secret-lifecycle.service.js';
 import { SecretQueryService } from './modules/secrets/secret-query.service.js';
 import { SecretRepository } from './modules/secrets/secret.repository.js';
@@ -79,8 +79,8 @@ export async function createServices({ config, db, logger, sealedData = [] }: Se
   let auditLog: AuditLog | undefined;
   const audit: AuditSink = { append: (...events) => auditLog!.append(...events) };
   const keyring = MasterKeyring.fromConfig(config.vault);
-  // Everything sealed under tenant DEKs. Secrets stay first: progress saved before kinds existed resumes in them.
-  const sealed = new SealedDataRegistry([secretSealedData, ...sealedData]);
+  // Everything sealed under tenant DEKs: the modules' kinds (secrets first), then extra ones.
+  const sealed = new SealedDataRegistry([...moduleSealedData(), ...sealedData]);
   const keys = new TenantKeyService({ db, keyring, logger, audit, sealedData: sealed });
   auditLog = new AuditLog({ db, macKeyFor: (chainId) => keys.auditKey(chainId), logger });
   const reencryption = new ReencryptionJob({

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { MongoClient, type Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
-import { ensureIndexes } from '../src/db/collections.js';
+import { ensureIndexes } from '../src/modules/index.js';
 import { TenantScope, type TenantDocument } from '../src/db/tenant-scope.js';
 
 interface Note extends TenantDocument {
