@@ -1,6 +1,8 @@
 import { registerEnumType } from 'type-graphql';
+import { ROLES } from '../identity/roles.js';
+import { enumOf } from './enums.js';
 
-export const RoleEnum = { OWNER: 'OWNER', ADMIN: 'ADMIN', MANAGER: 'MANAGER', USER: 'USER' } as const;
+export const RoleEnum = enumOf(ROLES);
 registerEnumType(RoleEnum, {
   name: 'Role',
   description: 'A member\'s role in a tenant, highest first: OWNER > ADMIN > MANAGER > USER.',

@@ -1,3 +1,4 @@
+import { fromCursor, toCursor } from '../../db/cursor.js';
 import { IntegrityError } from '../../crypto/aes-gcm.js';
 import { appError, badInput, notFound, notFoundBecause } from '../../errors.js';
 import type { Logger } from '../../logger.js';
@@ -95,12 +96,12 @@ class CiphertextLoader {
 
 function decodeCursor(after: string | null | undefined): string | null {
   if (!after) return null;
-  const name = Buffer.from(after, 'base64url').toString('utf8');
+  const name = fromCursor(after);
   if (!name) throw badInput('after', 'is not a cursor from this connection');
   return name;
 }
 
-export const encodeCursor = (name: string) => Buffer.from(name, 'utf8').toString('base64url');
+export const encodeCursor = (name: string) => toCursor(name);
 
 /** Reading secrets: metadata never decrypts; values only through reveal, always audited. */
 export class SecretQueryService {

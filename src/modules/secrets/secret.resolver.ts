@@ -42,7 +42,7 @@ export class SecretResolver {
     return doc ? secretOf(ctx, doc) : null;
   }
 
-  @Query(() => SecretConnection, { description: 'Secrets in name order, filtered, with cursor pagination. Never decrypts anything.' })
+  @Query(() => SecretConnection.Connection, { description: 'Secrets in name order, filtered, with cursor pagination. Never decrypts anything.' })
   async secrets(
     @Arg('filter', () => SecretFilter, { nullable: true, description: 'Prefix, tags and status.' }) filter: SecretFilter | null,
     @Arg('first', () => Int, { nullable: true, description: 'Page size (default 50, at most 200).' }) first: number | null,
@@ -51,7 +51,7 @@ export class SecretResolver {
   ) {
     const page = await ctx.services.secretQueries.list(tenantCallerOf(ctx), filter ?? {}, first, after);
     const edges = page.docs.map((doc) => ({ cursor: encodeCursor(doc.name), node: secretOf(ctx, doc) }));
-    return Object.assign(new SecretConnection(), {
+    return SecretConnection.of({
       edges,
       pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null },
       totalCount: page.totalCount,
