@@ -37,6 +37,7 @@ import { SecretRepository } from './modules/secrets/secret.repository.js';
 import { SecretWriteService } from './modules/secrets/secret.service.js';
 import { HousekeepingJob } from './jobs/housekeeping.job.js';
 import { SecretPurgeJob } from './jobs/secret-purge.job.js';
+import { JobLeaseRepository } from './jobs/job-lease.repository.js';
 
 /** The services resolvers, the CLI and jobs call; each method takes the Caller it acts for. */
 export interface Services {
@@ -195,7 +196,9 @@ export async function createServices({ config, db, logger, sealedData = [] }: Se
     keys,
     audit: auditLog,
   };
-  const secretPurge = new SecretPurgeJob({ db, audit, logger, recoveryDays: config.secrets.recoveryDays });
-  const housekeeping = new HousekeepingJob({ db, logger });
+  // Periodic jobs share one skeleton (jobs/interval-job.ts) and a lease, so one instance sweeps at a time.
+  const leases = new JobLeaseRepository(db);
+  const secretPurge = new SecretPurgeJob({ db, audit, logger, recoveryDays: config.secrets.recoveryDays, leases });
+  const housekeeping = new HousekeepingJob({ db, logger, leases });
   return { services, tokens, guard, passwords, reencryption, secretPurge, housekeeping };
 }
