@@ -14,7 +14,7 @@ import { tenantsModule } from './tenants/tenants.module.js';
 
 /**
  * Every module, in schema order: the one list the schema, index creation and the sealed-data
- * registry read. Adding a module adds one line here (docs/ARCHITECTURE.md §8).
+ * registry read. Adding a module adds one line here (docs/ARCHITECTURE.md §9).
  */
 export const MODULES: readonly CofferModule[] = [
   authModule,

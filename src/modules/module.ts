@@ -12,7 +12,7 @@ export interface CollectionSpec {
 
 /**
  * What one module contributes to Coffer, read by the schema, index creation and the key
- * registry through the one list in modules/index.ts (docs/ARCHITECTURE.md §8). Its
+ * registry through the one list in modules/index.ts (docs/ARCHITECTURE.md §9). Its
  * services are built from explicit dependencies in the composition root (src/services.ts).
  */
 export interface CofferModule {

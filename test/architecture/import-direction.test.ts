@@ -5,7 +5,7 @@ import { importViolations, readSources } from './import-rules.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-describe('architecture: import direction (docs/ARCHITECTURE.md §9)', () => {
+describe('architecture: import direction (docs/ARCHITECTURE.md §10)', () => {
   it('holds for src/: no module cycle, db below modules, GraphQL only in its layer, no imports of entry points', () => {
     const sources = readSources(root);
     expect(sources.size).toBeGreaterThan(50);

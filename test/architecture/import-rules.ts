@@ -3,7 +3,7 @@ import path from 'node:path';
 import ts from 'typescript';
 
 /**
- * The import-direction rules of docs/ARCHITECTURE.md §9, as a pure function over source
+ * The import-direction rules of docs/ARCHITECTURE.md §10, as a pure function over source
  * texts (so a test can feed it planted violations). Paths are relative to the repository
  * root with forward slashes, e.g. `src/modules/auth/auth.service.ts`.
  */
