@@ -303,7 +303,7 @@ describe('vault settings', () => {
 
 describe('numeric variables', () => {
   /** Every `NAME: int(min, max)` of envSchema, read from the source so a new one is covered too. */
-  const NUMERIC = [...readFileSync(path.join(import.meta.dirname, '..', 'src', 'config.ts'), 'utf8').matchAll(/^\s+([A-Z0-9_]+): int\((-?[\d_]+), (-?[\d_* ]+)\)/gm)].map(
+  const NUMERIC = [...readFileSync(path.join(import.meta.dirname, '..', '..', 'src', 'config.ts'), 'utf8').matchAll(/^\s+([A-Z0-9_]+): int\((-?[\d_]+), (-?[\d_* ]+)\)/gm)].map(
     (m) => m[1]!,
   );
 
