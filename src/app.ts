@@ -13,7 +13,7 @@ import express, { type ErrorRequestHandler, type RequestHandler } from 'express'
 import helmet from 'helmet';
 import type { Db } from 'mongodb';
 import type { Config } from './config.js';
-import { ensureIndexes } from './db/collections.js';
+import { ensureIndexes } from './modules/index.js';
 import { buildContext, type Context } from './graphql/context.js';
 import { maskError, withoutSuggestions } from './graphql/errors.js';
 import { buildServedSchema } from './graphql/schema.js';

@@ -3,7 +3,7 @@
  * GraphQL or HTTP; src/graphql/errors.ts turns them into error responses.
  */
 
-/** The error codes of DESIGN.md §6: every error a client sees carries one of them. */
+/** The error codes of docs/ARCHITECTURE.md §8: every error a client sees carries one of them. */
 export const ErrorCode = {
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   FORBIDDEN: 'FORBIDDEN',

@@ -1,7 +1,6 @@
 import type { Db } from 'mongodb';
 import type { Config } from './config.js';
 import { TenantScope } from './db/tenant-scope.js';
-import type { Services } from './graphql/context.js';
 import type { Logger } from './logger.js';
 import { AccountService } from './modules/auth/account.service.js';
 import { AuthService } from './modules/auth/auth.service.js';
@@ -12,11 +11,13 @@ import { SessionService } from './modules/auth/session.service.js';
 import { Throttle } from './modules/auth/throttle.js';
 import { LoginFailureKey } from './modules/auth/login-failure-key.js';
 import { LoginFailures } from './modules/auth/login-failures.js';
+import { LoginFailureRepository } from './modules/auth/login-failure.repository.js';
+import { PlatformKeyRepository } from './modules/keys/platform-key.repository.js';
 import { TokenService } from './modules/auth/tokens.js';
 import { UserRepository } from './modules/auth/user.repository.js';
 import { InvitationDirectory, InvitationRepository } from './modules/members/invitation.repository.js';
 import { MemberService } from './modules/members/member.service.js';
-import { MembershipDirectory, MembershipRepository } from './modules/members/membership.repository.js';
+import { MembershipDirectory, MembershipRepository } from './modules/tenants/membership.repository.js';
 import { TenantRepository } from './modules/tenants/tenant.repository.js';
 import { TenantService } from './modules/tenants/tenant.service.js';
 import { ApiKeyDirectory, ApiKeyRepository } from './modules/apikeys/api-key.repository.js';
@@ -29,13 +30,28 @@ import { SealedDataRegistry, type SealedDataKind } from './modules/keys/sealed-d
 import { TenantCipher } from './modules/keys/tenant-cipher.js';
 import { TenantKeyService } from './modules/keys/tenant-key.service.js';
 import { SecretSealer } from './modules/secrets/secret-sealer.js';
-import { secretSealedData } from './modules/secrets/secret.sealed-data.js';
+import { moduleSealedData } from './modules/index.js';
 import { SecretLifecycleService } from './modules/secrets/secret-lifecycle.service.js';
 import { SecretQueryService } from './modules/secrets/secret-query.service.js';
 import { SecretRepository } from './modules/secrets/secret.repository.js';
 import { SecretWriteService } from './modules/secrets/secret.service.js';
 import { HousekeepingJob } from './jobs/housekeeping.job.js';
 import { SecretPurgeJob } from './jobs/secret-purge.job.js';
+import { JobLeaseRepository } from './jobs/job-lease.repository.js';
+
+/** The services resolvers, the CLI and jobs call; each method takes the Caller it acts for. */
+export interface Services {
+  auth: AuthService;
+  account: AccountService;
+  members: MemberService;
+  tenants: TenantService;
+  secretWrites: SecretWriteService;
+  secretQueries: SecretQueryService;
+  secretLifecycle: SecretLifecycleService;
+  apiKeys: ApiKeyService;
+  keys: TenantKeyService;
+  audit: AuditLog;
+}
 
 /** What createServices needs. */
 export interface ServiceOptions {
@@ -64,8 +80,8 @@ export async function createServices({ config, db, logger, sealedData = [] }: Se
   let auditLog: AuditLog | undefined;
   const audit: AuditSink = { append: (...events) => auditLog!.append(...events) };
   const keyring = MasterKeyring.fromConfig(config.vault);
-  // Everything sealed under tenant DEKs. Secrets stay first: progress saved before kinds existed resumes in them.
-  const sealed = new SealedDataRegistry([secretSealedData, ...sealedData]);
+  // Everything sealed under tenant DEKs: the modules' kinds (secrets first), then extra ones.
+  const sealed = new SealedDataRegistry([...moduleSealedData(), ...sealedData]);
   const keys = new TenantKeyService({ db, keyring, logger, audit, sealedData: sealed });
   auditLog = new AuditLog({ db, macKeyFor: (chainId) => keys.auditKey(chainId), logger });
   const reencryption = new ReencryptionJob({
@@ -108,7 +124,7 @@ export async function createServices({ config, db, logger, sealedData = [] }: Se
   const tenants = new TenantService({
     tenants: tenantRepository,
     membershipsOf,
-    guard,
+    forgetSessionsOfTenant: (tenantId) => guard.forget({ tenantId }),
     forgetKeysOfTenant: (tenantId) => apiKeys.forgetScope(tenantId),
     logger,
     audit,
@@ -125,7 +141,13 @@ export async function createServices({ config, db, logger, sealedData = [] }: Se
     throttle,
     logger,
     audit,
-    loginFailures: new LoginFailures({ db, key: new LoginFailureKey({ db, keyring, logger }), logger, ...config.lockout, backoffMaxMs: config.loginBackoffMaxMs }),
+    loginFailures: new LoginFailures({
+      counters: new LoginFailureRepository(db),
+      key: new LoginFailureKey({ platformKeys: new PlatformKeyRepository(db), keyring, logger }),
+      logger,
+      ...config.lockout,
+      backoffMaxMs: config.loginBackoffMaxMs,
+    }),
     signUpMode: config.signUpMode,
   });
   const account = new AccountService({
@@ -174,7 +196,9 @@ export async function createServices({ config, db, logger, sealedData = [] }: Se
     keys,
     audit: auditLog,
   };
-  const secretPurge = new SecretPurgeJob({ db, audit, logger, recoveryDays: config.secrets.recoveryDays });
-  const housekeeping = new HousekeepingJob({ db, logger });
+  // Periodic jobs share one skeleton (jobs/interval-job.ts) and a lease, so one instance sweeps at a time.
+  const leases = new JobLeaseRepository(db);
+  const secretPurge = new SecretPurgeJob({ db, audit, logger, recoveryDays: config.secrets.recoveryDays, leases });
+  const housekeeping = new HousekeepingJob({ db, logger, leases });
   return { services, tokens, guard, passwords, reencryption, secretPurge, housekeeping };
 }

@@ -1,6 +1,6 @@
 import type { Db } from 'mongodb';
 import type { Config } from '../config.js';
-import { ensureIndexes } from '../db/collections.js';
+import { ensureIndexes } from '../modules/index.js';
 import { normaliseEmail, passwordProblem } from '../modules/auth/password-policy.js';
 import { PasswordHasher } from '../modules/auth/passwords.js';
 import { isDuplicateKey } from '../db/mongo-errors.js';

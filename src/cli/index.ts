@@ -4,7 +4,7 @@ import { BSON, type Db, type Document } from 'mongodb';
 import { ConfigError, loadConfig, loadDotEnvFile, type Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { openDatabase, type DatabaseHandle } from '../runtime.js';
-import { ensureIndexes } from '../db/collections.js';
+import { ensureIndexes } from '../modules/index.js';
 import { createServices } from '../services.js';
 import { bootstrapAdmin } from './bootstrap-admin.js';
 import { describeMigration, migratePlaintext, MigrationOptionsError, type MigratePlaintextOptions } from './migrate-plaintext.js';

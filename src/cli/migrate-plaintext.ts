@@ -2,10 +2,11 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { BSON, ObjectId, type Db, type Document } from 'mongodb';
 import { AppError } from '../errors.js';
 import { Collections } from '../db/collections.js';
-import type { Services } from '../graphql/context.js';
+import type { Services } from '../services.js';
 import { API_KEYS_COLLECTION } from '../modules/apikeys/api-key.repository.js';
 import { AUDIT_COLLECTION } from '../modules/audit/audit.document.js';
-import type { Principal } from '../modules/auth/principal.js';
+import { inTenant } from '../identity/caller.js';
+import { systemCaller } from '../identity/callers.js';
 import { TENANT_KEYS_COLLECTION } from '../modules/keys/tenant-key.repository.js';
 import { RevealBatch } from '../modules/secrets/secret-query.service.js';
 import { validName, validValue } from '../modules/secrets/secret-rules.js';
@@ -155,13 +156,7 @@ export async function migratePlaintext(
   if (!found.length) throw new Error(`collection "${collection}" not found in database "${db.databaseName}"`);
 
   const requestId = randomUUID();
-  const principal: Principal = {
-    tenantId,
-    role: 'OWNER',
-    actor: { type: 'SYSTEM', id: ACTOR_ID },
-    prefixes: null,
-    request: { ip: null, userAgent: 'coffer-cli', requestId },
-  };
+  const principal = inTenant(systemCaller(ACTOR_ID, { ip: null, userAgent: 'coffer-cli', requestId }, { tenantId, role: 'OWNER' }));
   const result: MigratePlaintextResult = { dryRun, requestId, scanned: 0, created: 0, skipped: 0, failed: 0, unset: 0, failures: [], kept: [] };
   const fail = (id: string, reason: string) => {
     result.failed++;

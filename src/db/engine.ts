@@ -1,5 +1,5 @@
 /**
- * Resolves which MongoDB wire-protocol server Coffer talks to (design doc §5):
+ * Resolves which MongoDB wire-protocol server Coffer talks to (docs/ARCHITECTURE.md §7):
  *
  * 1. `mongodbUri` from config (MONGODB_URI) → used as-is ('external');
  * 2. otherwise mongodb-memory-server, i.e. a real `mongod` (fails fast when no

@@ -1,41 +1,21 @@
 import type { Request } from 'express';
 import type { Logger } from '../logger.js';
-import type { ApiKeyService } from '../modules/apikeys/api-key.service.js';
 import { looksLikeApiKey } from '../modules/apikeys/api-key.service.js';
-import type { AuditLog } from '../modules/audit/audit-log.js';
-import type { AccountService } from '../modules/auth/account.service.js';
-import type { Principal } from '../modules/auth/principal.js';
-import type { TenantKeyService } from '../modules/keys/tenant-key.service.js';
-import type { SecretLifecycleService } from '../modules/secrets/secret-lifecycle.service.js';
-import { RevealBatch, type SecretQueryService } from '../modules/secrets/secret-query.service.js';
-import type { SecretWriteService } from '../modules/secrets/secret.service.js';
-import type { AuthService } from '../modules/auth/auth.service.js';
+import { inTenant, type Caller, type RequestInfo, type TenantCaller } from '../identity/caller.js';
+import { publicCaller, userCaller } from '../identity/callers.js';
+import type { Viewer } from '../identity/viewer.js';
+import type { Services } from '../services.js';
+import { RevealBatch } from '../modules/secrets/secret-query.service.js';
 import type { SessionGuard } from '../modules/auth/session-guard.js';
 import type { TokenService } from '../modules/auth/tokens.js';
-import type { RequestInfo, Viewer } from '../modules/auth/viewer.js';
-import type { MemberService } from '../modules/members/member.service.js';
-import type { TenantService } from '../modules/tenants/tenant.service.js';
-import { forbidden, unauthenticated } from '../errors.js';
-
-export interface Services {
-  auth: AuthService;
-  account: AccountService;
-  members: MemberService;
-  tenants: TenantService;
-  secretWrites: SecretWriteService;
-  secretQueries: SecretQueryService;
-  secretLifecycle: SecretLifecycleService;
-  apiKeys: ApiKeyService;
-  keys: TenantKeyService;
-  audit: AuditLog;
-}
+import { unauthenticated } from '../errors.js';
 
 export interface Context {
   request: RequestInfo;
   /** The verified signed-in user, or null (anonymous, bad token, or an API key). */
   viewer: Viewer | null;
-  /** The verified machine API key, or null. */
-  apiKey: Principal | null;
+  /** The verified machine API key (as the caller it makes), or null. */
+  apiKey: Caller | null;
   /** Reveals of this request, audited in one batch. */
   revealBatch: RevealBatch;
   /** Why a presented token was refused; permission rules report it as UNAUTHENTICATED. */
@@ -96,10 +76,17 @@ export function viewerOf(ctx: Context): Viewer {
   return ctx.viewer;
 }
 
+/** The signed-in user as a service caller (for resolvers behind an authentication rule). */
+export function callerOf(ctx: Context): Caller {
+  return userCaller(viewerOf(ctx), ctx.request);
+}
+
+/** The signed-in user if any, else an anonymous caller (public operations). */
+export function optionalCallerOf(ctx: Context): Caller {
+  return ctx.viewer ? userCaller(ctx.viewer, ctx.request) : publicCaller(ctx.request);
+}
+
 /** Whoever acts on the tenant's data: the API key, or the signed-in member with their current role. */
-export function principalOf(ctx: Context): Principal {
-  if (ctx.apiKey) return ctx.apiKey;
-  const viewer = viewerOf(ctx);
-  if (!viewer.tenantId || !viewer.role) throw forbidden('This operation needs a token scoped to a tenant');
-  return { tenantId: viewer.tenantId, role: viewer.role, actor: { type: 'USER', id: viewer.userId }, prefixes: null, request: ctx.request };
+export function tenantCallerOf(ctx: Context): TenantCaller {
+  return inTenant(ctx.apiKey ?? callerOf(ctx));
 }

@@ -1,5 +1,5 @@
 import { allow, chain, deny, rule, shield, type IRules } from 'graphql-shield';
-import { ROLES, roleAtLeast, type Role } from '../modules/members/roles.js';
+import { ROLES, roleAtLeast, type Role } from '../identity/roles.js';
 import type { Context } from './context.js';
 import { forbidden, unauthenticated } from '../errors.js';
 import { auditEvent } from '../modules/audit/audit-builder.js';

@@ -2,21 +2,15 @@ import 'reflect-metadata';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
 import { buildSchema } from 'type-graphql';
-import { ApiKeyResolver } from '../modules/apikeys/api-key.resolver.js';
-import { AuditResolver } from '../modules/audit/audit.resolver.js';
-import { AuthResolver } from '../modules/auth/auth.resolver.js';
-import { KeyResolver } from '../modules/keys/key.resolver.js';
-import { SecretResolver } from '../modules/secrets/secret.resolver.js';
-import { MemberResolver } from '../modules/members/member.resolver.js';
-import { TenantAdminResolver } from '../modules/tenants/tenant.resolver.js';
+import { moduleResolvers } from '../modules/index.js';
 import { permissions } from './permissions.js';
-
-const resolvers = [AuthResolver, MemberResolver, TenantAdminResolver, SecretResolver, ApiKeyResolver, KeyResolver, AuditResolver] as const;
 
 /** The schema as type-graphql builds it from the resolver classes, before permissions. */
 export async function buildBaseSchema(): Promise<GraphQLSchema> {
+  const [first, ...rest] = moduleResolvers();
+  if (!first) throw new Error('no module contributes a resolver');
   const schema = await buildSchema({
-    resolvers,
+    resolvers: [first, ...rest],
     validate: { forbidUnknownValues: false, validationError: { target: false, value: false } },
   });
   const query = schema.getQueryType();

@@ -2,6 +2,8 @@ import type { Db } from 'mongodb';
 import { Collections } from '../db/collections.js';
 import { systemSweep } from '../db/cross-tenant-sweep.js';
 import type { Logger } from '../logger.js';
+import { IntervalJob } from './interval-job.js';
+import type { JobLeaseRepository } from './job-lease.repository.js';
 
 interface HousekeepingDeps {
   db: Db;
@@ -10,6 +12,8 @@ interface HousekeepingDeps {
   keepDays?: number;
   /** How often to sweep (default hourly). */
   intervalMs?: number;
+  /** When given, one instance at a time sweeps. */
+  leases?: JobLeaseRepository;
 }
 
 /**
@@ -18,28 +22,24 @@ interface HousekeepingDeps {
  * FerretDB v1 has no TTL indexes, so expiry is enforced in queries plus this sweep.
  */
 export class HousekeepingJob {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private readonly job: IntervalJob;
 
-  constructor(private readonly deps: HousekeepingDeps) {}
-
-  start(): void {
-    const tick = () => {
-      this.running ??= this.sweep()
-        .then(() => undefined)
-        .catch((error: unknown) => this.deps.logger.error({ err: error }, 'housekeeping sweep failed'))
-        .finally(() => {
-          this.running = undefined;
-        });
-    };
-    tick();
-    this.timer = setInterval(tick, this.deps.intervalMs ?? 3_600_000);
-    this.timer.unref();
+  constructor(private readonly deps: HousekeepingDeps) {
+    this.job = new IntervalJob({
+      name: 'housekeeping',
+      pass: () => this.sweep(),
+      logger: deps.logger,
+      intervalMs: deps.intervalMs ?? 3_600_000,
+      leases: deps.leases,
+    });
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    await this.running;
+  start(): void {
+    this.job.start();
+  }
+
+  stop(): Promise<void> {
+    return this.job.stop();
   }
 
   /** One pass; returns what was removed. */

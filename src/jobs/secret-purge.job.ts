@@ -1,6 +1,8 @@
 import type { Db } from 'mongodb';
 import { systemSweep } from '../db/cross-tenant-sweep.js';
 import type { Logger } from '../logger.js';
+import { IntervalJob } from './interval-job.js';
+import type { JobLeaseRepository } from './job-lease.repository.js';
 import type { AuditSink } from '../modules/audit/audit-event.js';
 import { auditEvent } from '../modules/audit/audit-builder.js';
 import { SECRETS_COLLECTION, type SecretDoc } from '../modules/secrets/secret.document.js';
@@ -12,6 +14,8 @@ interface PurgeDeps {
   recoveryDays: number;
   /** How often to sweep (default hourly). */
   intervalMs?: number;
+  /** When given, one instance at a time sweeps. */
+  leases?: JobLeaseRepository;
 }
 
 /**
@@ -21,22 +25,25 @@ interface PurgeDeps {
  * the secret's own tenant with actor SYSTEM.
  */
 export class SecretPurgeJob {
-  private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
+  private readonly job: IntervalJob;
 
-  constructor(private readonly deps: PurgeDeps) {}
+  constructor(private readonly deps: PurgeDeps) {
+    this.job = new IntervalJob({
+      name: 'secret purge',
+      pass: () => this.sweep(),
+      logger: deps.logger,
+      intervalMs: deps.intervalMs ?? 3_600_000,
+      leases: deps.leases,
+    });
+  }
 
   start(): void {
-    const tick = () => {
-      void this.sweep().catch((error: unknown) => this.deps.logger.error({ err: error }, 'secret purge sweep failed'));
-    };
-    tick();
-    this.timer = setInterval(tick, this.deps.intervalMs ?? 3_600_000);
-    this.timer.unref();
+    this.job.start();
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
+    await this.job.stop();
     await this.running?.catch(() => 0);
   }
 

@@ -1,6 +1,6 @@
 import type { Collection, Db } from 'mongodb';
 import type { TenantCollection, TenantDocument, TenantScope } from '../../db/tenant-scope.js';
-import type { Role } from '../members/roles.js';
+import type { Role } from '../../identity/roles.js';
 
 export interface ApiKeyDoc extends TenantDocument {
   name: string;

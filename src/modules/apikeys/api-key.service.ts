@@ -6,10 +6,10 @@ import { digestsEqual, randomToken, sha256Hex } from '../../crypto/random.js';
 import { badInput, forbidden, notFound } from '../../errors.js';
 import type { AuditSink } from '../audit/audit-event.js';
 import { auditEvent, userActor } from '../audit/audit-builder.js';
-import type { Principal } from '../auth/principal.js';
-import type { RequestInfo, Viewer } from '../auth/viewer.js';
-import type { MembershipDirectory } from '../members/membership.repository.js';
-import { roleAtLeast, type Role } from '../members/roles.js';
+import type { Caller, RequestInfo } from '../../identity/caller.js';
+import { apiKeyCaller, userOf } from '../../identity/callers.js';
+import type { MembershipDirectory } from '../tenants/membership.repository.js';
+import { roleAtLeast, type Role } from '../../identity/roles.js';
 import type { TenantRepository } from '../tenants/tenant.repository.js';
 import { scopePrefix, validPrefix } from '../secrets/secret-rules.js';
 import type { ApiKeyDirectory, ApiKeyDoc, ApiKeyRepository } from './api-key.repository.js';
@@ -33,7 +33,7 @@ interface ApiKeyDeps {
 }
 
 type Cached = {
-  principal: Omit<Principal, 'request'> | null;
+  key: Parameters<typeof apiKeyCaller>[0] | null;
   tenantId: string | null;
   createdBy: string | null;
   /** The key's expiry, re-checked on every use: a cached entry never outlives it. */
@@ -48,7 +48,9 @@ export class ApiKeyService {
     this.cache = shortLivedCache(deps.cacheSeconds, 10_000);
   }
 
-  async create(viewer: Viewer, request: RequestInfo, input: { name: string; role: Role; prefixes: string[]; expiresAt?: Date | null }) {
+  async create(caller: Caller, input: { name: string; role: Role; prefixes: string[]; expiresAt?: Date | null }) {
+    const viewer = userOf(caller);
+    const { request } = caller;
     const tenantId = viewer.tenantId!;
     if (!roleAtLeast(viewer.role, input.role)) throw forbidden(`You cannot create a key with the ${input.role} role`);
     const name = input.name.trim();
@@ -84,7 +86,8 @@ export class ApiKeyService {
     return revoked;
   }
 
-  list(viewer: Viewer): Promise<ApiKeyDoc[]> {
+  list(caller: Caller): Promise<ApiKeyDoc[]> {
+    const viewer = userOf(caller);
     return this.deps.keysOf(viewer.tenantId!).list();
   }
 
@@ -93,29 +96,31 @@ export class ApiKeyService {
    * key made by a member ranked above them (an ADMIN cannot revoke an OWNER's key); the
    * refusal is audited. A key whose creator has left is already revoked.
    */
-  async revoke(viewer: Viewer, request: RequestInfo, id: string): Promise<boolean> {
+  async revoke(caller: Caller, id: string): Promise<boolean> {
+    const viewer = userOf(caller);
+    const { request } = caller;
     const tenantId = viewer.tenantId!;
     const keys = this.deps.keysOf(tenantId);
     const key = await keys.findActive(id);
     if (!key) throw notFound('API key');
     const creator = await this.deps.memberships.find(tenantId, key.createdBy);
-    const caller = { tenantId, actor: userActor(viewer.userId), request };
+    const eventCaller = { tenantId, actor: userActor(viewer.userId), request };
     if (creator && !roleAtLeast(viewer.role, creator.role)) {
-      await this.deps.audit.append(auditEvent('permission.denied', { caller, resource: { type: 'API_KEY', id }, outcome: 'DENIED', details: { needed: creator.role, operation: 'revokeApiKey' } }));
+      await this.deps.audit.append(auditEvent('permission.denied', { caller: eventCaller, resource: { type: 'API_KEY', id }, outcome: 'DENIED', details: { needed: creator.role, operation: 'revokeApiKey' } }));
       throw forbidden(`You cannot revoke an API key made by a member with the ${creator.role} role`);
     }
     if (!(await keys.revoke(id))) throw notFound('API key');
     this.forget(id);
-    await this.deps.audit.append(auditEvent('apikey.revoked', { caller, resource: { id } }));
+    await this.deps.audit.append(auditEvent('apikey.revoked', { caller: eventCaller, resource: { id } }));
     return true;
   }
 
   /**
-   * The principal for a presented key, or null. Looked-up state is cached for a
+   * The caller a presented key makes, or null. Looked-up state is cached for a
    * few seconds, so revocation and tenant suspension apply within that delay;
    * expiry is checked on every use, so it holds to the second.
    */
-  async authenticate(token: string, request: RequestInfo): Promise<Principal | null> {
+  async authenticate(token: string, request: RequestInfo): Promise<Caller | null> {
     const match = FORMAT.exec(token);
     if (!match) return null;
     const [, id, secret] = match as unknown as [string, string, string];
@@ -125,13 +130,13 @@ export class ApiKeyService {
       cached = await this.load(id, secret);
       this.cache?.set(key, cached);
     }
-    if (!cached.principal) return null;
+    if (!cached.key) return null;
     if (cached.expiresAt && cached.expiresAt <= new Date()) {
       this.cache?.delete(key);
       return null;
     }
     void this.deps.directory.recordUse(id, new Date()).catch((error: unknown) => this.deps.logger.warn({ err: error }, 'could not record API key use'));
-    return { ...cached.principal, request };
+    return apiKeyCaller(cached.key, request);
   }
 
   /**
@@ -140,7 +145,7 @@ export class ApiKeyService {
    * lower of its role and theirs.
    */
   private async load(id: string, secret: string): Promise<Cached> {
-    const refused = { principal: null, tenantId: null, createdBy: null, expiresAt: null };
+    const refused = { key: null, tenantId: null, createdBy: null, expiresAt: null };
     const doc = await this.deps.directory.findById(id);
     if (!doc || !digestsEqual(doc.secretHash, sha256Hex(secret))) return refused;
     if (doc.revokedAt || (doc.expiresAt && doc.expiresAt <= new Date())) return refused;
@@ -154,7 +159,7 @@ export class ApiKeyService {
     if (!tenant || tenant.status !== 'ACTIVE' || !creator) return { ...refused, ...scope };
     if (!roleAtLeast(creator.role, 'ADMIN') || creator.joinedAt > doc.createdAt) return { ...refused, ...scope };
     const role = roleAtLeast(creator.role, doc.role) ? doc.role : creator.role;
-    return { ...scope, principal: { tenantId: doc.tenantId, role, actor: { type: 'API_KEY', id: doc._id }, prefixes: doc.prefixes } };
+    return { ...scope, key: { id: doc._id, tenantId: doc.tenantId, role, prefixes: doc.prefixes } };
   }
 
   private forget(id: string): void {

@@ -1,7 +1,7 @@
 import { IsOptional, MaxLength } from 'class-validator';
 import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
-import { RoleEnum } from '../members/role.types.js';
-import type { Role } from '../members/roles.js';
+import { RoleEnum } from '../../graphql/role.enum.js';
+import type { Role } from '../../identity/roles.js';
 import type { ApiKeyDoc } from './api-key.repository.js';
 
 @ObjectType({ description: 'A machine credential for services: one tenant, one role, some name prefixes.' })

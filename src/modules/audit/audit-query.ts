@@ -3,6 +3,7 @@
  * (the cursor names the last seq seen; no skip), filters served by indexes
  * that lead with tenantId.
  */
+import { fromCursor, toCursor } from '../../db/cursor.js';
 import type { Filter } from 'mongodb';
 import { badInput } from '../../errors.js';
 import type { AuditAction, AuditOutcome, AuditResourceType } from './audit-event.js';
@@ -39,12 +40,12 @@ const CURSOR_PREFIX = 'audit:';
 
 /** Opaque to clients: base64url of `audit:<seq>`. */
 export function encodeCursor(seq: number): string {
-  return Buffer.from(`${CURSOR_PREFIX}${seq}`, 'utf8').toString('base64url');
+  return toCursor(`${CURSOR_PREFIX}${seq}`);
 }
 
 /** The seq a cursor names, or null when it is not one of ours. */
 export function decodeCursor(cursor: string): number | null {
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const text = fromCursor(cursor);
   if (!text.startsWith(CURSOR_PREFIX)) return null;
   const digits = text.slice(CURSOR_PREFIX.length);
   const seq = Number(digits);

@@ -1,6 +1,6 @@
 import { Arg, Ctx, Int, Query, Resolver } from 'type-graphql';
-import { viewerOf, type Context } from '../../graphql/context.js';
-import { tenantIdOf } from '../auth/viewer.js';
+import { callerOf, type Context } from '../../graphql/context.js';
+import { tenantIdOf } from '../../identity/caller.js';
 import { PLATFORM_CHAIN } from './audit-event.js';
 import {
   AuditEventConnection,
@@ -19,7 +19,7 @@ export class AuditResolver {
     @Arg('after', () => String, { nullable: true, description: 'endCursor of the previous page; omit for the newest events.' }) after: string | null,
     @Ctx() ctx: Context,
   ) {
-    return toAuditEventConnection(await ctx.services.audit.list(tenantIdOf(viewerOf(ctx)), filter ?? {}, first, after));
+    return toAuditEventConnection(await ctx.services.audit.list(tenantIdOf(callerOf(ctx)), filter ?? {}, first, after));
   }
 
   @Query(() => AuditVerification, { description: 'Checks the current tenant\'s audit hash chain for edited, inserted, reordered or deleted events.' })
@@ -28,7 +28,7 @@ export class AuditResolver {
     @Arg('to', () => Int, { nullable: true, description: 'Last sequence number to check (default: the newest).' }) to: number | null,
     @Ctx() ctx: Context,
   ) {
-    return toAuditVerification(await ctx.services.audit.verify(tenantIdOf(viewerOf(ctx)), from, to));
+    return toAuditVerification(await ctx.services.audit.verify(tenantIdOf(callerOf(ctx)), from, to));
   }
 
   @Query(() => AuditEventConnection, {

@@ -1,7 +1,7 @@
 import { IsOptional, MaxLength } from 'class-validator';
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { PageInfo } from '../../graphql/pagination.js';
+import { connectionOf } from '../../graphql/connection.js';
 import { AUDIT_ACTIONS, AUDIT_CATALOGUE, AUDIT_RESOURCES, AUDIT_RESOURCE_TYPES, actionEnumName } from './audit-catalogue.js';
 import type { ActorType, AuditAction, AuditOutcome, AuditResourceType } from './audit-event.js';
 import type { AuditEventPage } from './audit-query.js';
@@ -125,33 +125,19 @@ export function toAuditEvent(doc: AuditEventDoc): AuditEvent {
   });
 }
 
-@ObjectType({ description: 'One event in a page of audit events.' })
-export class AuditEventEdge {
-  @Field(() => String, { description: 'Opaque cursor of this event; pass it as `after` to continue after it.' })
-  cursor!: string;
+const AuditEvents = connectionOf('AuditEvent', AuditEvent, {
+  edge: 'One event in a page of audit events.',
+  cursor: 'Opaque cursor of this event; pass it as `after` to continue after it.',
+  node: 'The event.',
+  connection: 'A page of audit events, newest first.',
+  edges: 'The events on this page.',
+  pageInfo: 'Pagination state.',
+  totalCount: 'Number of events matching the filter, across all pages.',
+});
+export const AuditEventConnection = AuditEvents.Connection;
 
-  @Field(() => AuditEvent, { description: 'The event.' })
-  node!: AuditEvent;
-}
-
-@ObjectType({ description: 'A page of audit events, newest first.' })
-export class AuditEventConnection {
-  @Field(() => [AuditEventEdge], { description: 'The events on this page.' })
-  edges!: AuditEventEdge[];
-
-  @Field(() => PageInfo, { description: 'Pagination state.' })
-  pageInfo!: PageInfo;
-
-  @Field(() => Int, { description: 'Number of events matching the filter, across all pages.' })
-  totalCount!: number;
-}
-
-export function toAuditEventConnection(page: AuditEventPage): AuditEventConnection {
-  return Object.assign(new AuditEventConnection(), {
-    edges: page.edges.map((edge) => Object.assign(new AuditEventEdge(), { cursor: edge.cursor, node: toAuditEvent(edge.node) })),
-    pageInfo: Object.assign(new PageInfo(), page.pageInfo),
-    totalCount: page.totalCount,
-  });
+export function toAuditEventConnection(page: AuditEventPage) {
+  return AuditEvents.of({ ...page, edges: page.edges.map((edge) => ({ cursor: edge.cursor, node: toAuditEvent(edge.node) })) });
 }
 
 const FILTER_TEXT_MAX = 200;

@@ -7,12 +7,13 @@ import type { PasswordHasher } from './passwords.js';
 import type { SessionGuard } from './session-guard.js';
 import type { SessionDoc, SessionRepository } from './session.repository.js';
 import type { Throttle } from './throttle.js';
-import type { MembershipDirectory } from '../members/membership.repository.js';
-import type { Role } from '../members/roles.js';
+import type { MembershipDirectory } from '../tenants/membership.repository.js';
+import type { Role } from '../../identity/roles.js';
 import type { TenantDoc, TenantRepository } from '../tenants/tenant.repository.js';
 import type { UserDoc, UserRepository } from './user.repository.js';
 import type { AuthService } from './auth.service.js';
-import type { RequestInfo, Viewer } from './viewer.js';
+import type { Caller } from '../../identity/caller.js';
+import { userOf } from '../../identity/callers.js';
 
 interface AccountDeps {
   users: UserRepository;
@@ -39,7 +40,8 @@ export class AccountService {
   constructor(private readonly deps: AccountDeps) {}
 
   /** The user, the current tenant and every membership (with its tenant). */
-  async profile(viewer: Viewer): Promise<Profile> {
+  async profile(caller: Caller): Promise<Profile> {
+    const viewer = userOf(caller);
     const user = await this.deps.users.findById(viewer.userId);
     if (!user) throw unauthenticated();
     const memberships = await this.deps.memberships.ofUser(user._id);
@@ -55,7 +57,9 @@ export class AccountService {
   }
 
   /** Changes the password and revokes every other session of the user. */
-  async changePassword(viewer: Viewer, input: { currentPassword: string; newPassword: string }, request: RequestInfo): Promise<boolean> {
+  async changePassword(caller: Caller, input: { currentPassword: string; newPassword: string }): Promise<boolean> {
+    const viewer = userOf(caller);
+    const { request } = caller;
     await this.deps.throttle.consume(`password:${viewer.userId}`);
     const user = await this.deps.users.findById(viewer.userId);
     if (!user) throw unauthenticated();
@@ -77,12 +81,15 @@ export class AccountService {
     return true;
   }
 
-  listSessions(viewer: Viewer): Promise<SessionDoc[]> {
+  listSessions(caller: Caller): Promise<SessionDoc[]> {
+    const viewer = userOf(caller);
     return this.deps.sessions.listActive(viewer.userId, new Date());
   }
 
   /** Revokes one of the caller's own sessions; anyone else's is NOT_FOUND. */
-  async revokeSession(viewer: Viewer, sessionId: string, request: RequestInfo): Promise<boolean> {
+  async revokeSession(caller: Caller, sessionId: string): Promise<boolean> {
+    const viewer = userOf(caller);
+    const { request } = caller;
     const session = await this.deps.sessions.findById(sessionId);
     if (!session || session.userId !== viewer.userId || session.revokedAt) throw notFound('Session');
     await this.deps.sessions.revoke(sessionId, 'revoked_by_user');

@@ -1,5 +1,5 @@
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
-import { viewerOf, type Context } from '../../graphql/context.js';
+import { callerOf, optionalCallerOf, viewerOf, type Context } from '../../graphql/context.js';
 import { toTenant } from '../tenants/tenant.types.js';
 import {
   AuthPayload,
@@ -21,14 +21,14 @@ export class AuthResolver {
       'Create an account and a new tenant; the caller becomes its OWNER and is logged in. FORBIDDEN when the server runs with SIGNUP_MODE=invite-only (accounts then come from acceptInvitation); CONFLICT when the email already has an account.',
   })
   async signUp(@Arg('input', () => SignUpInput, { description: 'Account and tenant details.' }) input: SignUpInput, @Ctx() ctx: Context) {
-    return toAuthPayload(await ctx.services.auth.signUp(input, ctx.request));
+    return toAuthPayload(await ctx.services.auth.signUp(input, optionalCallerOf(ctx)));
   }
 
   @Mutation(() => AuthPayload, {
     description: 'Log in. Unknown email and wrong password give the same error; repeated failures from one client address lock that address out of the email (ACCOUNT_LOCKED), for known and unknown emails alike.',
   })
   async login(@Arg('input', () => LoginInput, { description: 'Credentials and optional tenant.' }) input: LoginInput, @Ctx() ctx: Context) {
-    return toAuthPayload(await ctx.services.auth.login(input, ctx.request));
+    return toAuthPayload(await ctx.services.auth.login(input, optionalCallerOf(ctx)));
   }
 
   @Mutation(() => AuthPayload, { description: 'Trade a refresh token for new tokens. The presented refresh token stops working.' })
@@ -36,23 +36,23 @@ export class AuthResolver {
     @Arg('refreshToken', () => String, { description: 'The refresh token from the last AuthPayload.' }) refreshToken: string,
     @Ctx() ctx: Context,
   ) {
-    return toAuthPayload(await ctx.services.auth.refresh(refreshToken, ctx.request));
+    return toAuthPayload(await ctx.services.auth.refresh(refreshToken, optionalCallerOf(ctx)));
   }
 
   @Mutation(() => AuthPayload, { description: 'Move the current session to another tenant the user belongs to; issues new tokens.' })
   async switchTenant(@Arg('tenantId', () => ID, { description: 'A tenant from me.memberships.' }) tenantId: string, @Ctx() ctx: Context) {
-    return toAuthPayload(await ctx.services.auth.switchTenant(viewerOf(ctx), tenantId));
+    return toAuthPayload(await ctx.services.auth.switchTenant(callerOf(ctx), tenantId));
   }
 
   @Mutation(() => Boolean, { description: 'Revoke the current session: its access and refresh tokens stop working.' })
   async logout(@Ctx() ctx: Context) {
-    return ctx.services.auth.logout(viewerOf(ctx), ctx.request);
+    return ctx.services.auth.logout(callerOf(ctx));
   }
 
   @Query(() => Viewer, { description: 'The caller: user, current tenant and role, and all memberships.' })
   async me(@Ctx() ctx: Context) {
     const viewer = viewerOf(ctx);
-    const profile = await ctx.services.account.profile(viewer);
+    const profile = await ctx.services.account.profile(callerOf(ctx));
     return Object.assign(new Viewer(), {
       user: toUser(profile.user),
       tenant: profile.tenant ? toTenant(profile.tenant) : null,
@@ -67,18 +67,18 @@ export class AuthResolver {
     @Arg('input', () => ChangePasswordInput, { description: 'Current and new password.' }) input: ChangePasswordInput,
     @Ctx() ctx: Context,
   ) {
-    return ctx.services.account.changePassword(viewerOf(ctx), input, ctx.request);
+    return ctx.services.account.changePassword(callerOf(ctx), input);
   }
 
   @Query(() => [Session], { description: 'The current user\'s live sessions, newest first.' })
   async sessions(@Ctx() ctx: Context) {
     const viewer = viewerOf(ctx);
-    const sessions = await ctx.services.account.listSessions(viewer);
+    const sessions = await ctx.services.account.listSessions(callerOf(ctx));
     return sessions.map((s) => toSession(s, viewer.sessionId));
   }
 
   @Mutation(() => Boolean, { description: 'Revoke one of the current user\'s sessions (for example a lost device).' })
   async revokeSession(@Arg('id', () => ID, { description: 'Session id from sessions.' }) id: string, @Ctx() ctx: Context) {
-    return ctx.services.account.revokeSession(viewerOf(ctx), id, ctx.request);
+    return ctx.services.account.revokeSession(callerOf(ctx), id);
   }
 }

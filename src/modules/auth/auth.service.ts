@@ -2,8 +2,8 @@ import type { Logger } from '../../logger.js';
 import type { AuditSink } from '../audit/audit-event.js';
 import { auditEvent, userActor } from '../audit/audit-builder.js';
 import { appError, badInput, conflict, forbidden, notFound, unauthenticated } from '../../errors.js';
-import type { MembershipDirectory, MembershipDoc } from '../members/membership.repository.js';
-import type { Role } from '../members/roles.js';
+import type { MembershipDirectory, MembershipDoc } from '../tenants/membership.repository.js';
+import type { Role } from '../../identity/roles.js';
 import type { TenantService } from '../tenants/tenant.service.js';
 import type { TenantDoc, TenantRepository } from '../tenants/tenant.repository.js';
 import { normaliseEmail, passwordProblem } from './password-policy.js';
@@ -16,7 +16,8 @@ import type { FailureSubjects, LoginFailures } from './login-failures.js';
 import type { SignUpMode } from '../../config.js';
 import { isDuplicateKey } from '../../db/mongo-errors.js';
 import type { UserDoc, UserRepository } from './user.repository.js';
-import type { RequestInfo, Viewer } from './viewer.js';
+import type { Caller, RequestInfo } from '../../identity/caller.js';
+import { userOf } from '../../identity/callers.js';
 
 export interface AuthDeps {
   users: UserRepository;
@@ -44,7 +45,8 @@ const locked = (until: Date) =>
 export class AuthService {
   constructor(private readonly deps: AuthDeps) {}
 
-  async signUp(input: { email: string; password: string; tenantName: string }, request: RequestInfo): Promise<AuthPayloadData> {
+  async signUp(input: { email: string; password: string; tenantName: string }, caller: Caller): Promise<AuthPayloadData> {
+    const { request } = caller;
     await this.deps.throttle.consume(`signup:${request.ip}`);
     // Checked before anything else, so a closed sign-up reveals nothing about the email.
     if (this.deps.signUpMode === 'invite-only') throw forbidden('Sign-up is closed on this server: ask an administrator of your organisation for an invitation');
@@ -75,7 +77,8 @@ export class AuthService {
     }
   }
 
-  async login(input: { email: string; password: string; tenantId?: string | null }, request: RequestInfo): Promise<AuthPayloadData> {
+  async login(input: { email: string; password: string; tenantId?: string | null }, caller: Caller): Promise<AuthPayloadData> {
+    const { request } = caller;
     await this.deps.throttle.consume(`login:${request.ip}`);
     const user = await this.verifyCredentials(normaliseEmail(input.email), input.password, request);
     const { tenant, role } = await this.chooseTenant(user, input.tenantId ?? null);
@@ -146,7 +149,8 @@ export class AuthService {
     throw forbidden('You have no active tenant');
   }
 
-  async refresh(refreshToken: string, request: RequestInfo): Promise<AuthPayloadData> {
+  async refresh(refreshToken: string, caller: Caller): Promise<AuthPayloadData> {
+    const { request } = caller;
     await this.deps.throttle.consume(`refresh:${request.ip}`);
     const session = await this.deps.sessionService.authenticateRefresh(refreshToken, request);
     const user = await this.deps.users.findById(session.userId);
@@ -167,7 +171,8 @@ export class AuthService {
     return this.deps.sessionService.rotate(session, user, tenant, role);
   }
 
-  async switchTenant(viewer: Viewer, tenantId: string): Promise<AuthPayloadData> {
+  async switchTenant(caller: Caller, tenantId: string): Promise<AuthPayloadData> {
+    const viewer = userOf(caller);
     const [user, membership, tenant, session] = await Promise.all([
       this.deps.users.findById(viewer.userId),
       this.deps.memberships.find(tenantId, viewer.userId),
@@ -181,7 +186,9 @@ export class AuthService {
     return this.deps.sessionService.rotate(session, user, tenant, membership.role);
   }
 
-  async logout(viewer: Viewer, request: RequestInfo): Promise<boolean> {
+  async logout(caller: Caller): Promise<boolean> {
+    const viewer = userOf(caller);
+    const { request } = caller;
     await this.deps.sessions.revoke(viewer.sessionId, 'logout');
     this.deps.guard.forget({ sessionId: viewer.sessionId });
     await this.deps.audit.append(auditEvent('auth.session.revoked', { caller: { tenantId: viewer.tenantId, actor: userActor(viewer.userId), request }, resource: { id: viewer.sessionId }, details: { reason: 'logout' } }));

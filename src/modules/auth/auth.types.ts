@@ -1,7 +1,7 @@
 import { IsEmail, IsOptional, IsUUID, Length, MaxLength } from 'class-validator';
 import { Field, ID, InputType, ObjectType } from 'type-graphql';
-import { RoleEnum } from '../members/role.types.js';
-import type { Role } from '../members/roles.js';
+import { RoleEnum } from '../../graphql/role.enum.js';
+import type { Role } from '../../identity/roles.js';
 import { Tenant, toTenant } from '../tenants/tenant.types.js';
 import type { AuthPayloadData } from './session.service.js';
 import type { SessionDoc } from './session.repository.js';

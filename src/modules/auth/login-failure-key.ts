@@ -1,26 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { Binary, type Collection, type Db } from 'mongodb';
 import { KEY_BYTES } from '../../crypto/aes-gcm.js';
 import { isDuplicateKey } from '../../db/mongo-errors.js';
 import type { Logger } from '../../logger.js';
 import { UnknownMasterKeyError, type MasterKeyring } from '../keys/keyring.js';
+import type { PlatformKeyRepository } from '../keys/platform-key.repository.js';
 
-/** Platform-level keys (not tied to a tenant), each wrapped under the master keyring. */
-export const PLATFORM_KEYS_COLLECTION = 'platform_keys';
 const LOGIN_FAILURE_KEY_ID = 'login-failures';
-
-interface PlatformKeyDoc {
-  _id: string;
-  wrapped: Binary;
-  masterKeyId: string;
-  createdAt: Date;
-}
 
 /** Binds the wrapped key to its purpose, so no other wrapped key can be swapped in for it. */
 const AAD = Buffer.from(JSON.stringify(['coffer:key:v1', '__platform__', LOGIN_FAILURE_KEY_ID, 1]), 'utf8');
 
 interface LoginFailureKeyDeps {
-  db: Db;
+  platformKeys: PlatformKeyRepository;
   keyring: MasterKeyring;
   logger: Logger;
 }
@@ -36,12 +27,9 @@ interface LoginFailureKeyDeps {
  * master key, it is re-wrapped under the active one on first use.
  */
 export class LoginFailureKey {
-  private readonly keys: Collection<PlatformKeyDoc>;
   private loading: Promise<Buffer> | undefined;
 
-  constructor(private readonly deps: LoginFailureKeyDeps) {
-    this.keys = deps.db.collection<PlatformKeyDoc>(PLATFORM_KEYS_COLLECTION);
-  }
+  constructor(private readonly deps: LoginFailureKeyDeps) {}
 
   key(): Promise<Buffer> {
     this.loading ??= this.load().catch((error: unknown) => {
@@ -53,12 +41,12 @@ export class LoginFailureKey {
 
   private async load(): Promise<Buffer> {
     for (let attempt = 0; attempt < 3; attempt++) {
-      const doc = await this.keys.findOne({ _id: LOGIN_FAILURE_KEY_ID });
+      const keys = this.deps.platformKeys;
+      const doc = await keys.find(LOGIN_FAILURE_KEY_ID);
       if (!doc) {
         const key = randomBytes(KEY_BYTES);
-        const { wrapped, masterKeyId } = this.deps.keyring.wrap(key, AAD);
         try {
-          await this.keys.insertOne({ _id: LOGIN_FAILURE_KEY_ID, wrapped: new Binary(wrapped), masterKeyId, createdAt: new Date() });
+          await keys.insert(LOGIN_FAILURE_KEY_ID, this.deps.keyring.wrap(key, AAD), new Date());
           return key;
         } catch (error) {
           if (isDuplicateKey(error)) continue; // another instance created it first: read theirs
@@ -67,22 +55,16 @@ export class LoginFailureKey {
       }
       if (!this.deps.keyring.has(doc.masterKeyId)) {
         const key = randomBytes(KEY_BYTES);
-        const { wrapped, masterKeyId } = this.deps.keyring.wrap(key, AAD);
-        const replaced = await this.keys.updateOne(
-          { _id: LOGIN_FAILURE_KEY_ID, masterKeyId: doc.masterKeyId },
-          { $set: { wrapped: new Binary(wrapped), masterKeyId, createdAt: new Date() } },
-        );
-        if (replaced.modifiedCount !== 1) continue;
+        if (!(await keys.replace(LOGIN_FAILURE_KEY_ID, doc.masterKeyId, this.deps.keyring.wrap(key, AAD), new Date()))) continue;
         this.deps.logger.warn(
           { event: 'auth.login_failure_key_replaced', masterKeyId: doc.masterKeyId },
           new UnknownMasterKeyError(doc.masterKeyId).message + '; a new login-failure key replaces it (failed-login counters start over)',
         );
         return key;
       }
-      const key = this.deps.keyring.unwrap(Buffer.from(doc.wrapped.buffer), doc.masterKeyId, AAD);
+      const key = this.deps.keyring.unwrap(doc.wrapped, doc.masterKeyId, AAD);
       if (doc.masterKeyId !== this.deps.keyring.activeId) {
-        const { wrapped, masterKeyId } = this.deps.keyring.wrap(key, AAD);
-        await this.keys.updateOne({ _id: LOGIN_FAILURE_KEY_ID, masterKeyId: doc.masterKeyId }, { $set: { wrapped: new Binary(wrapped), masterKeyId } });
+        await keys.replace(LOGIN_FAILURE_KEY_ID, doc.masterKeyId, this.deps.keyring.wrap(key, AAD));
       }
       return key;
     }

@@ -1,24 +1,7 @@
 import { createHmac } from 'node:crypto';
-import type { Collection, Db } from 'mongodb';
 import type { Logger } from '../../logger.js';
 import type { LoginFailureKey } from './login-failure-key.js';
-
-export const LOGIN_FAILURES_COLLECTION = 'login_failures';
-
-/**
- * One failed-login counter. `_id` is an HMAC, so the collection names no email and no
- * address: `a:` + HMAC(email) counts failures against an email from anywhere (the
- * account-wide backoff), `p:` + HMAC(email, client address) counts them from one address
- * (the lock). Counters exist for any email tried, whether or not it has an account.
- */
-interface LoginFailureDoc {
-  _id: string;
-  failures: number;
-  lastFailureAt: Date;
-  lockedUntil: Date | null;
-  /** After this the counter is void (queries ignore it, a sweep deletes it). */
-  expiresAt: Date;
-}
+import type { LoginFailureRepository } from './login-failure.repository.js';
 
 /** The two counters one login attempt touches. */
 export interface FailureSubjects {
@@ -49,7 +32,7 @@ const BACKOFF_BASE_MS = 250;
 const SWEEP_EVERY_MS = 3_600_000;
 
 interface LoginFailureDeps extends LoginFailureSettings {
-  db: Db;
+  counters: LoginFailureRepository;
   key: LoginFailureKey;
   logger: Logger;
 }
@@ -60,13 +43,9 @@ interface LoginFailureDeps extends LoginFailureSettings {
  * a known email from an unknown one.
  */
 export class LoginFailures {
-  private readonly docs: Collection<LoginFailureDoc>;
   private lastSweep = 0;
-  private indexed: Promise<void> | undefined;
 
-  constructor(private readonly deps: LoginFailureDeps) {
-    this.docs = deps.db.collection<LoginFailureDoc>(LOGIN_FAILURES_COLLECTION);
-  }
+  constructor(private readonly deps: LoginFailureDeps) {}
 
   get settings(): LoginFailureSettings {
     return { maxFailures: this.deps.maxFailures, lockMinutes: this.deps.lockMinutes, backoffMaxMs: this.deps.backoffMaxMs };
@@ -80,7 +59,7 @@ export class LoginFailures {
   }
 
   async state(subjects: FailureSubjects, now = new Date()): Promise<FailureState> {
-    const found = await this.docs.find({ _id: { $in: [subjects.account, subjects.pair] } }).toArray();
+    const found = await this.deps.counters.findMany([subjects.account, subjects.pair]);
     const live = (id: string) => found.find((d) => d._id === id && d.expiresAt > now);
     const account = live(subjects.account);
     const pair = live(subjects.pair);
@@ -109,40 +88,28 @@ export class LoginFailures {
     const expiresAt = new Date(now.getTime() + lockMinutes * 60_000);
     const ids = [subjects.account, subjects.pair];
     // Counters whose time ran out start over.
-    await this.docs.updateMany({ _id: { $in: ids }, expiresAt: { $lte: now } }, { $set: { failures: 0, lockedUntil: null } });
-    const bump = (id: string) =>
-      this.docs.findOneAndUpdate(
-        { _id: id },
-        { $inc: { failures: 1 }, $set: { lastFailureAt: now, expiresAt }, $setOnInsert: { lockedUntil: null } },
-        { upsert: true, returnDocument: 'after' },
-      );
+    await this.deps.counters.resetExpired(ids, now);
+    const bump = (id: string) => this.deps.counters.bump(id, now, expiresAt);
     await bump(subjects.account);
     const pair = await bump(subjects.pair);
     const pairFailures = pair?.failures ?? 0;
     if (pairFailures < maxFailures) return { pairFailures, lockedUntil: null };
     const until = new Date(now.getTime() + lockMinutes * 60_000);
-    const locked = await this.docs.updateOne(
-      { _id: subjects.pair, failures: { $gte: maxFailures } },
-      { $set: { lockedUntil: until, failures: 0, expiresAt: until } },
-    );
-    return { pairFailures, lockedUntil: locked.modifiedCount === 1 ? until : null };
+    const locked = await this.deps.counters.lock(subjects.pair, maxFailures, until);
+    return { pairFailures, lockedUntil: locked ? until : null };
   }
 
   /** A correct password from this address clears its counter (the account-wide one decays on its own). */
   async clearPair(subjects: FailureSubjects): Promise<void> {
-    await this.docs.deleteOne({ _id: subjects.pair });
+    await this.deps.counters.delete(subjects.pair);
   }
 
   /** Deletes void counters; run at most hourly, in the background of a failure. */
   private maybeSweep(now: Date): void {
     if (now.getTime() - this.lastSweep < SWEEP_EVERY_MS) return;
     this.lastSweep = now.getTime();
-    this.indexed ??= this.docs.createIndexes([{ key: { expiresAt: 1 }, name: 'expires' }]).then(() => undefined);
-    void this.indexed
-      .then(() => this.docs.deleteMany({ expiresAt: { $lte: now } }))
-      .catch((error: unknown) => {
-        this.indexed = undefined;
-        this.deps.logger.warn({ err: error }, 'could not sweep expired login-failure counters');
-      });
+    void this.deps.counters.sweep(now).catch((error: unknown) => {
+      this.deps.logger.warn({ err: error }, 'could not sweep expired login-failure counters');
+    });
   }
 }

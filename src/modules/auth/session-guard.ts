@@ -1,11 +1,11 @@
 import type { LRUCache } from 'lru-cache';
 import { forgetWhere, shortLivedCache } from '../../cache.js';
-import type { MembershipDirectory } from '../members/membership.repository.js';
+import type { MembershipDirectory } from '../tenants/membership.repository.js';
 import type { TenantRepository } from '../tenants/tenant.repository.js';
 import type { SessionRepository } from './session.repository.js';
 import type { AccessTokenClaims } from './tokens.js';
 import type { UserRepository } from './user.repository.js';
-import type { Viewer } from './viewer.js';
+import type { Viewer } from '../../identity/viewer.js';
 
 interface GuardDeps {
   sessions: SessionRepository;

@@ -5,12 +5,12 @@ import { auditEvent, userActor } from '../audit/audit-builder.js';
 import { digestsEqual, randomToken, sha256Hex } from '../../crypto/random.js';
 import { unauthenticated } from '../../errors.js';
 import type { TenantDoc } from '../tenants/tenant.repository.js';
-import type { Role } from '../members/roles.js';
+import type { Role } from '../../identity/roles.js';
 import type { SessionGuard } from './session-guard.js';
 import type { SessionDoc, SessionRepository } from './session.repository.js';
 import type { TokenService } from './tokens.js';
 import type { UserDoc } from './user.repository.js';
-import type { RequestInfo } from './viewer.js';
+import type { RequestInfo } from '../../identity/caller.js';
 
 export interface AuthPayloadData {
   accessToken: string;

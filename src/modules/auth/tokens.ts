@@ -8,7 +8,7 @@ import {
   type JWTHeaderParameters,
   type JWTPayload,
 } from 'jose';
-import { isRole, type Role } from '../members/roles.js';
+import { isRole, type Role } from '../../identity/roles.js';
 
 export interface AccessTokenSubject {
   userId: string;

@@ -1,8 +1,9 @@
 import { Field, Int, ObjectType, registerEnumType } from 'type-graphql';
-import type { ReencryptionState } from './tenant-key.repository.js';
+import { enumOf } from '../../graphql/enums.js';
+import { REENCRYPTION_STATES, type ReencryptionState } from './tenant-key.repository.js';
 import type { MasterKeyStatusView, TenantKeyStatusView, TenantKeyVersionView } from './tenant-key.service.js';
 
-export const ReencryptionStateEnum = { IDLE: 'IDLE', RUNNING: 'RUNNING', DONE: 'DONE' } as const;
+export const ReencryptionStateEnum = enumOf(REENCRYPTION_STATES);
 registerEnumType(ReencryptionStateEnum, {
   name: 'ReencryptionState',
   description: 'Progress of re-encrypting a tenant\'s secrets after a key rotation.',

@@ -10,7 +10,7 @@ export class UnknownMasterKeyError extends Error {
 }
 
 /**
- * The master keys from the environment (DESIGN.md §3). New wrapping always
+ * The master keys from the environment (docs/ARCHITECTURE.md §5). New wrapping always
  * uses the active key; unwrapping uses whichever key the stored id names.
  * The master key bytes never leave this object.
  */

@@ -8,7 +8,8 @@ export function toBuffer(binary: Binary): Buffer {
   return Buffer.from(binary.value());
 }
 
-export type ReencryptionState = 'IDLE' | 'RUNNING' | 'DONE';
+export const REENCRYPTION_STATES = ['IDLE', 'RUNNING', 'DONE'] as const;
+export type ReencryptionState = (typeof REENCRYPTION_STATES)[number];
 
 /** A data key wrapped (AES-256-GCM) under the master key `masterKeyId`. */
 export interface WrappedKeyDoc {

@@ -114,7 +114,7 @@ class KeyCache {
 }
 
 /**
- * Per-tenant keys (DESIGN.md §3): versioned DEKs and the audit-chain HMAC key,
+ * Per-tenant keys (docs/ARCHITECTURE.md §5): versioned DEKs and the audit-chain HMAC key,
  * stored only wrapped under the master keyring, one document per tenant.
  * Returned keys are copies: callers may wipe them.
  */

@@ -1,7 +1,7 @@
 import type { Collection, Db } from 'mongodb';
 import { Collections } from '../../db/collections.js';
 import type { TenantCollection, TenantDocument, TenantScope } from '../../db/tenant-scope.js';
-import type { Role } from './roles.js';
+import type { Role } from '../../identity/roles.js';
 
 export interface InvitationDoc extends TenantDocument {
   email: string;

@@ -13,11 +13,11 @@ import type { AuthPayloadData, SessionService } from '../auth/session.service.js
 import type { Throttle } from '../auth/throttle.js';
 import { isDuplicateKey } from '../../db/mongo-errors.js';
 import type { UserDoc, UserRepository } from '../auth/user.repository.js';
-import { tenantIdOf, type RequestInfo, type Viewer } from '../auth/viewer.js';
+import { tenantIdOf, type Caller } from '../../identity/caller.js';
 import type { TenantRepository } from '../tenants/tenant.repository.js';
 import type { InvitationDirectory, InvitationDoc, InvitationRepository } from './invitation.repository.js';
-import type { MembershipDoc, MembershipRepository } from './membership.repository.js';
-import { roleAtLeast, type Role } from './roles.js';
+import type { MembershipDoc, MembershipRepository } from '../tenants/membership.repository.js';
+import { roleAtLeast, type Role } from '../../identity/roles.js';
 
 interface MemberDeps {
   membershipsOf: (tenantId: string) => MembershipRepository;
@@ -56,8 +56,8 @@ function parseInvitationToken(token: string): { id: string; secretHash: string }
 export class MemberService {
   constructor(private readonly deps: MemberDeps) {}
 
-  async list(viewer: Viewer): Promise<MemberView[]> {
-    const memberships = await this.deps.membershipsOf(tenantIdOf(viewer)).list();
+  async list(caller: Caller): Promise<MemberView[]> {
+    const memberships = await this.deps.membershipsOf(tenantIdOf(caller)).list();
     const users = await this.deps.users.findManyByIds(memberships.map((m) => m.userId));
     const byId = new Map(users.map((u) => [u._id, u]));
     return memberships.flatMap((m) => {
@@ -67,13 +67,14 @@ export class MemberService {
   }
 
   /** A member cannot grant a role above their own. */
-  private assertCanGrant(viewer: Viewer, role: Role): void {
-    if (!roleAtLeast(viewer.role, role)) throw forbidden(`You cannot grant the ${role} role`);
+  private assertCanGrant(caller: Caller, role: Role): void {
+    if (!roleAtLeast(caller.role, role)) throw forbidden(`You cannot grant the ${role} role`);
   }
 
-  async invite(viewer: Viewer, input: { email: string; role: Role }, request: RequestInfo): Promise<{ invitation: InvitationDoc; token: string }> {
-    const tenantId = tenantIdOf(viewer);
-    this.assertCanGrant(viewer, input.role);
+  async invite(caller: Caller, input: { email: string; role: Role }): Promise<{ invitation: InvitationDoc; token: string }> {
+    const { request } = caller;
+    const tenantId = tenantIdOf(caller);
+    this.assertCanGrant(caller, input.role);
     const email = normaliseEmail(input.email);
     const existing = await this.deps.users.findByEmail(email);
     if (existing && (await this.deps.membershipsOf(tenantId).find(existing._id))) {
@@ -86,39 +87,40 @@ export class MemberService {
       email,
       role: input.role,
       tokenHash: sha256Hex(secret),
-      invitedBy: viewer.userId,
+      invitedBy: caller.actor.id,
       createdAt: now,
       expiresAt: new Date(now.getTime() + this.deps.invitationTtlHours * 3_600_000),
       acceptedAt: null,
       acceptedBy: null,
     });
-    this.deps.logger.info({ event: 'member.invited', tenantId, invitationId: invitation._id, role: input.role, actorId: viewer.userId }, 'member invited');
-    await this.deps.audit.append(auditEvent('member.invited', { caller: { tenantId, actor: userActor(viewer.userId), request }, resource: { id: invitation._id }, details: { role: input.role } }));
+    this.deps.logger.info({ event: 'member.invited', tenantId, invitationId: invitation._id, role: input.role, actorId: caller.actor.id }, 'member invited');
+    await this.deps.audit.append(auditEvent('member.invited', { caller: { tenantId, actor: userActor(caller.actor.id), request }, resource: { id: invitation._id }, details: { role: input.role } }));
     return { invitation, token: `inv_${invitation._id}.${secret}` };
   }
 
-  listInvitations(viewer: Viewer): Promise<InvitationDoc[]> {
-    return this.deps.invitationsOf(tenantIdOf(viewer)).listPending(new Date());
+  listInvitations(caller: Caller): Promise<InvitationDoc[]> {
+    return this.deps.invitationsOf(tenantIdOf(caller)).listPending(new Date());
   }
 
   /**
    * Withdraws a pending invitation. As for members, nobody acts on what a member ranked
    * above them made (an ADMIN cannot revoke an OWNER's invitation); the refusal is audited.
    */
-  async revokeInvitation(viewer: Viewer, id: string, request: RequestInfo): Promise<boolean> {
-    const tenantId = tenantIdOf(viewer);
+  async revokeInvitation(caller: Caller, id: string): Promise<boolean> {
+    const { request } = caller;
+    const tenantId = tenantIdOf(caller);
     const invitations = this.deps.invitationsOf(tenantId);
     const invitation = await invitations.findPending(id);
     if (!invitation) throw notFound('Invitation');
     const inviter = await this.deps.membershipsOf(tenantId).find(invitation.invitedBy);
-    if (inviter && !roleAtLeast(viewer.role, inviter.role)) {
+    if (inviter && !roleAtLeast(caller.role, inviter.role)) {
       await this.deps.audit.append(
-        auditEvent('permission.denied', { caller: { tenantId, actor: userActor(viewer.userId), request }, resource: { type: 'INVITATION', id }, details: { needed: inviter.role, operation: 'revokeInvitation' }, outcome: 'DENIED' }),
+        auditEvent('permission.denied', { caller: { tenantId, actor: userActor(caller.actor.id), request }, resource: { type: 'INVITATION', id }, details: { needed: inviter.role, operation: 'revokeInvitation' }, outcome: 'DENIED' }),
       );
       throw forbidden(`You cannot revoke an invitation sent by a member with the ${inviter.role} role`);
     }
     if (!(await invitations.revoke(id))) throw notFound('Invitation');
-    await this.deps.audit.append(auditEvent('invitation.revoked', { caller: { tenantId, actor: userActor(viewer.userId), request }, resource: { id } }));
+    await this.deps.audit.append(auditEvent('invitation.revoked', { caller: { tenantId, actor: userActor(caller.actor.id), request }, resource: { id } }));
     return true;
   }
 
@@ -127,7 +129,8 @@ export class MemberService {
    * must prove it is theirs (signed in as that user, or their current password),
    * so whoever holds the token cannot take over an existing account.
    */
-  async accept(input: { token: string; password?: string | null }, viewer: Viewer | null, request: RequestInfo): Promise<AuthPayloadData> {
+  async accept(input: { token: string; password?: string | null }, caller: Caller): Promise<AuthPayloadData> {
+    const { request } = caller;
     await this.deps.throttle.consume(`invitation:${request.ip}`);
     const invalid = () => badInput('token', 'invitation is invalid, expired or already used');
     const parsed = parseInvitationToken(input.token);
@@ -145,7 +148,7 @@ export class MemberService {
 
     const existing = await this.deps.users.findByEmail(invitation.email);
     const user = existing
-      ? await this.proveOwnership(existing, input.password ?? null, viewer, request)
+      ? await this.proveOwnership(existing, input.password ?? null, caller)
       : await this.prepareNewUser(invitation.email, input.password ?? null);
 
     const invitations = this.deps.invitationsOf(tenant._id);
@@ -176,8 +179,9 @@ export class MemberService {
     }
   }
 
-  private async proveOwnership(user: UserDoc, password: string | null, viewer: Viewer | null, request: RequestInfo) {
-    if (viewer?.userId === user._id) return { existing: true as const, doc: user };
+  private async proveOwnership(user: UserDoc, password: string | null, caller: Caller) {
+    const request = caller.request;
+    if (caller.actor.type === 'USER' && caller.actor.id === user._id) return { existing: true as const, doc: user };
     if (!password) throw unauthenticated('This email already has an account: sign in as it or give its password');
     const verified = await this.deps.auth.verifyCredentials(user.email, password, request);
     return { existing: true as const, doc: verified };
@@ -200,11 +204,12 @@ export class MemberService {
   }
 
   /** Changes a member's role. Nobody acts on a member ranked above them, and the last OWNER stays. */
-  async updateRole(viewer: Viewer, userId: string, role: Role, request: RequestInfo): Promise<MemberView> {
-    const tenantId = tenantIdOf(viewer);
+  async updateRole(caller: Caller, userId: string, role: Role): Promise<MemberView> {
+    const { request } = caller;
+    const tenantId = tenantIdOf(caller);
     const memberships = this.deps.membershipsOf(tenantId);
-    const target = await this.targetMember(viewer, memberships, userId);
-    this.assertCanGrant(viewer, role);
+    const target = await this.targetMember(caller, memberships, userId);
+    this.assertCanGrant(caller, role);
     if (target.role === role) return this.view(target);
     if (target.role === 'OWNER' && !(await this.deps.tenants.releaseOwner(tenantId))) {
       throw conflict('The last OWNER cannot be demoted');
@@ -216,15 +221,16 @@ export class MemberService {
     if (role === 'OWNER') await this.deps.tenants.addOwner(tenantId);
     this.deps.guard.forget({ userId, tenantId });
     this.deps.forgetKeysOf(tenantId, userId);
-    this.deps.logger.info({ event: 'member.role_changed', tenantId, userId, from: target.role, to: role, actorId: viewer.userId }, 'member role changed');
-    await this.deps.audit.append(auditEvent('member.role_changed', { caller: { tenantId, actor: userActor(viewer.userId), request }, resource: { id: userId }, details: { from: target.role, to: role } }));
+    this.deps.logger.info({ event: 'member.role_changed', tenantId, userId, from: target.role, to: role, actorId: caller.actor.id }, 'member role changed');
+    await this.deps.audit.append(auditEvent('member.role_changed', { caller: { tenantId, actor: userActor(caller.actor.id), request }, resource: { id: userId }, details: { from: target.role, to: role } }));
     return this.view({ ...target, role });
   }
 
-  async remove(viewer: Viewer, userId: string, request: RequestInfo): Promise<boolean> {
-    const tenantId = tenantIdOf(viewer);
+  async remove(caller: Caller, userId: string): Promise<boolean> {
+    const { request } = caller;
+    const tenantId = tenantIdOf(caller);
     const memberships = this.deps.membershipsOf(tenantId);
-    const target = await this.targetMember(viewer, memberships, userId);
+    const target = await this.targetMember(caller, memberships, userId);
     if (target.role === 'OWNER' && !(await this.deps.tenants.releaseOwner(tenantId))) {
       throw conflict('The last OWNER cannot be removed');
     }
@@ -236,15 +242,15 @@ export class MemberService {
     await this.deps.invitationsOf(tenantId).revokeAllBy(userId);
     const keysRevoked = await this.deps.revokeKeysOf(tenantId, userId);
     this.deps.guard.forget({ userId, tenantId });
-    this.deps.logger.info({ event: 'member.removed', tenantId, userId, actorId: viewer.userId }, 'member removed');
-    await this.deps.audit.append(auditEvent('member.removed', { caller: { tenantId, actor: userActor(viewer.userId), request }, resource: { id: userId }, details: { role: target.role, apiKeysRevoked: keysRevoked } }));
+    this.deps.logger.info({ event: 'member.removed', tenantId, userId, actorId: caller.actor.id }, 'member removed');
+    await this.deps.audit.append(auditEvent('member.removed', { caller: { tenantId, actor: userActor(caller.actor.id), request }, resource: { id: userId }, details: { role: target.role, apiKeysRevoked: keysRevoked } }));
     return true;
   }
 
-  private async targetMember(viewer: Viewer, memberships: MembershipRepository, userId: string): Promise<MembershipDoc> {
+  private async targetMember(caller: Caller, memberships: MembershipRepository, userId: string): Promise<MembershipDoc> {
     const target = await memberships.find(userId);
     if (!target) throw notFound('Member');
-    if (!roleAtLeast(viewer.role, target.role)) throw forbidden(`You cannot change a member with the ${target.role} role`);
+    if (!roleAtLeast(caller.role, target.role)) throw forbidden(`You cannot change a member with the ${target.role} role`);
     return target;
   }
 

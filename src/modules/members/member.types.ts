@@ -3,8 +3,8 @@ import { Field, ID, InputType, ObjectType } from 'type-graphql';
 import { EMAIL_MAX, User, toUser } from '../auth/auth.types.js';
 import type { InvitationDoc } from './invitation.repository.js';
 import type { MemberView } from './member.service.js';
-import { RoleEnum } from './role.types.js';
-import type { Role } from './roles.js';
+import { RoleEnum } from '../../graphql/role.enum.js';
+import type { Role } from '../../identity/roles.js';
 
 @ObjectType({ description: 'A user\'s membership in the current tenant.' })
 export class Member {

@@ -1,6 +1,6 @@
 import { conflict, badInput, notFound, notFoundBecause } from '../../errors.js';
 import type { AuditSink } from '../audit/audit-event.js';
-import type { Principal } from '../auth/principal.js';
+import type { TenantCaller } from '../../identity/caller.js';
 import type { SecretDoc } from './secret.document.js';
 import type { SecretRepository } from './secret.repository.js';
 import { validName, withinPrefixes } from './secret-rules.js';
@@ -24,7 +24,7 @@ export class SecretLifecycleService {
     return new Date(deletedAt.getTime() + this.deps.recoveryDays * 86_400_000);
   }
 
-  private async load(principal: Principal, name: string): Promise<SecretDoc> {
+  private async load(principal: TenantCaller, name: string): Promise<SecretDoc> {
     validName(name);
     await assertNameAllowed(principal, name, this.deps.audit);
     const doc = await this.deps.secretsOf(principal.tenantId).findByName(name);
@@ -33,7 +33,7 @@ export class SecretLifecycleService {
   }
 
   /** Retries a compare-and-set write against fresh reads until it lands. */
-  private async write(principal: Principal, name: string, step: (doc: SecretDoc) => Partial<SecretDoc>): Promise<SecretDoc> {
+  private async write(principal: TenantCaller, name: string, step: (doc: SecretDoc) => Partial<SecretDoc>): Promise<SecretDoc> {
     const repo = this.deps.secretsOf(principal.tenantId);
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const doc = await this.load(principal, name);
@@ -43,7 +43,7 @@ export class SecretLifecycleService {
     throw conflict(`Secret "${name}" is being changed concurrently; try again`);
   }
 
-  async softDelete(principal: Principal, name: string): Promise<SecretDoc> {
+  async softDelete(principal: TenantCaller, name: string): Promise<SecretDoc> {
     const doc = await this.write(principal, name, (d) => {
       if (d.deletedAt) throw conflict(`Secret "${name}" is already deleted`);
       return { deletedAt: new Date(), deletedBy: principal.actor.id, updatedAt: new Date(), updatedBy: principal.actor.id };
@@ -52,7 +52,7 @@ export class SecretLifecycleService {
     return doc;
   }
 
-  async restore(principal: Principal, name: string): Promise<SecretDoc> {
+  async restore(principal: TenantCaller, name: string): Promise<SecretDoc> {
     const doc = await this.write(principal, name, (d) => {
       if (!d.deletedAt) throw conflict(`Secret "${name}" is not deleted`);
       if (this.purgeAfter(d.deletedAt) <= new Date()) throw notFoundBecause(`Secret "${name}" can no longer be restored: its recovery window has ended`);
@@ -63,7 +63,7 @@ export class SecretLifecycleService {
   }
 
   /** Irreversibly removes the ciphertext of the given versions; the version metadata stays. */
-  async destroyVersions(principal: Principal, name: string, versions: number[]): Promise<SecretDoc> {
+  async destroyVersions(principal: TenantCaller, name: string, versions: number[]): Promise<SecretDoc> {
     if (!versions.length) throw badInput('versions', 'name at least one version');
     const wanted = new Set(versions);
     const doc = await this.write(principal, name, (d) => {
@@ -82,7 +82,7 @@ export class SecretLifecycleService {
   }
 
   /** Removes a soft-deleted secret for good. */
-  async purge(principal: Principal, name: string): Promise<boolean> {
+  async purge(principal: TenantCaller, name: string): Promise<boolean> {
     const repo = this.deps.secretsOf(principal.tenantId);
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const doc = await this.load(principal, name);

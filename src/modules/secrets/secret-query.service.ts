@@ -1,8 +1,9 @@
+import { fromCursor, toCursor } from '../../db/cursor.js';
 import { IntegrityError } from '../../crypto/aes-gcm.js';
 import { appError, badInput, notFound, notFoundBecause } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { AuditSink, CataloguedEvent } from '../audit/audit-event.js';
-import type { Principal } from '../auth/principal.js';
+import type { TenantCaller } from '../../identity/caller.js';
 import type { SecretSealer } from './secret-sealer.js';
 import type { SecretDoc } from './secret.document.js';
 import type { SecretListFilter, SecretRepository } from './secret.repository.js';
@@ -95,12 +96,12 @@ class CiphertextLoader {
 
 function decodeCursor(after: string | null | undefined): string | null {
   if (!after) return null;
-  const name = Buffer.from(after, 'base64url').toString('utf8');
+  const name = fromCursor(after);
   if (!name) throw badInput('after', 'is not a cursor from this connection');
   return name;
 }
 
-export const encodeCursor = (name: string) => Buffer.from(name, 'utf8').toString('base64url');
+export const encodeCursor = (name: string) => toCursor(name);
 
 /** Reading secrets: metadata never decrypts; values only through reveal, always audited. */
 export class SecretQueryService {
@@ -110,13 +111,13 @@ export class SecretQueryService {
   constructor(private readonly deps: QueryDeps) {}
 
   /** The secret, or null when missing, another tenant's, or outside an API key's prefixes. */
-  async get(principal: Principal, name: string): Promise<SecretDoc | null> {
+  async get(principal: TenantCaller, name: string): Promise<SecretDoc | null> {
     validName(name);
     if (!withinPrefixes(name, principal.prefixes)) return null;
     return this.deps.secretsOf(principal.tenantId).findMetadataByName(name);
   }
 
-  async list(principal: Principal, filter: { prefix?: string | null; tags?: string[] | null; status?: SecretStatus | null }, first: number | null | undefined, after: string | null | undefined) {
+  async list(principal: TenantCaller, filter: { prefix?: string | null; tags?: string[] | null; status?: SecretStatus | null }, first: number | null | undefined, after: string | null | undefined) {
     const size = first ?? 50;
     if (!Number.isInteger(size) || size < 1 || size > PAGE_MAX) throw badInput('first', `must be 1 to ${PAGE_MAX}`);
     if (filter.prefix) validPrefix(filter.prefix);
@@ -124,7 +125,7 @@ export class SecretQueryService {
     return this.deps.secretsOf(principal.tenantId).list(listFilter, size, decodeCursor(after), new Date());
   }
 
-  async dueForRotation(principal: Principal, withinDays: number | null | undefined): Promise<SecretDoc[]> {
+  async dueForRotation(principal: TenantCaller, withinDays: number | null | undefined): Promise<SecretDoc[]> {
     const days = withinDays ?? 0;
     if (!Number.isInteger(days) || days < 0 || days > 3650) throw badInput('withinDays', 'must be 0 to 3650');
     const until = new Date(Date.now() + days * 86_400_000);
@@ -132,7 +133,7 @@ export class SecretQueryService {
   }
 
   /** Decrypts one version (default: current) and records the reveal; the value is returned only once audited. */
-  async reveal(principal: Principal, doc: SecretDoc, version: number | null | undefined, batch: RevealBatch): Promise<string> {
+  async reveal(principal: TenantCaller, doc: SecretDoc, version: number | null | undefined, batch: RevealBatch): Promise<string> {
     if (doc.tenantId !== principal.tenantId || !withinPrefixes(doc.name, principal.prefixes)) throw notFound(`Secret "${doc.name}"`);
     if (doc.deletedAt) throw notFoundBecause(`Secret "${doc.name}" is deleted; restore it to read its value`);
     const wanted = version ?? doc.currentVersion;

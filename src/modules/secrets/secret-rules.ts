@@ -1,5 +1,5 @@
 import { badInput } from '../../errors.js';
-import { assertStorableJson } from '../../graphql/validation.js';
+import { assertStorableJson } from '../../db/storable-json.js';
 import type { SecretDoc } from './secret.document.js';
 
 /** Limits of the secret model, in one place. */
@@ -107,7 +107,8 @@ export function rotationDueAt(lastRotatedAt: Date, intervalDays: number, warning
   return new Date(lastRotatedAt.getTime() + (intervalDays - warningDays) * DAY_MS);
 }
 
-export type SecretStatus = 'ACTIVE' | 'DELETED' | 'EXPIRED' | 'ROTATION_DUE';
+export const SECRET_STATUSES = ['ACTIVE', 'DELETED', 'EXPIRED', 'ROTATION_DUE'] as const;
+export type SecretStatus = (typeof SECRET_STATUSES)[number];
 
 /** One status per secret, by precedence: DELETED, EXPIRED, ROTATION_DUE, ACTIVE. */
 export function secretStatus(doc: Pick<SecretDoc, 'deletedAt' | 'expiresAt' | 'rotationDueAt'>, now: Date): SecretStatus {

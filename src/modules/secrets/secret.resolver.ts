@@ -1,5 +1,5 @@
 import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { principalOf, type Context } from '../../graphql/context.js';
+import { tenantCallerOf, type Context } from '../../graphql/context.js';
 import { encodeCursor } from './secret-query.service.js';
 import {
   CreateSecretInput,
@@ -38,20 +38,20 @@ function resultOf(ctx: Context, outcome: SetSecretOutcome): SetSecretResult {
 export class SecretResolver {
   @Query(() => Secret, { nullable: true, description: 'A secret by name; null when it does not exist (or is another tenant\'s, or outside an API key\'s prefixes).' })
   async secret(@Arg('name', () => String, { description: 'The secret\'s name.' }) name: string, @Ctx() ctx: Context) {
-    const doc = await ctx.services.secretQueries.get(principalOf(ctx), name);
+    const doc = await ctx.services.secretQueries.get(tenantCallerOf(ctx), name);
     return doc ? secretOf(ctx, doc) : null;
   }
 
-  @Query(() => SecretConnection, { description: 'Secrets in name order, filtered, with cursor pagination. Never decrypts anything.' })
+  @Query(() => SecretConnection.Connection, { description: 'Secrets in name order, filtered, with cursor pagination. Never decrypts anything.' })
   async secrets(
     @Arg('filter', () => SecretFilter, { nullable: true, description: 'Prefix, tags and status.' }) filter: SecretFilter | null,
     @Arg('first', () => Int, { nullable: true, description: 'Page size (default 50, at most 200).' }) first: number | null,
     @Arg('after', () => String, { nullable: true, description: 'endCursor of the previous page.' }) after: string | null,
     @Ctx() ctx: Context,
   ) {
-    const page = await ctx.services.secretQueries.list(principalOf(ctx), filter ?? {}, first, after);
+    const page = await ctx.services.secretQueries.list(tenantCallerOf(ctx), filter ?? {}, first, after);
     const edges = page.docs.map((doc) => ({ cursor: encodeCursor(doc.name), node: secretOf(ctx, doc) }));
-    return Object.assign(new SecretConnection(), {
+    return SecretConnection.of({
       edges,
       pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null },
       totalCount: page.totalCount,
@@ -63,7 +63,7 @@ export class SecretResolver {
     @Arg('withinDays', () => Int, { nullable: true, description: 'Look this many days ahead (default 0: due now).' }) withinDays: number | null,
     @Ctx() ctx: Context,
   ) {
-    return (await ctx.services.secretQueries.dueForRotation(principalOf(ctx), withinDays)).map((d) => secretOf(ctx, d));
+    return (await ctx.services.secretQueries.dueForRotation(tenantCallerOf(ctx), withinDays)).map((d) => secretOf(ctx, d));
   }
 
   @FieldResolver(() => String, {
@@ -71,7 +71,7 @@ export class SecretResolver {
     description: 'The plaintext value of the current or given version. The only way to a value; every read is written to the audit log.',
   })
   async value(@Root() secret: Secret, @Arg('version', () => Int, { nullable: true, description: 'A kept version (default: current).' }) version: number | null, @Ctx() ctx: Context) {
-    return ctx.services.secretQueries.reveal(principalOf(ctx), secret.doc, version, ctx.revealBatch);
+    return ctx.services.secretQueries.reveal(tenantCallerOf(ctx), secret.doc, version, ctx.revealBatch);
   }
 
   @FieldResolver(() => [SecretVersion], { description: 'Kept versions, newest first (metadata only).' })
@@ -86,22 +86,22 @@ export class SecretResolver {
 
   @Mutation(() => Secret, { description: 'Create a secret (version 1).' })
   async createSecret(@Arg('input', () => CreateSecretInput, { description: 'Name, value and options.' }) input: CreateSecretInput, @Ctx() ctx: Context) {
-    return secretOf(ctx, await ctx.services.secretWrites.create(principalOf(ctx), input));
+    return secretOf(ctx, await ctx.services.secretWrites.create(tenantCallerOf(ctx), input));
   }
 
   @Mutation(() => Secret, { description: 'Change a secret. A new value makes a new version; expectedRevision (any change) or expectedVersion (a value-only write) gives check-and-set (CONFLICT on mismatch). Lowering maxVersions below the versions kept needs ADMIN.' })
   async updateSecret(@Arg('input', () => UpdateSecretInput, { description: 'What to change.' }) input: UpdateSecretInput, @Ctx() ctx: Context) {
-    return secretOf(ctx, await ctx.services.secretWrites.update(principalOf(ctx), input));
+    return secretOf(ctx, await ctx.services.secretWrites.update(tenantCallerOf(ctx), input));
   }
 
   @Mutation(() => Secret, { description: 'Soft-delete a secret: restorable during the recovery window (30 days by default), purged after.' })
   async deleteSecret(@Arg('name', () => String, { description: 'The secret.' }) name: string, @Ctx() ctx: Context) {
-    return secretOf(ctx, await ctx.services.secretLifecycle.softDelete(principalOf(ctx), name));
+    return secretOf(ctx, await ctx.services.secretLifecycle.softDelete(tenantCallerOf(ctx), name));
   }
 
   @Mutation(() => Secret, { description: 'Undo a soft delete within the recovery window.' })
   async restoreSecret(@Arg('name', () => String, { description: 'The secret.' }) name: string, @Ctx() ctx: Context) {
-    return secretOf(ctx, await ctx.services.secretLifecycle.restore(principalOf(ctx), name));
+    return secretOf(ctx, await ctx.services.secretLifecycle.restore(tenantCallerOf(ctx), name));
   }
 
   @Mutation(() => Secret, { description: 'Irreversibly destroy the ciphertext of some versions; their metadata remains.' })
@@ -110,17 +110,17 @@ export class SecretResolver {
     @Arg('versions', () => [Int], { description: 'Version numbers to destroy.' }) versions: number[],
     @Ctx() ctx: Context,
   ) {
-    return secretOf(ctx, await ctx.services.secretLifecycle.destroyVersions(principalOf(ctx), name, versions));
+    return secretOf(ctx, await ctx.services.secretLifecycle.destroyVersions(tenantCallerOf(ctx), name, versions));
   }
 
   @Mutation(() => Boolean, { description: 'Permanently remove a soft-deleted secret and all its versions.' })
   async purgeSecret(@Arg('name', () => String, { description: 'The secret (must be deleted first).' }) name: string, @Ctx() ctx: Context) {
-    return ctx.services.secretLifecycle.purge(principalOf(ctx), name);
+    return ctx.services.secretLifecycle.purge(tenantCallerOf(ctx), name);
   }
 
   @Mutation(() => [SetSecretResult], { description: 'Bulk upsert (≤ 100 items): each item is created or gets a new version; a result per item.' })
   async setSecrets(@Arg('items', () => [SetSecretInput], { description: 'Names, values and optional expected versions.' }) items: SetSecretInput[], @Ctx() ctx: Context) {
-    return (await ctx.services.secretWrites.setMany(principalOf(ctx), items)).map((o) => resultOf(ctx, o));
+    return (await ctx.services.secretWrites.setMany(tenantCallerOf(ctx), items)).map((o) => resultOf(ctx, o));
   }
 
   @Mutation(() => [SetSecretResult], { description: 'Upsert every KEY=value of .env content as a secret named <prefix><KEY>; a result per variable, and one per line that is not an assignment (BAD_USER_INPUT, by line number, never its content).' })
@@ -129,6 +129,6 @@ export class SecretResolver {
     @Arg('prefix', () => String, { nullable: true, description: 'Name prefix, e.g. prod/api/.' }) prefix: string | null,
     @Ctx() ctx: Context,
   ) {
-    return (await ctx.services.secretWrites.importDotenv(principalOf(ctx), dotenv, prefix)).map((o) => resultOf(ctx, o));
+    return (await ctx.services.secretWrites.importDotenv(tenantCallerOf(ctx), dotenv, prefix)).map((o) => resultOf(ctx, o));
   }
 }

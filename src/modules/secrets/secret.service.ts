@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { parse as parseDotenv } from 'dotenv';
 import type { Logger } from '../../logger.js';
 import { AppError, appError, badInput, conflict, forbidden, notFound } from '../../errors.js';
-import { roleAtLeast } from '../members/roles.js';
+import { roleAtLeast } from '../../identity/roles.js';
 import type { AuditSink } from '../audit/audit-event.js';
 import { auditEvent } from '../audit/audit-builder.js';
-import type { Principal } from '../auth/principal.js';
+import type { TenantCaller } from '../../identity/caller.js';
 import { isDuplicateKey } from '../../db/mongo-errors.js';
 import type { SecretSealer } from './secret-sealer.js';
 import type { SecretDoc, SecretVersionDoc } from './secret.document.js';
@@ -71,7 +71,7 @@ export const IMPORT_MAX = 500;
  * An API key may only touch names under its prefixes. Checked before any read,
  * so the answer says nothing about names outside the scope; the refusal is audited.
  */
-export async function assertNameAllowed(principal: Principal, name: string, audit: AuditSink): Promise<void> {
+export async function assertNameAllowed(principal: TenantCaller, name: string, audit: AuditSink): Promise<void> {
   if (withinPrefixes(name, principal.prefixes)) return;
   await audit.append(auditEvent('permission.denied', { caller: principal, resource: { type: 'SECRET', id: null }, details: { name, needed: 'prefix' }, outcome: 'DENIED' }));
   throw forbidden('This API key is limited to other name prefixes');
@@ -99,7 +99,7 @@ function assertExpected(doc: SecretDoc, input: { name: string; expectedVersion?:
 export class SecretWriteService {
   constructor(private readonly deps: SecretWriteDeps) {}
 
-  async create(principal: Principal, input: CreateSecretData): Promise<SecretDoc> {
+  async create(principal: TenantCaller, input: CreateSecretData): Promise<SecretDoc> {
     const now = new Date();
     const name = validName(input.name);
     await assertNameAllowed(principal, name, this.deps.audit);
@@ -143,7 +143,7 @@ export class SecretWriteService {
     return stored;
   }
 
-  async update(principal: Principal, input: UpdateSecretData): Promise<SecretDoc> {
+  async update(principal: TenantCaller, input: UpdateSecretData): Promise<SecretDoc> {
     const name = validName(input.name);
     await assertNameAllowed(principal, name, this.deps.audit);
     const value = input.value === undefined || input.value === null ? undefined : validValue(input.value);
@@ -198,7 +198,7 @@ export class SecretWriteService {
    * of destroySecretVersions (ADMIN, or an ADMIN+ API key).
    */
   private async changes(
-    principal: Principal,
+    principal: TenantCaller,
     doc: SecretDoc,
     input: UpdateSecretData,
     value: string | undefined,
@@ -242,7 +242,7 @@ export class SecretWriteService {
   }
 
   /** Lowering maxVersions below the versions kept destroys them: ADMIN (or an ADMIN+ key) only; a refusal is audited. */
-  private async assertMayDestroy(principal: Principal, doc: SecretDoc, maxVersions: number, dropped: number[]): Promise<void> {
+  private async assertMayDestroy(principal: TenantCaller, doc: SecretDoc, maxVersions: number, dropped: number[]): Promise<void> {
     if (roleAtLeast(principal.role, 'ADMIN')) return;
     await this.deps.audit.append(
       auditEvent('permission.denied', {
@@ -261,7 +261,7 @@ export class SecretWriteService {
    * Bulk upsert: each item is created or given a new value, independently; one
    * item's failure is reported in its result and does not affect the others.
    */
-  async setMany(principal: Principal, items: { name: string; value: string; expectedVersion?: number | null }[]): Promise<SetSecretOutcome[]> {
+  async setMany(principal: TenantCaller, items: { name: string; value: string; expectedVersion?: number | null }[]): Promise<SetSecretOutcome[]> {
     if (items.length > BULK_MAX) throw badInput('items', `at most ${BULK_MAX} items per call`);
     const names = items.map((i) => i.name);
     const duplicate = names.find((n, i) => names.indexOf(n) !== i);
@@ -273,7 +273,7 @@ export class SecretWriteService {
    * Writes items one by one. Names outside an API key's scope are refused before any
    * read (no existence probing) and audited as ONE denial for the whole call.
    */
-  private async setEach(principal: Principal, items: { name: string; value: string; expectedVersion?: number | null }[]): Promise<SetSecretOutcome[]> {
+  private async setEach(principal: TenantCaller, items: { name: string; value: string; expectedVersion?: number | null }[]): Promise<SetSecretOutcome[]> {
     const outcomes: SetSecretOutcome[] = [];
     const denied: string[] = [];
     for (const item of items) {
@@ -297,7 +297,7 @@ export class SecretWriteService {
     return outcomes;
   }
 
-  private async setOne(principal: Principal, item: { name: string; value: string; expectedVersion?: number | null }): Promise<SetSecretOutcome> {
+  private async setOne(principal: TenantCaller, item: { name: string; value: string; expectedVersion?: number | null }): Promise<SetSecretOutcome> {
     try {
       // A new version if the secret is live (update reads it once); otherwise create it.
       try {
@@ -323,7 +323,7 @@ export class SecretWriteService {
    * Parses .env content and upserts each variable as `<prefix><KEY>`. Lines that are not
    * assignments are reported one by one by line number (never by content: it may be a secret).
    */
-  async importDotenv(principal: Principal, dotenv: string, prefix: string | null): Promise<SetSecretOutcome[]> {
+  async importDotenv(principal: TenantCaller, dotenv: string, prefix: string | null): Promise<SetSecretOutcome[]> {
     if (prefix) validName(prefix.replace(/\/$/, ''), 'prefix');
     const parsed = parseDotenv(dotenv);
     const entries = Object.entries(parsed);

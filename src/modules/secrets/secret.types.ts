@@ -1,11 +1,12 @@
 import { IsOptional, MaxLength } from 'class-validator';
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { PageInfo } from '../../graphql/pagination.js';
+import { enumOf } from '../../graphql/enums.js';
+import { connectionOf } from '../../graphql/connection.js';
 import type { SecretDoc } from './secret.document.js';
-import { rotationView, secretStatus, type SecretStatus } from './secret-rules.js';
+import { SECRET_STATUSES, rotationView, secretStatus, type SecretStatus } from './secret-rules.js';
 
-export const SecretStatusEnum = { ACTIVE: 'ACTIVE', DELETED: 'DELETED', EXPIRED: 'EXPIRED', ROTATION_DUE: 'ROTATION_DUE' } as const;
+export const SecretStatusEnum = enumOf(SECRET_STATUSES);
 registerEnumType(SecretStatusEnum, {
   name: 'SecretStatus',
   description: 'A secret\'s state; when several apply the first of DELETED, EXPIRED, ROTATION_DUE, ACTIVE is shown.',
@@ -150,26 +151,15 @@ export function toRotation(doc: SecretDoc): RotationStatus {
   return Object.assign(new RotationStatus(), rotationView(doc, new Date()));
 }
 
-@ObjectType({ description: 'One secret in a connection.' })
-export class SecretEdge {
-  @Field(() => String, { description: 'Opaque cursor for `after`.' })
-  cursor!: string;
-
-  @Field(() => Secret, { description: 'The secret.' })
-  node!: Secret;
-}
-
-@ObjectType({ description: 'A page of secrets in name order.' })
-export class SecretConnection {
-  @Field(() => [SecretEdge], { description: 'The secrets of this page.' })
-  edges!: SecretEdge[];
-
-  @Field(() => PageInfo, { description: 'Whether more follow, and the cursor to continue from.' })
-  pageInfo!: PageInfo;
-
-  @Field(() => Int, { description: 'How many secrets match the filter in all.' })
-  totalCount!: number;
-}
+export const SecretConnection = connectionOf('Secret', Secret, {
+  edge: 'One secret in a connection.',
+  cursor: 'Opaque cursor for `after`.',
+  node: 'The secret.',
+  connection: 'A page of secrets in name order.',
+  edges: 'The secrets of this page.',
+  pageInfo: 'Whether more follow, and the cursor to continue from.',
+  totalCount: 'How many secrets match the filter in all.',
+});
 
 @ObjectType({ description: 'What happened to one item of setSecrets or importSecrets.' })
 export class SetSecretResult {

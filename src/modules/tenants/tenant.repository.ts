@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
 import { Collections } from '../../db/collections.js';
 
-export type TenantStatus = 'ACTIVE' | 'SUSPENDED';
+export const TENANT_STATUSES = ['ACTIVE', 'SUSPENDED'] as const;
+export type TenantStatus = (typeof TENANT_STATUSES)[number];
 
 export interface TenantDoc {
   _id: string;

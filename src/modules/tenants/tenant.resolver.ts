@@ -1,5 +1,5 @@
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
-import { viewerOf, type Context } from '../../graphql/context.js';
+import { callerOf, type Context } from '../../graphql/context.js';
 import { Tenant, toTenant } from './tenant.types.js';
 
 /** Platform administration of tenants (not a tenant role). */
@@ -12,11 +12,11 @@ export class TenantAdminResolver {
 
   @Mutation(() => Tenant, { description: 'Platform administrators only: suspend a tenant. Its tokens stop working within seconds.' })
   async suspendTenant(@Arg('id', () => ID, { description: 'Tenant id.' }) id: string, @Ctx() ctx: Context) {
-    return toTenant(await ctx.services.tenants.setStatus(id, 'SUSPENDED', viewerOf(ctx).userId, ctx.request));
+    return toTenant(await ctx.services.tenants.setStatus(callerOf(ctx), id, 'SUSPENDED'));
   }
 
   @Mutation(() => Tenant, { description: 'Platform administrators only: make a suspended tenant active again.' })
   async reactivateTenant(@Arg('id', () => ID, { description: 'Tenant id.' }) id: string, @Ctx() ctx: Context) {
-    return toTenant(await ctx.services.tenants.setStatus(id, 'ACTIVE', viewerOf(ctx).userId, ctx.request));
+    return toTenant(await ctx.services.tenants.setStatus(callerOf(ctx), id, 'ACTIVE'));
   }
 }

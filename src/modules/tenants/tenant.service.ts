@@ -2,10 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../logger.js';
 import type { AuditSink } from '../audit/audit-event.js';
 import { auditEvent, userActor } from '../audit/audit-builder.js';
-import type { RequestInfo } from '../auth/viewer.js';
+import type { Caller } from '../../identity/caller.js';
 import { badInput, notFound } from '../../errors.js';
-import type { SessionGuard } from '../auth/session-guard.js';
-import type { MembershipRepository } from '../members/membership.repository.js';
+import type { MembershipRepository } from './membership.repository.js';
 import { isDuplicateKey } from '../../db/mongo-errors.js';
 import type { TenantDoc, TenantRepository, TenantStatus } from './tenant.repository.js';
 
@@ -26,7 +25,8 @@ export function slugify(name: string): string {
 
 interface TenantDeps {
   tenants: TenantRepository;
-  guard: SessionGuard;
+  /** Drops cached session state of a tenant (the session guard's, wired in the composition root). */
+  forgetSessionsOfTenant: (tenantId: string) => void;
   /** Drops cached API-key state of a tenant when its status changes. */
   forgetKeysOfTenant: (tenantId: string) => void;
   membershipsOf: (tenantId: string) => MembershipRepository;
@@ -80,10 +80,12 @@ export class TenantService {
     return this.deps.tenants.list(limit);
   }
 
-  async setStatus(tenantId: string, status: TenantStatus, actorId: string, request: RequestInfo): Promise<TenantDoc> {
+  async setStatus(caller: Caller, tenantId: string, status: TenantStatus): Promise<TenantDoc> {
+    const { request } = caller;
+    const actorId = caller.actor.id;
     const tenant = await this.deps.tenants.setStatus(tenantId, status);
     if (!tenant) throw notFound('Tenant');
-    this.deps.guard.forget({ tenantId });
+    this.deps.forgetSessionsOfTenant(tenantId);
     this.deps.forgetKeysOfTenant(tenantId);
     this.deps.logger.warn({ event: 'tenant.status_changed', tenantId, status, actorId }, `tenant ${status.toLowerCase()}`);
     await this.deps.audit.append(

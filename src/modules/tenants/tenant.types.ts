@@ -1,7 +1,8 @@
 import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
-import type { TenantDoc } from './tenant.repository.js';
+import { enumOf } from '../../graphql/enums.js';
+import { TENANT_STATUSES, type TenantDoc } from './tenant.repository.js';
 
-export const TenantStatusEnum = { ACTIVE: 'ACTIVE', SUSPENDED: 'SUSPENDED' } as const;
+export const TenantStatusEnum = enumOf(TENANT_STATUSES);
 registerEnumType(TenantStatusEnum, {
   name: 'TenantStatus',
   description: 'Whether a tenant can be used.',

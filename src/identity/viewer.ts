@@ -1,0 +1,10 @@
+import type { Role } from './roles.js';
+
+/** A signed-in user, as the session guard establishes it from a verified access token and a live session. */
+export interface Viewer {
+  userId: string;
+  sessionId: string;
+  tenantId: string | null;
+  role: Role | null;
+  platformAdmin: boolean;
+}

@@ -1,0 +1,13 @@
+import { Collections } from '../../db/collections.js';
+import type { CofferModule } from '../module.js';
+import { AuthResolver } from './auth.resolver.js';
+
+/** Users, sessions, sign-up, login and tokens. */
+export const authModule: CofferModule = {
+  name: 'auth',
+  resolvers: [AuthResolver],
+  collections: [
+    { name: Collections.users, indexes: [{ key: { email: 1 }, name: 'email_unique', unique: true }] },
+    { name: Collections.sessions, indexes: [{ key: { userId: 1, createdAt: -1 }, name: 'user_created' }] },
+  ],
+};

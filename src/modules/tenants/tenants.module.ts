@@ -1,0 +1,21 @@
+import { Collections } from '../../db/collections.js';
+import type { CofferModule } from '../module.js';
+import { TenantAdminResolver } from './tenant.resolver.js';
+
+/** Tenants and who belongs to them (memberships). */
+export const tenantsModule: CofferModule = {
+  name: 'tenants',
+  resolvers: [TenantAdminResolver],
+  collections: [
+    { name: Collections.tenants, indexes: [{ key: { slug: 1 }, name: 'slug_unique', unique: true }] },
+    {
+      name: Collections.memberships,
+      indexes: [
+        { key: { tenantId: 1, userId: 1 }, name: 'tenant_user_unique', unique: true },
+        { key: { tenantId: 1, role: 1 }, name: 'tenant_role' },
+        // A user's tenants are looked up at login, before any tenant is known.
+        { key: { userId: 1 }, name: 'user' },
+      ],
+    },
+  ],
+};
