@@ -6,6 +6,9 @@ import { createLogger, type Logger } from '../logger.js';
 import { openDatabase, type DatabaseHandle } from '../runtime.js';
 import { ensureIndexes } from '../modules/index.js';
 import { createServices } from '../services.js';
+import { randomUUID } from 'node:crypto';
+import { AppError } from '../errors.js';
+import { internalRequest, systemCaller } from '../identity/callers.js';
 import { bootstrapAdmin } from './bootstrap-admin.js';
 import { describeMigration, migratePlaintext, MigrationOptionsError, type MigratePlaintextOptions } from './migrate-plaintext.js';
 import { describeRewrap, rewrapKeys } from './rewrap-keys.js';
@@ -16,6 +19,13 @@ Commands:
   bootstrap-admin --email <email>
       Make a platform administrator. An existing account is promoted; otherwise one is
       created with a password read from standard input (prompted on a terminal, or piped).
+
+  create-tenant --name <name> --owner-email <email>
+      Create a tenant and make <email> its OWNER: how organisations come to exist when
+      SIGNUP_MODE is invite-only (the production default). An existing account becomes the
+      owner as it is; otherwise one is created with a password read from standard input
+      (prompted on a terminal, or piped). Prints the tenant's id and slug. Audited as
+      SYSTEM cli:create-tenant.
 
   migrate-plaintext --tenant <tenantId> --collection <name> --name-field <field>
                     --value-field <field> [--prefix <p>] [--filter <json>] [--unset] [--dry-run]
@@ -102,6 +112,27 @@ async function bootstrapAdminCommand(args: string[]): Promise<number> {
   }
 }
 
+async function createTenantCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { name: { type: 'string' }, 'owner-email': { type: 'string' } }, strict: true });
+  const missing = (['name', 'owner-email'] as const).filter((k) => !values[k]);
+  if (missing.length) throw new UsageError(`${missing.map((k) => `--${k}`).join(', ')} ${missing.length === 1 ? 'is' : 'are'} required`);
+  return withServices(async ({ services }) => {
+    const caller = systemCaller('cli:create-tenant', internalRequest(`cli-${randomUUID()}`));
+    try {
+      const { tenant, user, newAccount } = await services.auth.provisionTenant(caller, {
+        email: values['owner-email']!,
+        tenantName: values.name!,
+        password: () => readLine('Password for the new owner: '),
+      });
+      process.stdout.write(`created tenant ${tenant.name} (id ${tenant._id}, slug ${tenant.slug}) owned by ${user.email}${newAccount ? ' (new account)' : ' (existing account)'}\n`);
+      return 0;
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'BAD_USER_INPUT') throw new UsageError(error.message);
+      throw error;
+    }
+  });
+}
+
 async function migratePlaintextCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -163,6 +194,7 @@ async function rewrapKeysCommand(args: string[]): Promise<number> {
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   'bootstrap-admin': bootstrapAdminCommand,
+  'create-tenant': createTenantCommand,
   'migrate-plaintext': migratePlaintextCommand,
   'rewrap-keys': rewrapKeysCommand,
 };

@@ -97,6 +97,14 @@ export const AUDIT_CATALOGUE = {
     details: { role: role('The role they had.'), apiKeysRevoked: count('API keys they had created, revoked with them.') },
   },
   'invitation.revoked': { description: 'An invitation was withdrawn.', resources: ['INVITATION'], details: {} },
+  'tenant.provisioned': {
+    description: 'An operator created a tenant and its first OWNER from the command line (create-tenant).',
+    resources: ['TENANT'],
+    details: {
+      ownerId: id('The user made OWNER.'),
+      newAccount: flag('Whether that user\'s account was created by this command.'),
+    },
+  },
   'tenant.suspended': { description: 'A platform administrator suspended the tenant.', resources: ['TENANT'], details: {} },
   'tenant.reactivated': { description: 'A platform administrator reactivated the tenant.', resources: ['TENANT'], details: {} },
   'apikey.created': {

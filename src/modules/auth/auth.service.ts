@@ -77,6 +77,50 @@ export class AuthService {
     }
   }
 
+  /**
+   * Creates a tenant with its first OWNER for an operator (the CLI's create-tenant), which
+   * is how organisations come to exist when SIGNUP_MODE is invite-only. An existing account
+   * becomes the OWNER as it is; otherwise an account is created with `password`. Only the
+   * system may call it: no API operation reaches it.
+   */
+  async provisionTenant(
+    caller: Caller,
+    input: { email: string; tenantName: string; password: () => Promise<string> },
+  ): Promise<{ tenant: TenantDoc; user: UserDoc; newAccount: boolean }> {
+    if (caller.actor.type !== 'SYSTEM') throw forbidden('Only an operator can provision a tenant');
+    const email = normaliseEmail(input.email);
+    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw badInput('ownerEmail', 'must be an email address');
+    const tenantName = this.deps.tenantService.validName(input.tenantName);
+    let user = await this.deps.users.findByEmail(email);
+    let newAccount = false;
+    if (!user) {
+      const password = await input.password();
+      const problem = passwordProblem(password, email);
+      if (problem) throw badInput('password', problem);
+      try {
+        user = await this.deps.users.create(email, await this.deps.passwords.hash(password));
+        newAccount = true;
+      } catch (error) {
+        if (isDuplicateKey(error)) throw conflict('That email was registered meanwhile; run the command again to make it the owner');
+        throw error;
+      }
+    }
+    let tenant: TenantDoc | undefined;
+    try {
+      ({ tenant } = await this.deps.tenantService.createWithOwner(tenantName, user._id));
+      this.deps.logger.info({ event: 'tenant.provisioned', userId: user._id, tenantId: tenant._id, newAccount }, 'tenant provisioned');
+      await this.deps.audit.append(
+        auditEvent('tenant.provisioned', { caller: { tenantId: tenant._id, actor: caller.actor, request: caller.request }, resource: { id: tenant._id }, details: { ownerId: user._id, newAccount } }),
+      );
+      return { tenant, user, newAccount };
+    } catch (error) {
+      const created = user;
+      const undo = await Promise.allSettled([tenant ? this.deps.tenantService.removeNew(tenant._id, created._id) : null, newAccount ? this.deps.users.delete(created._id) : null]);
+      for (const step of undo) if (step.status === 'rejected') this.deps.logger.error({ err: step.reason, userId: created._id }, 'provisioning undo step failed');
+      throw error;
+    }
+  }
+
   async login(input: { email: string; password: string; tenantId?: string | null }, caller: Caller): Promise<AuthPayloadData> {
     const { request } = caller;
     await this.deps.throttle.consume(`login:${request.ip}`);
