@@ -1,14 +1,15 @@
 import { Binary } from 'mongodb';
 import { IntegrityError } from '../../crypto/aes-gcm.js';
 import { badInput, notFoundBecause } from '../../errors.js';
+import type { TenantCaller } from '../../identity/caller.js';
 import type { Logger } from '../../logger.js';
+import { auditEvent, type AuditCaller } from '../audit/audit-builder.js';
 import type { AuditSink } from '../audit/audit-event.js';
-import type { Principal } from '../auth/principal.js';
 import { completeStep, nextStep, stateAfterVerification, type ErasureStep } from './erasure-plan.js';
 import { buildErasureReceipt, ERASURE_REASON_CODES, signReceipt, type ErasureCheck, type ErasureReasonCode, type ReceiptSigningKey } from './erasure-receipt.js';
 import { openSubjectField } from './subject-cipher.js';
 import type { SubjectKeyStore } from './subject-keys.js';
-import { subjectAudit, subjectNotFound } from './subject.service.js';
+import { accessorOf, subjectNotFound } from './subject.service.js';
 import { ACCESS_LOG_COLLECTION, SUBJECT_FIELDS, SUBJECT_KEYS_COLLECTION, SUBJECTS_COLLECTION, type DataSubjectDoc, type ErasureDoc } from './subject.document.js';
 import type { SubjectRepository } from './subject.repository.js';
 
@@ -55,9 +56,9 @@ export class SubjectErasureService {
   constructor(private readonly deps: ErasureDeps) {}
 
   /** Starts (or resumes) the erasure and runs it to the end; a finished erasure returns its receipt again. */
-  async erase(principal: Principal, subjectId: string, reasonCode: ErasureReasonCode): Promise<ErasureOutcome> {
+  async erase(caller: TenantCaller, subjectId: string, reasonCode: ErasureReasonCode): Promise<ErasureOutcome> {
     if (!(ERASURE_REASON_CODES as readonly string[]).includes(reasonCode)) throw badInput('reason', 'is not a known erasure reason code');
-    const repo = this.deps.subjectsOf(principal.tenantId);
+    const repo = this.deps.subjectsOf(caller.tenantId);
     if (typeof subjectId !== 'string' || !/^ds_[0-9a-f]{24}$/.test(subjectId)) throw subjectNotFound();
     let doc = await repo.findSubject(subjectId);
     if (!doc) throw subjectNotFound();
@@ -67,7 +68,7 @@ export class SubjectErasureService {
         state: 'PENDING',
         reasonCode,
         requestedAt: new Date(),
-        requestedBy: principal.actor,
+        requestedBy: accessorOf(caller),
         formerLookup: [...doc.lookup, ...(doc.externalKey.startsWith('x:') ? [doc.externalKey] : [])],
         sample: sampleField ? { field: sampleField, blob: doc.sealed[sampleField]! } : null,
         recordsRemoved: {
@@ -80,7 +81,7 @@ export class SubjectErasureService {
       };
       const started = await repo.updateSubject(doc._id, doc.revision, { $set: { status: 'ERASING', erasure } });
       if (started) {
-        await this.deps.audit.append(subjectAudit(principal, 'subject.erasure_started', doc._id, { reasonCode }));
+        await this.deps.audit.append(auditEvent('subject.erasure_started', { caller, resource: { id: doc._id }, details: { reasonCode } }));
         doc = started;
       } else {
         doc = await repo.findSubject(subjectId);
@@ -88,12 +89,12 @@ export class SubjectErasureService {
       }
     }
     if (doc.status === 'ACTIVE') throw subjectNotFound(); // changed twice meanwhile: let the caller retry
-    return outcomeOf(await this.run(repo, doc, principal));
+    return outcomeOf(await this.run(repo, doc, caller));
   }
 
   /** The receipt of a finished erasure. */
-  async receipt(principal: Principal, subjectId: string): Promise<ErasureOutcome> {
-    const repo = this.deps.subjectsOf(principal.tenantId);
+  async receipt(caller: TenantCaller, subjectId: string): Promise<ErasureOutcome> {
+    const repo = this.deps.subjectsOf(caller.tenantId);
     const doc = typeof subjectId === 'string' && /^ds_[0-9a-f]{24}$/.test(subjectId) ? await repo.findSubject(subjectId) : null;
     if (!doc) throw subjectNotFound();
     if (!doc.erasure) throw notFoundBecause('This data subject has not been erased');
@@ -118,8 +119,8 @@ export class SubjectErasureService {
     return resumed;
   }
 
-  /** Runs the remaining steps of a stored plan. `principal` null: resumed by the system. */
-  private async run(repo: SubjectRepository, start: DataSubjectDoc, principal: Principal | null): Promise<DataSubjectDoc> {
+  /** Runs the remaining steps of a stored plan. `caller` null: resumed by the system. */
+  private async run(repo: SubjectRepository, start: DataSubjectDoc, caller: TenantCaller | null): Promise<DataSubjectDoc> {
     let doc = start;
     for (let verifications = 0; ; ) {
       const erasure = doc.erasure;
@@ -179,12 +180,22 @@ export class SubjectErasureService {
       }
       doc = updated;
       if (step === 'DONE') {
-        await this.deps.audit.append({
-          ...(principal
-            ? subjectAudit(principal, 'subject.erased', doc._id)
-            : { tenantId: repo.tenantId, actor: { type: 'SYSTEM' as const, id: null }, action: 'subject.erased' as const, resource: { type: 'DATA_SUBJECT' as const, id: doc._id }, outcome: 'SUCCESS' as const }),
-          details: { reasonCode: erasure.reasonCode, keyId: doc.keyId, recordsRemoved: erasure.recordsRemoved, blindIndexEntriesRemoved: erasure.formerLookup.length },
-        });
+        const by: AuditCaller = caller ?? { tenantId: repo.tenantId, actor: { type: 'SYSTEM', id: null } };
+        const removed = erasure.recordsRemoved;
+        await this.deps.audit.append(
+          auditEvent('subject.erased', {
+            caller: by,
+            resource: { id: doc._id },
+            details: {
+              reasonCode: erasure.reasonCode,
+              keyId: doc.keyId,
+              subjectKeysRemoved: removed[SUBJECT_KEYS_COLLECTION] ?? 0,
+              subjectRecordsRemoved: removed[SUBJECTS_COLLECTION] ?? 0,
+              accessLogEntriesRemoved: removed[ACCESS_LOG_COLLECTION] ?? 0,
+              blindIndexEntriesRemoved: erasure.formerLookup.length,
+            },
+          }),
+        );
       }
       if (newState !== 'PENDING') await this.deps.afterStep?.(step, doc._id);
     }

@@ -1,4 +1,4 @@
-import type { Binary, IndexDescription } from 'mongodb';
+import type { Binary } from 'mongodb';
 import type { TenantDocument } from '../../db/tenant-scope.js';
 import type { ErasureCheck, ErasureReasonCode } from './erasure-receipt.js';
 import type { ErasureState } from './erasure-plan.js';
@@ -22,13 +22,20 @@ export type SubjectField = (typeof SUBJECT_FIELDS)[number];
 export const READABLE_FIELDS = ['externalId', 'email', 'phone', 'fullName', 'attributes', 'identities'] as const;
 export type ReadableField = (typeof READABLE_FIELDS)[number];
 
-export type SubjectStatus = 'ACTIVE' | 'ERASING' | 'ERASED';
+export const SUBJECT_STATUSES = ['ACTIVE', 'ERASING', 'ERASED'] as const;
+export type SubjectStatus = (typeof SUBJECT_STATUSES)[number];
+
+/** Who read a subject or asked for its erasure: a member, an API key, or Coffer itself. */
+export interface AccessorRef {
+  type: 'USER' | 'API_KEY' | 'SYSTEM';
+  id: string | null;
+}
 
 export interface ErasureDoc {
   state: ErasureState;
   reasonCode: ErasureReasonCode;
   requestedAt: Date;
-  requestedBy: { type: 'USER' | 'API_KEY' | 'SYSTEM'; id: string | null };
+  requestedBy: AccessorRef;
   /** Blind-index entries the subject had (kept only until DONE, for the post-condition lookups). */
   formerLookup: string[];
   /** A ciphertext sampled before the key was destroyed (kept only until DONE, to prove it no longer opens). */
@@ -81,7 +88,7 @@ export type AccessAction = (typeof ACCESS_ACTIONS)[number];
 export interface AccessLogDoc extends TenantDocument {
   subjectId: string;
   at: Date;
-  actor: { type: 'USER' | 'API_KEY' | 'SYSTEM'; id: string | null };
+  actor: AccessorRef;
   action: AccessAction;
   fields: string[];
   purpose: string;
@@ -89,18 +96,3 @@ export interface AccessLogDoc extends TenantDocument {
   userAgent: string | null;
   requestId: string | null;
 }
-
-/** Indexes of the privacy collections (every one leads with tenantId). */
-export const PRIVACY_INDEXES: Record<string, IndexDescription[]> = {
-  [SUBJECTS_COLLECTION]: [
-    { key: { tenantId: 1, lookup: 1 }, name: 'tenant_lookup' },
-    { key: { tenantId: 1, externalKey: 1 }, name: 'tenant_external_unique', unique: true },
-    { key: { tenantId: 1, status: 1 }, name: 'tenant_status' },
-    { key: { tenantId: 1, _id: 1 }, name: 'tenant_id' },
-  ],
-  [SUBJECT_KEYS_COLLECTION]: [
-    { key: { tenantId: 1, subjectId: 1 }, name: 'tenant_subject' },
-    { key: { tenantId: 1, dekVersion: 1 }, name: 'tenant_dek' },
-  ],
-  [ACCESS_LOG_COLLECTION]: [{ key: { tenantId: 1, subjectId: 1, at: -1 }, name: 'tenant_subject_at' }],
-};

@@ -1,4 +1,5 @@
 import type { Db, Filter, UpdateFilter } from 'mongodb';
+import { systemSweep } from '../../db/cross-tenant-sweep.js';
 import type { TenantCollection, TenantInsert, TenantScope } from '../../db/tenant-scope.js';
 import {
   ACCESS_LOG_COLLECTION,
@@ -10,6 +11,19 @@ import {
   type IndexKeyDoc,
   type SubjectKeyDoc,
 } from './subject.document.js';
+
+/** An exact lookup: a blind-index entry or the external-id hash. */
+export interface SubjectLookup {
+  lookup?: string;
+  externalKey?: string;
+}
+
+function liveMatching(filter: SubjectLookup): Filter<DataSubjectDoc> {
+  const query: Filter<DataSubjectDoc> = { status: 'ACTIVE' };
+  if (filter.lookup) query.lookup = filter.lookup;
+  if (filter.externalKey) query.externalKey = filter.externalKey;
+  return query;
+}
 
 /** One tenant's data subjects, their keys and their access log. */
 export class SubjectRepository {
@@ -43,12 +57,15 @@ export class SubjectRepository {
   }
 
   /** Live subjects in `_id` order after `after`, at most `limit`, optionally only those carrying a blind-index entry. */
-  listSubjects(filter: { lookup?: string; externalKey?: string }, after: string | null, limit: number): Promise<DataSubjectDoc[]> {
-    const query: Filter<DataSubjectDoc> = { status: 'ACTIVE' };
-    if (filter.lookup) query.lookup = filter.lookup;
-    if (filter.externalKey) query.externalKey = filter.externalKey;
+  listSubjects(filter: SubjectLookup, after: string | null, limit: number): Promise<DataSubjectDoc[]> {
+    const query = liveMatching(filter);
     if (after) query._id = { $gt: after };
     return this.subjects.find(query, { sort: { _id: 1 }, limit }).toArray();
+  }
+
+  /** How many live subjects match (the total of a listing). */
+  countSubjects(filter: SubjectLookup): Promise<number> {
+    return this.subjects.countDocuments(liveMatching(filter));
   }
 
   /** Subjects (any status) still carrying a blind-index entry. */
@@ -108,15 +125,15 @@ export class SubjectRepository {
   }
 }
 
-/** The one cross-tenant read of the privacy module: which tenants have an unfinished erasure (at start, to resume them). */
+/**
+ * The one cross-tenant read of the privacy module: which tenants have an unfinished erasure
+ * (at start, to resume them). Ids only, through the reviewed sweep door (docs/ARCHITECTURE.md §6).
+ */
 export class SubjectErasureDirectory {
   constructor(private readonly db: Db) {}
 
   async tenantsWithErasures(): Promise<string[]> {
-    const docs = await this.db
-      .collection<DataSubjectDoc>(SUBJECTS_COLLECTION)
-      .find({ status: 'ERASING' }, { projection: { tenantId: 1 } })
-      .toArray();
+    const docs = await systemSweep<DataSubjectDoc>(this.db, SUBJECTS_COLLECTION).find({ status: 'ERASING' }, { projection: { tenantId: 1 } });
     return [...new Set(docs.map((doc) => doc.tenantId))];
   }
 }

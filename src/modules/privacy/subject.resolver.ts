@@ -1,11 +1,11 @@
 import { Kind, type GraphQLResolveInfo, type SelectionNode } from 'graphql';
 import { Arg, Ctx, ID, Info, Int, Mutation, Query, Resolver } from 'type-graphql';
-import { principalOf, type Context } from '../../graphql/context.js';
+import { tenantCallerOf, type Context } from '../../graphql/context.js';
 import type { JsonObject } from './attributes.js';
 import type { ErasureReasonCode } from './erasure-receipt.js';
-import type { SubjectView } from './subject.service.js';
+import type { SubjectPage, SubjectView } from './subject.service.js';
 import type { ErasureOutcome } from './subject-erasure.service.js';
-import { READABLE_FIELDS, type ReadableField } from './subject.document.js';
+import { READABLE_FIELDS, type AccessLogDoc, type ReadableField } from './subject.document.js';
 import {
   CreateDataSubjectInput,
   DataAccessEntryConnection,
@@ -13,6 +13,7 @@ import {
   DataSubjectConnection,
   DataSubjectFilter,
   DataSubjectUpdate,
+  DataAccessEntry,
   ErasureReasonEnum,
   ProcessingRestriction,
   SubjectErasure,
@@ -53,16 +54,36 @@ function toSubject(view: SubjectView): DataSubject {
 
 const toErasure = (outcome: ErasureOutcome): SubjectErasure => Object.assign(new SubjectErasure(), outcome);
 
+const toAccessEntry = (entry: AccessLogDoc): DataAccessEntry =>
+  Object.assign(new DataAccessEntry(), {
+    id: entry._id,
+    at: entry.at,
+    actorType: entry.actor.type,
+    actorId: entry.actor.id,
+    action: entry.action,
+    fields: entry.fields,
+    purpose: entry.purpose,
+    ip: entry.ip,
+    userAgent: entry.userAgent,
+    requestId: entry.requestId,
+  });
+
+/** A service page as the connection of `Node`. */
+function pageOf<T, TNode>(page: SubjectPage<T>, node: (item: T) => TNode) {
+  const edges = page.items.map((item) => ({ cursor: page.cursorOf(item), node: node(item) }));
+  return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null }, totalCount: page.totalCount };
+}
+
 @Resolver()
 export class SubjectResolver {
   @Mutation(() => DataSubject, { description: 'Create a data subject; personal fields are sealed under a new key of its own and blind-indexed for lookup.' })
   async createDataSubject(@Arg('input', () => CreateDataSubjectInput, { description: 'The subject\'s personal data.' }) input: CreateDataSubjectInput, @Ctx() ctx: Context) {
-    return toSubject(await ctx.services.subjects.create(principalOf(ctx), input));
+    return toSubject(await ctx.services.subjects.create(tenantCallerOf(ctx), input));
   }
 
   @Mutation(() => DataSubjectUpdate, { description: 'Rectify a data subject (refused while processing is restricted). Audited with the names of the fields changed, never their values.' })
   async updateDataSubject(@Arg('input', () => UpdateDataSubjectInput, { description: 'The subject and the fields to replace.' }) input: UpdateDataSubjectInput, @Ctx() ctx: Context) {
-    return Object.assign(new DataSubjectUpdate(), await ctx.services.subjects.update(principalOf(ctx), input));
+    return Object.assign(new DataSubjectUpdate(), await ctx.services.subjects.update(tenantCallerOf(ctx), input));
   }
 
   @Query(() => DataSubject, { description: 'A data subject. Only the personal fields selected are decrypted; the read is logged with its purpose. FORBIDDEN (reason RESTRICTED) while restricted, unless purpose is legal_claims.' })
@@ -72,10 +93,10 @@ export class SubjectResolver {
     @Ctx() ctx: Context,
     @Info() info: GraphQLResolveInfo,
   ) {
-    return toSubject(await ctx.services.subjects.read(principalOf(ctx), id, purpose, selectedFields(info, [])));
+    return toSubject(await ctx.services.subjects.read(tenantCallerOf(ctx), id, purpose, selectedFields(info, [])));
   }
 
-  @Query(() => DataSubjectConnection, { description: 'Data subjects in id order, optionally found by exact email, phone, external id or identity (blind-index lookups). Reads are logged with their purpose.' })
+  @Query(() => DataSubjectConnection.Connection, { description: 'Data subjects in id order, optionally found by exact email, phone, external id or identity (blind-index lookups). Reads are logged with their purpose.' })
   async dataSubjects(
     @Arg('purpose', () => String, { description: 'Why the data is read (logged).' }) purpose: string,
     @Arg('filter', () => DataSubjectFilter, { nullable: true, description: 'At most one exact-match criterion.' }) filter: DataSubjectFilter | null,
@@ -84,24 +105,19 @@ export class SubjectResolver {
     @Ctx() ctx: Context,
     @Info() info: GraphQLResolveInfo,
   ) {
-    const page = await ctx.services.subjects.list(principalOf(ctx), filter ?? {}, first, after, purpose, selectedFields(info, ['edges', 'node']));
-    const edges = page.views.map((view) => ({ cursor: page.cursorOf(view.id), node: toSubject(view) }));
-    return Object.assign(new DataSubjectConnection(), { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } });
+    const page = await ctx.services.subjects.list(tenantCallerOf(ctx), filter ?? {}, first, after, purpose, selectedFields(info, ['edges', 'node']));
+    return DataSubjectConnection.of(pageOf(page, toSubject));
   }
 
-  @Query(() => DataAccessEntryConnection, { description: 'Who read the subject\'s personal data, when, which fields and for what purpose; newest first.' })
+  @Query(() => DataAccessEntryConnection.Connection, { description: 'Who read the subject\'s personal data, when, which fields and for what purpose; newest first.' })
   async dataAccessLog(
     @Arg('subjectId', () => ID, { description: 'The subject.' }) subjectId: string,
     @Arg('first', () => Int, { nullable: true, description: 'Page size (default 50, at most 200).' }) first: number | null,
     @Arg('after', () => String, { nullable: true, description: 'endCursor of the previous page.' }) after: string | null,
     @Ctx() ctx: Context,
   ) {
-    const page = await ctx.services.subjects.accessLog(principalOf(ctx), subjectId, first, after);
-    const edges = page.entries.map((entry) => ({
-      cursor: page.cursorOf(entry),
-      node: { id: entry._id, at: entry.at, actorType: entry.actor.type, actorId: entry.actor.id, action: entry.action, fields: entry.fields, purpose: entry.purpose, ip: entry.ip, userAgent: entry.userAgent, requestId: entry.requestId },
-    }));
-    return Object.assign(new DataAccessEntryConnection(), { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } });
+    const page = await ctx.services.subjects.accessLog(tenantCallerOf(ctx), subjectId, first, after);
+    return DataAccessEntryConnection.of(pageOf(page, toAccessEntry));
   }
 
   @Mutation(() => ProcessingRestriction, { description: 'Restrict processing (GDPR Art. 18): ordinary reads and updates are refused until lifted; export and erasure still work.' })
@@ -110,17 +126,17 @@ export class SubjectResolver {
     @Arg('reason', () => String, { description: 'Why (≤ 500 characters; sealed under the subject key, never in the audit log).' }) reason: string,
     @Ctx() ctx: Context,
   ) {
-    return Object.assign(new ProcessingRestriction(), await ctx.services.subjects.restrict(principalOf(ctx), subjectId, reason));
+    return Object.assign(new ProcessingRestriction(), await ctx.services.subjects.restrict(tenantCallerOf(ctx), subjectId, reason));
   }
 
   @Mutation(() => ProcessingRestriction, { description: 'Lift a restriction of processing.' })
   async liftRestriction(@Arg('subjectId', () => ID, { description: 'The subject.' }) subjectId: string, @Ctx() ctx: Context) {
-    return Object.assign(new ProcessingRestriction(), await ctx.services.subjects.lift(principalOf(ctx), subjectId));
+    return Object.assign(new ProcessingRestriction(), await ctx.services.subjects.lift(tenantCallerOf(ctx), subjectId));
   }
 
   @Mutation(() => SubjectExport, { description: 'Export everything held about a subject (GDPR Art. 15, 20) as the versioned JSON document; logged and audited.' })
   async exportSubjectData(@Arg('subjectId', () => ID, { description: 'The subject.' }) subjectId: string, @Ctx() ctx: Context) {
-    const { document, fileName } = await ctx.services.subjects.export(principalOf(ctx), subjectId);
+    const { document, fileName } = await ctx.services.subjects.export(tenantCallerOf(ctx), subjectId);
     return Object.assign(new SubjectExport(), { format: document.format, version: document.version, fileName, document: document as unknown as JsonObject });
   }
 
@@ -130,11 +146,11 @@ export class SubjectResolver {
     @Arg('reason', () => ErasureReasonEnum, { description: 'The ground for erasure (recorded in the receipt).' }) reason: ErasureReasonCode,
     @Ctx() ctx: Context,
   ) {
-    return toErasure(await ctx.services.subjectErasure.erase(principalOf(ctx), subjectId, reason));
+    return toErasure(await ctx.services.subjectErasure.erase(tenantCallerOf(ctx), subjectId, reason));
   }
 
   @Query(() => SubjectErasure, { description: 'The erasure of a subject and its signed receipt (finishing an interrupted erasure first).' })
   async erasureReceipt(@Arg('subjectId', () => ID, { description: 'The erased subject (tombstone id).' }) subjectId: string, @Ctx() ctx: Context) {
-    return toErasure(await ctx.services.subjectErasure.receipt(principalOf(ctx), subjectId));
+    return toErasure(await ctx.services.subjectErasure.receipt(tenantCallerOf(ctx), subjectId));
   }
 }

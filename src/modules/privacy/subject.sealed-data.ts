@@ -1,8 +1,7 @@
 import { Binary, type Filter } from 'mongodb';
 import type { TenantCollection, TenantScope } from '../../db/tenant-scope.js';
 import type { SealedDataKind } from '../keys/sealed-data.js';
-import type { DataKeys } from '../keys/tenant-cipher.js';
-import { unwrapSubjectKey, wrapSubjectKey } from './subject-cipher.js';
+import { subjectKeyAad } from './subject-cipher.js';
 import { indexKeyAad } from './subject-keys.js';
 import { SubjectRepository } from './subject.repository.js';
 import { SUBJECT_INDEX_KEYS_COLLECTION, SUBJECT_KEYS_COLLECTION, type IndexKeyDoc, type SubjectKeyDoc } from './subject.document.js';
@@ -35,31 +34,23 @@ function wrappedKeys<T extends WrappedDoc>(
   };
 }
 
+const subjectKeysIn = (scope: TenantScope) => new SubjectRepository(scope).keys;
+
 /**
  * Subject keys as sealed data: DEK rotation re-wraps each small subject key under the new DEK
- * (the wrapping AAD names the DEK version, so it unwraps and wraps rather than re-sealing with
- * the same AAD). Personal data sealed under subject keys is never re-encrypted.
+ * (the wrapping AAD names the DEK version, so the AAD changes with it: resealVersioned).
+ * Personal data sealed under subject keys is never re-encrypted.
  */
-export function subjectKeySealedData(keys: () => DataKeys): SealedDataKind<SubjectKeyDoc> {
-  const of = (scope: TenantScope) => new SubjectRepository(scope).keys;
-  return {
-    ...wrappedKeys<SubjectKeyDoc>('subject_keys', SUBJECT_KEYS_COLLECTION, of),
-    async reseal(scope, doc, target) {
-      if (doc.dekVersion === target) return 0;
-      const [from, to] = await Promise.all([keys().dek(scope.tenantId, doc.dekVersion), keys().dek(scope.tenantId, target)]);
-      const key = unwrapSubjectKey(from, Buffer.from(doc.wrapped.buffer), scope.tenantId, doc.subjectId, doc.dekVersion);
-      try {
-        const wrapped = wrapSubjectKey(to, key, scope.tenantId, doc.subjectId, target);
-        const result = await of(scope).updateOne({ _id: doc._id, dekVersion: doc.dekVersion }, { $set: { wrapped: new Binary(wrapped), dekVersion: target } });
-        return result.matchedCount === 1 ? 1 : null;
-      } finally {
-        key.fill(0);
-        from.fill(0);
-        to.fill(0);
-      }
-    },
-  };
-}
+export const subjectKeySealedData: SealedDataKind<SubjectKeyDoc> = {
+  ...wrappedKeys<SubjectKeyDoc>('subject_keys', SUBJECT_KEYS_COLLECTION, subjectKeysIn),
+  async reseal(scope, doc, target, cipher) {
+    if (doc.dekVersion === target) return 0;
+    const aadOf = (dekVersion: number) => subjectKeyAad(scope.tenantId, doc.subjectId, dekVersion);
+    const wrapped = await cipher.resealVersioned(scope.tenantId, aadOf, Buffer.from(doc.wrapped.buffer), doc.dekVersion, target);
+    const result = await subjectKeysIn(scope).updateOne({ _id: doc._id, dekVersion: doc.dekVersion }, { $set: { wrapped: new Binary(wrapped), dekVersion: target } });
+    return result.matchedCount === 1 ? 1 : null;
+  },
+};
 
 /** The tenant's blind-index key as sealed data (one document per tenant). */
 export const subjectIndexKeySealedData: SealedDataKind<IndexKeyDoc> = {
@@ -71,8 +62,3 @@ export const subjectIndexKeySealedData: SealedDataKind<IndexKeyDoc> = {
     return result.matchedCount === 1 ? 1 : null;
   },
 };
-
-/** Both privacy kinds, for the registry in services.ts. */
-export function privacySealedData(keys: () => DataKeys): SealedDataKind[] {
-  return [subjectKeySealedData(keys), subjectIndexKeySealedData];
-}

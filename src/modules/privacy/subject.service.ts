@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { Binary, type UpdateFilter } from 'mongodb';
+import { fromCursor, toCursor } from '../../db/cursor.js';
 import { isDuplicateKey } from '../../db/mongo-errors.js';
 import { IntegrityError } from '../../crypto/aes-gcm.js';
-import { appError, badInput, conflict, notFound } from '../../errors.js';
+import { appError, badInput, conflict, forbidden, notFound } from '../../errors.js';
+import type { TenantCaller } from '../../identity/caller.js';
 import type { Logger } from '../../logger.js';
-import type { AuditAction, AuditEventInput, AuditSink } from '../audit/audit-event.js';
-import type { Principal } from '../auth/principal.js';
+import { auditEvent } from '../audit/audit-builder.js';
+import type { AuditSink } from '../audit/audit-event.js';
 import type { JsonObject } from './attributes.js';
 import { normaliseEmail, normalisePhone } from './contact-points.js';
 import { openSubjectField, sealSubjectField } from './subject-cipher.js';
@@ -28,7 +30,7 @@ import {
   phoneEntry,
 } from './subject-rules.js';
 import { buildSubjectExport, subjectExportFileName, type SubjectExportV1 } from './subject-export.js';
-import { READABLE_FIELDS, type AccessAction, type AccessLogDoc, type DataSubjectDoc, type ReadableField, type SubjectField } from './subject.document.js';
+import { READABLE_FIELDS, type AccessAction, type AccessLogDoc, type AccessorRef, type DataSubjectDoc, type ReadableField, type SubjectField } from './subject.document.js';
 import type { SubjectRepository } from './subject.repository.js';
 
 export interface SubjectServiceDeps {
@@ -55,19 +57,19 @@ export interface SubjectFilter {
   identity?: Identity | null;
 }
 
-/** The audit event of a subject operation (ids, field names and codes only: never a personal value). */
-export function subjectAudit(principal: Principal, action: AuditAction, subjectId: string | null, details?: Record<string, unknown>): AuditEventInput {
-  return {
-    tenantId: principal.tenantId,
-    actor: principal.actor,
-    action,
-    resource: { type: 'DATA_SUBJECT', id: subjectId },
-    outcome: 'SUCCESS',
-    ip: principal.request.ip,
-    userAgent: principal.request.userAgent,
-    requestId: principal.request.requestId,
-    ...(details ? { details } : {}),
-  };
+/** A page of subjects or access-log entries, with the total the filter matches. */
+export interface SubjectPage<T> {
+  items: T[];
+  hasNextPage: boolean;
+  totalCount: number;
+  cursorOf: (item: T) => string;
+}
+
+/** Who read or asked, as the access log and erasure plans store it (an anonymous caller never reaches subjects). */
+export function accessorOf(caller: TenantCaller): AccessorRef {
+  const { type, id } = caller.actor;
+  if (type === 'PUBLIC') throw forbidden('Data subjects need a signed-in member or an API key');
+  return { type, id };
 }
 
 /** The subject is gone (erased, being erased) or never was in this tenant. */
@@ -81,13 +83,9 @@ function serialise(field: ReadableField, values: SubjectValues): string | null {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
-function cursorOf(id: string): string {
-  return Buffer.from(id, 'utf8').toString('base64url');
-}
-
 function decodeAfter(after: string | null | undefined): string | null {
   if (!after) return null;
-  const id = Buffer.from(after, 'base64url').toString('utf8');
+  const id = fromCursor(after);
   if (!/^ds_[0-9a-f]{24}$/.test(id)) throw badInput('after', 'is not a cursor from this connection');
   return id;
 }
@@ -102,10 +100,10 @@ function pageSize(first: number | null | undefined, max: number): number {
 export class SubjectService {
   constructor(private readonly deps: SubjectServiceDeps) {}
 
-  async create(principal: Principal, input: SubjectInputShape): Promise<SubjectView> {
+  async create(caller: TenantCaller, input: SubjectInputShape): Promise<SubjectView> {
     const values = validSubjectInput(input);
     values.attributes ??= {};
-    const repo = this.deps.subjectsOf(principal.tenantId);
+    const repo = this.deps.subjectsOf(caller.tenantId);
     const id = `ds_${randomBytes(12).toString('hex')}`;
     const indexKey = await this.deps.keyStore.indexKey(repo);
     const externalKey = values.externalId ? externalKeyOf(indexKey, values.externalId) : `none:${id}`;
@@ -135,16 +133,16 @@ export class SubjectService {
       indexKey.fill(0);
     }
     const fields = READABLE_FIELDS.filter((f) => values[f] !== undefined && values[f] !== null);
-    await this.deps.audit.append(subjectAudit(principal, 'subject.created', id, { fields }));
+    await this.deps.audit.append(auditEvent('subject.created', { caller, resource: { id }, details: { fields } }));
     return { id, createdAt: now, updatedAt: null, revision: 1, restrictedSince: null, ...values };
   }
 
   /** Rectification: replaces the given fields; audited with the names of the fields changed, never their values. */
-  async update(principal: Principal, input: SubjectInputShape & { id: string }): Promise<{ id: string; changedFields: ReadableField[]; updatedAt: Date; revision: number }> {
+  async update(caller: TenantCaller, input: SubjectInputShape & { id: string }): Promise<{ id: string; changedFields: ReadableField[]; updatedAt: Date; revision: number }> {
     const values = validSubjectInput(input);
     const changed = READABLE_FIELDS.filter((f) => values[f] !== undefined);
     if (changed.length === 0) throw badInput('input', 'name at least one field to change');
-    const repo = this.deps.subjectsOf(principal.tenantId);
+    const repo = this.deps.subjectsOf(caller.tenantId);
     const doc = await this.live(repo, input.id);
     if (doc.restriction) throw restricted();
     const key = await this.keyOf(repo, doc);
@@ -180,7 +178,7 @@ export class SubjectService {
         throw error;
       }
       if (!updated) throw conflict('The data subject changed meanwhile; read it again and retry');
-      await this.deps.audit.append(subjectAudit(principal, 'subject.updated', doc._id, { fields: changed }));
+      await this.deps.audit.append(auditEvent('subject.updated', { caller, resource: { id: doc._id }, details: { fields: changed } }));
       return { id: doc._id, changedFields: changed, updatedAt: updated.updatedAt ?? new Date(), revision: updated.revision };
     } finally {
       key.fill(0);
@@ -189,13 +187,13 @@ export class SubjectService {
   }
 
   /** One subject's personal `fields`, read for `purpose` (logged and audited). */
-  async read(principal: Principal, id: string, purpose: string, fields: readonly ReadableField[]): Promise<SubjectView> {
+  async read(caller: TenantCaller, id: string, purpose: string, fields: readonly ReadableField[]): Promise<SubjectView> {
     validPurpose(purpose);
-    const repo = this.deps.subjectsOf(principal.tenantId);
+    const repo = this.deps.subjectsOf(caller.tenantId);
     const doc = await this.live(repo, id);
     if (doc.restriction && purpose !== RESTRICTED_PURPOSE) throw restricted();
     const view = await this.open(repo, doc, fields);
-    await this.recordReads(principal, repo, [doc._id], fields, purpose, 'READ');
+    await this.recordReads(caller, repo, [doc._id], fields, purpose, 'READ');
     return view;
   }
 
@@ -204,13 +202,20 @@ export class SubjectService {
    * (blind-index seeks). Restricted subjects are listed without personal fields unless the
    * purpose is legal_claims.
    */
-  async list(principal: Principal, filter: SubjectFilter, first: number | null | undefined, after: string | null | undefined, purpose: string, fields: readonly ReadableField[]) {
+  async list(
+    caller: TenantCaller,
+    filter: SubjectFilter,
+    first: number | null | undefined,
+    after: string | null | undefined,
+    purpose: string,
+    fields: readonly ReadableField[],
+  ): Promise<SubjectPage<SubjectView>> {
     validPurpose(purpose);
     const size = pageSize(first, SUBJECT_LIMITS.pageMax);
     const cursor = decodeAfter(after);
     const given = [filter.email, filter.phone, filter.externalId, filter.identity].filter((v) => v !== undefined && v !== null).length;
     if (given > 1) throw badInput('filter', 'give at most one of email, phone, externalId, identity');
-    const repo = this.deps.subjectsOf(principal.tenantId);
+    const repo = this.deps.subjectsOf(caller.tenantId);
     const query: { lookup?: string; externalKey?: string } = {};
     if (given === 1) {
       const indexKey = await this.deps.keyStore.indexKey(repo);
@@ -228,18 +233,18 @@ export class SubjectService {
         indexKey.fill(0);
       }
     }
-    const docs = await repo.listSubjects(query, cursor, size + 1);
+    const [docs, totalCount] = await Promise.all([repo.listSubjects(query, cursor, size + 1), repo.countSubjects(query)]);
     const page = docs.slice(0, size);
     const readable = page.filter((doc) => !doc.restriction || purpose === RESTRICTED_PURPOSE);
     const views = await Promise.all(page.map((doc) => this.open(repo, doc, readable.includes(doc) ? fields : [])));
-    await this.recordReads(principal, repo, readable.map((d) => d._id), fields, purpose, 'READ');
-    return { views, hasNextPage: docs.length > size, cursorOf };
+    await this.recordReads(caller, repo, readable.map((d) => d._id), fields, purpose, 'READ');
+    return { items: views, hasNextPage: docs.length > size, totalCount, cursorOf: (view) => toCursor(view.id) };
   }
 
   /** Art. 18: reads for ordinary purposes and updates are refused until lifted. The reason is sealed under the subject key. */
-  async restrict(principal: Principal, id: string, reason: string) {
+  async restrict(caller: TenantCaller, id: string, reason: string) {
     const text = validReason(reason);
-    const repo = this.deps.subjectsOf(principal.tenantId);
+    const repo = this.deps.subjectsOf(caller.tenantId);
     const doc = await this.live(repo, id);
     const key = await this.keyOf(repo, doc);
     const since = doc.restriction?.since ?? new Date();
@@ -250,50 +255,50 @@ export class SubjectService {
     } finally {
       key.fill(0);
     }
-    await this.deps.audit.append(subjectAudit(principal, 'subject.restricted', doc._id));
+    await this.deps.audit.append(auditEvent('subject.restricted', { caller, resource: { id: doc._id } }));
     return { subjectId: doc._id, restricted: true, since };
   }
 
-  async lift(principal: Principal, id: string) {
-    const repo = this.deps.subjectsOf(principal.tenantId);
+  async lift(caller: TenantCaller, id: string) {
+    const repo = this.deps.subjectsOf(caller.tenantId);
     const doc = await this.live(repo, id);
     if (!doc.restriction) throw conflict('Processing of this data subject is not restricted');
     const updated = await repo.updateSubject(doc._id, doc.revision, { $set: { restriction: null }, $unset: { 'sealed.restrictionReason': '' } });
     if (!updated) throw conflict('The data subject changed meanwhile; retry');
-    await this.deps.audit.append(subjectAudit(principal, 'subject.restriction_lifted', doc._id));
+    await this.deps.audit.append(auditEvent('subject.restriction_lifted', { caller, resource: { id: doc._id } }));
     return { subjectId: doc._id, restricted: false, since: null };
   }
 
   /** The data-access log of a subject, newest first. */
-  async accessLog(principal: Principal, subjectId: string, first: number | null | undefined, after: string | null | undefined) {
+  async accessLog(caller: TenantCaller, subjectId: string, first: number | null | undefined, after: string | null | undefined): Promise<SubjectPage<AccessLogDoc>> {
     const size = pageSize(first, 200);
     let before: { at: Date; id: string } | null = null;
     if (after) {
-      const [at, id] = Buffer.from(after, 'base64url').toString('utf8').split('|');
+      const [at, id] = fromCursor(after).split('|');
       const date = new Date(at ?? '');
       if (!id || Number.isNaN(date.getTime())) throw badInput('after', 'is not a cursor from this connection');
       before = { at: date, id };
     }
-    const repo = this.deps.subjectsOf(principal.tenantId);
+    const repo = this.deps.subjectsOf(caller.tenantId);
     const doc = await repo.findSubject(subjectId);
     if (!doc || doc.status === 'ERASED') throw subjectNotFound();
-    const entries = await repo.accessLogOf(subjectId, before, size + 1);
-    const page = entries.slice(0, size);
+    const [entries, totalCount] = await Promise.all([repo.accessLogOf(subjectId, before, size + 1), repo.countAccessLogOf(subjectId)]);
     return {
-      entries: page,
+      items: entries.slice(0, size),
       hasNextPage: entries.length > size,
-      cursorOf: (entry: AccessLogDoc) => Buffer.from(`${entry.at.toISOString()}|${entry._id}`, 'utf8').toString('base64url'),
+      totalCount,
+      cursorOf: (entry) => toCursor(`${entry.at.toISOString()}|${entry._id}`),
     };
   }
 
   /** Art. 15/20: the versioned export document (works while restricted). Logged as an EXPORT access and audited. */
-  async export(principal: Principal, subjectId: string): Promise<{ document: SubjectExportV1; fileName: string }> {
-    const repo = this.deps.subjectsOf(principal.tenantId);
+  async export(caller: TenantCaller, subjectId: string): Promise<{ document: SubjectExportV1; fileName: string }> {
+    const repo = this.deps.subjectsOf(caller.tenantId);
     const doc = await this.live(repo, subjectId);
     const view = await this.open(repo, doc, READABLE_FIELDS);
     let reason: string | null = null;
     if (doc.restriction && doc.sealed.restrictionReason) reason = (await this.openRaw(repo, doc, ['restrictionReason'])).restrictionReason ?? null;
-    await this.recordReads(principal, repo, [doc._id], [...READABLE_FIELDS], 'subject_export', 'EXPORT', 'subject.exported');
+    await this.recordReads(caller, repo, [doc._id], [...READABLE_FIELDS], 'subject_export', 'EXPORT');
     const log = await repo.accessLogOf(doc._id, null, 10_000);
     const document = buildSubjectExport({
       exportedAt: new Date(),
@@ -370,31 +375,35 @@ export class SubjectService {
 
   /** One access-log entry per subject read and one audit event for the whole read. Nothing when no personal field was read. */
   private async recordReads(
-    principal: Principal,
+    caller: TenantCaller,
     repo: SubjectRepository,
     subjectIds: string[],
     fields: readonly ReadableField[],
     purpose: string,
     action: AccessAction,
-    auditAction: AuditAction = 'subject.read',
   ): Promise<void> {
     if (subjectIds.length === 0 || fields.length === 0) return;
     const at = new Date();
+    const actor = accessorOf(caller);
     await repo.recordAccess(
       subjectIds.map((subjectId) => ({
         _id: `acc_${randomBytes(12).toString('hex')}`,
         subjectId,
         at,
-        actor: principal.actor,
+        actor,
         action,
         fields: [...fields],
         purpose,
-        ip: principal.request.ip,
-        userAgent: principal.request.userAgent,
-        requestId: principal.request.requestId || null,
+        ip: caller.request.ip,
+        userAgent: caller.request.userAgent,
+        requestId: caller.request.requestId || null,
       })),
     );
-    const details = { fields: [...fields], purpose, ...(subjectIds.length > 1 ? { subjectIds } : {}) };
-    await this.deps.audit.append(subjectAudit(principal, auditAction, subjectIds.length === 1 ? subjectIds[0]! : null, details));
+    const resource = { id: subjectIds.length === 1 ? subjectIds[0]! : null };
+    const event =
+      action === 'EXPORT'
+        ? auditEvent('subject.exported', { caller, resource, details: { fields, purpose } })
+        : auditEvent('subject.read', { caller, resource, details: { fields, purpose, ...(subjectIds.length > 1 ? { subjectIds } : {}) } });
+    await this.deps.audit.append(event);
   }
 }

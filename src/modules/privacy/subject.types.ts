@@ -1,6 +1,7 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { PageInfo } from '../../graphql/pagination.js';
+import { connectionOf } from '../../graphql/connection.js';
+import { enumOf } from '../../graphql/enums.js';
 import { ActorTypeEnum } from '../audit/audit.types.js';
 import type { ActorType } from '../audit/audit-event.js';
 import type { JsonObject } from './attributes.js';
@@ -17,7 +18,7 @@ const REASON_DESCRIPTIONS: Record<ErasureReasonCode, string> = {
   TENANT_DECISION: 'The tenant decided to erase the subject.',
 };
 
-export const ErasureReasonEnum = Object.fromEntries(ERASURE_REASON_CODES.map((code) => [code, code])) as { [K in ErasureReasonCode]: K };
+export const ErasureReasonEnum = enumOf(ERASURE_REASON_CODES);
 registerEnumType(ErasureReasonEnum, {
   name: 'ErasureReason',
   description: 'Why a data subject is erased (recorded in the signed receipt).',
@@ -141,23 +142,15 @@ export class DataSubjectFilter {
   identity?: SubjectIdentityInput | null;
 }
 
-@ObjectType({ description: 'A data subject in a page.' })
-export class DataSubjectEdge {
-  @Field(() => String, { description: 'Cursor of this subject.' })
-  cursor!: string;
-
-  @Field(() => DataSubject, { description: 'The subject.' })
-  node!: DataSubject;
-}
-
-@ObjectType({ description: 'A page of data subjects, in id order.' })
-export class DataSubjectConnection {
-  @Field(() => [DataSubjectEdge], { description: 'The subjects of this page.' })
-  edges!: DataSubjectEdge[];
-
-  @Field(() => PageInfo, { description: 'Where the page ends.' })
-  pageInfo!: PageInfo;
-}
+export const DataSubjectConnection = connectionOf('DataSubject', DataSubject, {
+  edge: 'A data subject in a page.',
+  cursor: 'Cursor of this subject.',
+  node: 'The subject.',
+  connection: 'A page of data subjects, in id order.',
+  edges: 'The subjects of this page.',
+  pageInfo: 'Where the page ends.',
+  totalCount: 'How many live subjects match the filter in all.',
+});
 
 @ObjectType({ description: 'Whether processing of a subject is restricted (GDPR Art. 18).' })
 export class ProcessingRestriction {
@@ -204,23 +197,15 @@ export class DataAccessEntry {
   requestId!: string | null;
 }
 
-@ObjectType({ description: 'An access-log entry in a page.' })
-export class DataAccessEntryEdge {
-  @Field(() => String, { description: 'Cursor of this entry.' })
-  cursor!: string;
-
-  @Field(() => DataAccessEntry, { description: 'The entry.' })
-  node!: DataAccessEntry;
-}
-
-@ObjectType({ description: 'A page of the data-access log, newest first.' })
-export class DataAccessEntryConnection {
-  @Field(() => [DataAccessEntryEdge], { description: 'The entries of this page.' })
-  edges!: DataAccessEntryEdge[];
-
-  @Field(() => PageInfo, { description: 'Where the page ends.' })
-  pageInfo!: PageInfo;
-}
+export const DataAccessEntryConnection = connectionOf('DataAccessEntry', DataAccessEntry, {
+  edge: 'An access-log entry in a page.',
+  cursor: 'Cursor of this entry.',
+  node: 'The entry.',
+  connection: 'A page of the data-access log, newest first.',
+  edges: 'The entries of this page.',
+  pageInfo: 'Where the page ends.',
+  totalCount: 'How many entries the subject\'s access log holds in all.',
+});
 
 @ObjectType({ description: 'A subject export (GDPR Art. 15 and 20): the versioned document of docs/privacy-export-format.md.' })
 export class SubjectExport {
