@@ -20,7 +20,7 @@ import { buildServedSchema } from './graphql/schema.js';
 import { formatValidationError } from './graphql/validation.js';
 import type { Logger } from './logger.js';
 import { currentRequestId, runWithRequestId } from './request-context.js';
-import { createServices } from './services.js';
+import { createServices, type PrivacyOptions } from './services.js';
 import type { SealedDataKind } from './modules/keys/sealed-data.js';
 import { AppError } from './errors.js';
 import { Throttle } from './modules/auth/throttle.js';
@@ -31,6 +31,8 @@ export interface AppOptions {
   logger: Logger;
   /** Extra kinds of sealed data for key rotation to cover (see createServices). */
   sealedData?: readonly SealedDataKind[];
+  /** Privacy options (see createServices): tests stop an erasure between steps. */
+  privacy?: PrivacyOptions;
 }
 
 export interface CofferApp {
@@ -66,11 +68,13 @@ function graphqlErrorBody(res: express.Response, code: string, message: string) 
 }
 
 /** Builds the whole app from a config and a database handle; tests start it on an ephemeral port. */
-export async function createApp({ config, db, logger, sealedData }: AppOptions): Promise<CofferApp> {
+export async function createApp({ config, db, logger, sealedData, privacy }: AppOptions): Promise<CofferApp> {
   await ensureIndexes(db);
-  const { services, tokens, guard, reencryption, secretPurge, housekeeping } = await createServices({ config, db, logger, sealedData });
+  const { services, tokens, guard, reencryption, secretPurge, housekeeping } = await createServices({ config, db, logger, sealedData, privacy });
   await services.keys.assertKeyringCoversStoredKeys(); // refuse to start with keys we could not open
   void reencryption.resumeAll(); // re-encryption interrupted by a stop or crash carries on
+  // Erasures interrupted by a stop or crash complete (also on the next call for that subject).
+  void services.subjectErasure.resumeAll().catch((error: unknown) => logger.error({ err: error }, 'could not resume erasures'));
   secretPurge.start(); // soft-deleted secrets past their recovery window, hourly
   housekeeping.start(); // ended sessions and invitations, hourly
 

@@ -38,6 +38,10 @@ import { SecretWriteService } from './modules/secrets/secret.service.js';
 import { HousekeepingJob } from './jobs/housekeeping.job.js';
 import { SecretPurgeJob } from './jobs/secret-purge.job.js';
 import { JobLeaseRepository } from './jobs/job-lease.repository.js';
+import { SubjectKeyStore } from './modules/privacy/subject-keys.js';
+import { SubjectErasureDirectory, SubjectRepository } from './modules/privacy/subject.repository.js';
+import { SubjectService } from './modules/privacy/subject.service.js';
+import { SubjectErasureService, type ErasureStepHook } from './modules/privacy/subject-erasure.service.js';
 
 /** The services resolvers, the CLI and jobs call; each method takes the Caller it acts for. */
 export interface Services {
@@ -51,6 +55,14 @@ export interface Services {
   apiKeys: ApiKeyService;
   keys: TenantKeyService;
   audit: AuditLog;
+  subjects: SubjectService;
+  subjectErasure: SubjectErasureService;
+}
+
+/** Privacy options: a hook after each erasure step (tests stop an erasure there), the subject-key cache lifetime. */
+export interface PrivacyOptions {
+  afterErasureStep?: ErasureStepHook;
+  subjectKeyCacheMs?: number;
 }
 
 /** What createServices needs. */
@@ -63,10 +75,11 @@ export interface ServiceOptions {
    * rotation re-seals them and keeps their DEKs until they have moved (tests use it).
    */
   sealedData?: readonly SealedDataKind[];
+  privacy?: PrivacyOptions;
 }
 
 /** The composition root: every service gets its dependencies here, explicitly. */
-export async function createServices({ config, db, logger, sealedData = [] }: ServiceOptions) {
+export async function createServices({ config, db, logger, sealedData = [], privacy = {} }: ServiceOptions) {
   const users = new UserRepository(db);
   const tenantRepository = new TenantRepository(db);
   const sessions = new SessionRepository(db);
@@ -184,6 +197,26 @@ export async function createServices({ config, db, logger, sealedData = [] }: Se
   const secretsOf = (tenantId: string) => new SecretRepository(new TenantScope(db, tenantId));
   const cipher = new SecretSealer(new TenantCipher(keys));
 
+  // Privacy: subject keys and the blind-index key are wrapped by tenant DEKs (registered as sealed data by privacy.module.ts).
+  const subjectsOf = (tenantId: string) => new SubjectRepository(new TenantScope(db, tenantId));
+  const subjectKeys = new SubjectKeyStore({ keys, cipher: new TenantCipher(keys), cacheTtlMs: privacy.subjectKeyCacheMs });
+  const subjects = new SubjectService({
+    subjectsOf,
+    keyStore: subjectKeys,
+    audit,
+    logger,
+    tenantName: async (tenantId) => (await tenantRepository.findById(tenantId))?.name ?? '',
+  });
+  const subjectErasure = new SubjectErasureService({
+    subjectsOf,
+    keyStore: subjectKeys,
+    audit,
+    logger,
+    signer: () => tokens.signingKey(),
+    tenantsWithErasures: () => new SubjectErasureDirectory(db).tenantsWithErasures(),
+    afterStep: privacy.afterErasureStep,
+  });
+
   const services: Services = {
     auth,
     account,
@@ -195,6 +228,8 @@ export async function createServices({ config, db, logger, sealedData = [] }: Se
     apiKeys,
     keys,
     audit: auditLog,
+    subjects,
+    subjectErasure,
   };
   // Periodic jobs share one skeleton (jobs/interval-job.ts) and a lease, so one instance sweeps at a time.
   const leases = new JobLeaseRepository(db);

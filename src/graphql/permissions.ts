@@ -1,5 +1,6 @@
 import { allow, chain, deny, rule, shield, type IRules } from 'graphql-shield';
 import { ROLES, roleAtLeast, type Role } from '../identity/roles.js';
+import type { ApiKeyScope } from '../identity/scopes.js';
 import type { Context } from './context.js';
 import { forbidden, unauthenticated } from '../errors.js';
 import { auditEvent } from '../modules/audit/audit-builder.js';
@@ -13,12 +14,12 @@ import { auditEvent } from '../modules/audit/audit-builder.js';
 /** A signed-in user (API keys are for secret operations only). */
 const isAuthenticated = rule({ cache: 'contextual' })((_parent, _args, ctx: Context) => {
   if (ctx.viewer) return true;
-  if (ctx.apiKey) return forbidden('API keys can only be used for secret operations');
+  if (ctx.apiKey) return forbidden('API keys can only be used for secret and data-subject operations');
   return unauthenticated(ctx.authError ?? 'Authentication required');
 });
 
 /** Records a refusal in the tenant's audit log (and the logs); the caller sees FORBIDDEN. */
-async function denied(ctx: Context, needed: Role, message: string) {
+async function denied(ctx: Context, needed: Role | ApiKeyScope, message: string) {
   const tenantId = ctx.apiKey?.tenantId ?? ctx.viewer?.tenantId;
   const actor = ctx.apiKey ? ctx.apiKey.actor : { type: 'USER' as const, id: ctx.viewer?.userId ?? null };
   ctx.logger.info({ event: 'permission.denied', actor, tenantId, needed }, 'permission denied');
@@ -30,22 +31,24 @@ async function denied(ctx: Context, needed: Role, message: string) {
   return forbidden(message);
 }
 
-const memberRules = new Map<Role, ShieldRule>();
+const memberRules = new Map<string, ShieldRule>();
 /**
- * A member with `minimum` role or higher in the current tenant, or an API key
- * whose role is that high (its prefixes are enforced by the secret services).
+ * A member with `minimum` role or higher in the current tenant, or an API key whose role
+ * is that high and that holds `scope` (its prefixes are enforced by the secret services).
  */
-const memberAtLeast = (minimum: Role): ShieldRule => {
-  let r = memberRules.get(minimum);
+const memberAtLeast = (minimum: Role, scope: ApiKeyScope): ShieldRule => {
+  const name = `memberAtLeast${minimum}${scope}`;
+  let r = memberRules.get(name);
   if (!r) {
-    r = rule(`memberAtLeast${minimum}`, { cache: 'contextual' })(async (_parent, _args, ctx: Context) => {
+    r = rule(name, { cache: 'contextual' })(async (_parent, _args, ctx: Context) => {
       const role = ctx.apiKey?.role ?? (ctx.viewer?.tenantId ? ctx.viewer.role : null);
       if (!ctx.apiKey && !ctx.viewer) return unauthenticated(ctx.authError ?? 'Authentication required');
       if (!ctx.apiKey && !ctx.viewer?.tenantId) return forbidden('This operation needs a token scoped to a tenant');
+      if (ctx.apiKey && !ctx.apiKey.scopes?.includes(scope)) return denied(ctx, scope, `This API key lacks the ${scope} scope`);
       if (roleAtLeast(role, minimum)) return true;
       return denied(ctx, minimum, `Requires the ${minimum} role or higher`);
     });
-    memberRules.set(minimum, r);
+    memberRules.set(name, r);
   }
   return r;
 };
@@ -83,9 +86,9 @@ export const permissionRules: IRules = {
     invitations: atLeast('ADMIN'),
     tenants: isPlatformAdmin,
     // Vault: members or API keys.
-    secret: memberAtLeast('USER'),
-    secrets: memberAtLeast('USER'),
-    secretsDueForRotation: memberAtLeast('USER'),
+    secret: memberAtLeast('USER', 'SECRETS_READ'),
+    secrets: memberAtLeast('USER', 'SECRETS_READ'),
+    secretsDueForRotation: memberAtLeast('USER', 'SECRETS_READ'),
     // Keys, API keys and the audit log: signed-in members only.
     apiKeys: atLeast('ADMIN'),
     tenantKeyStatus: atLeast('ADMIN'),
@@ -94,6 +97,11 @@ export const permissionRules: IRules = {
     masterKeyStatus: isPlatformAdmin,
     platformAuditEvents: isPlatformAdmin,
     verifyPlatformAuditLog: isPlatformAdmin,
+    // Privacy (data subjects): reading personal data MANAGER+, receipts ADMIN+; API keys need SUBJECTS_READ.
+    dataSubject: memberAtLeast('MANAGER', 'SUBJECTS_READ'),
+    dataSubjects: memberAtLeast('MANAGER', 'SUBJECTS_READ'),
+    dataAccessLog: memberAtLeast('MANAGER', 'SUBJECTS_READ'),
+    erasureReceipt: memberAtLeast('ADMIN', 'SUBJECTS_READ'),
   },
   Mutation: {
     // Public: these establish identity.
@@ -116,17 +124,25 @@ export const permissionRules: IRules = {
     reactivateTenant: isPlatformAdmin,
     rewrapTenantKeys: isPlatformAdmin,
     // Vault writes: MANAGER creates and changes; ADMIN destroys and purges.
-    createSecret: memberAtLeast('MANAGER'),
-    updateSecret: memberAtLeast('MANAGER'),
-    deleteSecret: memberAtLeast('MANAGER'),
-    restoreSecret: memberAtLeast('MANAGER'),
-    setSecrets: memberAtLeast('MANAGER'),
-    importSecrets: memberAtLeast('MANAGER'),
-    destroySecretVersions: memberAtLeast('ADMIN'),
-    purgeSecret: memberAtLeast('ADMIN'),
+    createSecret: memberAtLeast('MANAGER', 'SECRETS_WRITE'),
+    updateSecret: memberAtLeast('MANAGER', 'SECRETS_WRITE'),
+    deleteSecret: memberAtLeast('MANAGER', 'SECRETS_WRITE'),
+    restoreSecret: memberAtLeast('MANAGER', 'SECRETS_WRITE'),
+    setSecrets: memberAtLeast('MANAGER', 'SECRETS_WRITE'),
+    importSecrets: memberAtLeast('MANAGER', 'SECRETS_WRITE'),
+    destroySecretVersions: memberAtLeast('ADMIN', 'SECRETS_WRITE'),
+    purgeSecret: memberAtLeast('ADMIN', 'SECRETS_WRITE'),
     createApiKey: atLeast('ADMIN'),
     revokeApiKey: atLeast('ADMIN'),
     rotateTenantKey: atLeast('ADMIN'),
+    // Privacy (data subjects): managing subjects MANAGER+; export, erasure and restriction ADMIN+.
+    // API keys need SUBJECTS_WRITE (export: SUBJECTS_READ).
+    createDataSubject: memberAtLeast('MANAGER', 'SUBJECTS_WRITE'),
+    updateDataSubject: memberAtLeast('MANAGER', 'SUBJECTS_WRITE'),
+    exportSubjectData: memberAtLeast('ADMIN', 'SUBJECTS_READ'),
+    eraseSubject: memberAtLeast('ADMIN', 'SUBJECTS_WRITE'),
+    restrictProcessing: memberAtLeast('ADMIN', 'SUBJECTS_WRITE'),
+    liftRestriction: memberAtLeast('ADMIN', 'SUBJECTS_WRITE'),
   },
   // Object types: reaching one already passed the rule of the operation that returned it.
   AuthPayload: allow,
@@ -138,7 +154,7 @@ export const permissionRules: IRules = {
   Invitation: allow,
   Session: allow,
   // The only path to a plaintext value has its own rule.
-  Secret: { '*': allow, value: memberAtLeast('USER') },
+  Secret: { '*': allow, value: memberAtLeast('USER', 'SECRETS_READ') },
   SecretVersion: allow,
   RotationStatus: allow,
   SecretEdge: allow,
@@ -159,6 +175,18 @@ export const permissionRules: IRules = {
   AuditEventEdge: allow,
   AuditEventConnection: allow,
   AuditVerification: allow,
+  // Privacy (data subjects): reaching these passed the operation's rule.
+  DataSubject: allow,
+  SubjectIdentity: allow,
+  DataSubjectEdge: allow,
+  DataSubjectConnection: allow,
+  DataSubjectUpdate: allow,
+  ProcessingRestriction: allow,
+  DataAccessEntry: allow,
+  DataAccessEntryEdge: allow,
+  DataAccessEntryConnection: allow,
+  SubjectExport: allow,
+  SubjectErasure: allow,
 };
 
 export const permissions = shield(permissionRules, {

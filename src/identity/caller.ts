@@ -1,5 +1,6 @@
 import { forbidden } from '../errors.js';
 import type { Role } from './roles.js';
+import type { ApiKeyScope } from './scopes.js';
 
 /** Where a request came from; recorded on sessions, in audit events and in logs. */
 export interface RequestInfo {
@@ -29,6 +30,8 @@ export interface Caller {
   platformAdmin: boolean;
   /** Limits an API key to secret names under these prefixes (null = no limit). */
   prefixes: readonly string[] | null;
+  /** What an API key may reach besides its role (identity/scopes.ts); null for every other caller, whose role decides. */
+  scopes: readonly ApiKeyScope[] | null;
   request: RequestInfo;
 }
 

@@ -9,6 +9,7 @@ import { keysModule } from './keys/keys.module.js';
 import type { SealedDataKind } from './keys/sealed-data.js';
 import { membersModule } from './members/members.module.js';
 import type { CofferModule } from './module.js';
+import { privacyModule } from './privacy/privacy.module.js';
 import { secretsModule } from './secrets/secrets.module.js';
 import { tenantsModule } from './tenants/tenants.module.js';
 
@@ -24,6 +25,7 @@ export const MODULES: readonly CofferModule[] = [
   apiKeysModule,
   keysModule,
   auditModule,
+  privacyModule,
 ];
 
 /** The resolver classes of every module, for the schema. */

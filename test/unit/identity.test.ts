@@ -18,14 +18,15 @@ describe('identity (pure)', () => {
     const user = userCaller({ userId: 'u1', sessionId: 's1', tenantId: 't1', role: 'ADMIN', platformAdmin: false }, request);
     expect(user).toMatchObject({ actor: { type: 'USER', id: 'u1' }, tenantId: 't1', role: 'ADMIN', sessionId: 's1', request });
     expect(userOf(user)).toEqual({ userId: 'u1', sessionId: 's1', tenantId: 't1', role: 'ADMIN', platformAdmin: false });
-    const key = apiKeyCaller({ id: 'k1', tenantId: 't1', role: 'USER', prefixes: ['prod/'] }, request);
-    expect(inTenant(key)).toMatchObject({ actor: { type: 'API_KEY', id: 'k1' }, prefixes: ['prod/'] });
+    expect(user.scopes).toBeNull();
+    const key = apiKeyCaller({ id: 'k1', tenantId: 't1', role: 'USER', prefixes: ['prod/'], scopes: ['SECRETS_READ'] }, request);
+    expect(inTenant(key)).toMatchObject({ actor: { type: 'API_KEY', id: 'k1' }, prefixes: ['prod/'], scopes: ['SECRETS_READ'] });
     expect(tenantIdOf(systemCaller('cli:x', request, { tenantId: 't2', role: 'OWNER' }))).toBe('t2');
   });
 
   it('refuses tenant work without a tenant, and user work for other callers', () => {
     expect(() => inTenant(publicCaller(request))).toThrow(AppError);
-    expect(() => userOf(apiKeyCaller({ id: 'k1', tenantId: 't1', role: 'USER', prefixes: null }, request))).toThrow(AppError);
+    expect(() => userOf(apiKeyCaller({ id: 'k1', tenantId: 't1', role: 'USER', prefixes: null, scopes: ['SECRETS_READ'] }, request))).toThrow(AppError);
   });
 
   it('derives GraphQL enum objects from the const arrays', () => {

@@ -28,6 +28,17 @@ class MemoryKeys implements DataKeys {
 const aad = (...fields: string[]) => Buffer.from(JSON.stringify(['test:v1', ...fields]));
 
 describe('TenantCipher', () => {
+  it('re-seals a wrapped key whose AAD names the DEK version (resealVersioned)', async () => {
+    const keys = new MemoryKeys();
+    const cipher = new TenantCipher(keys);
+    const aadOf = (version: number) => aad('tenant-a', 'subject-1', String(version));
+    const first = await cipher.seal('tenant-a', aadOf(1), Buffer.from('key material'));
+    keys.active = 2;
+    const moved = await cipher.resealVersioned('tenant-a', aadOf, first.blob, 1, 2);
+    expect((await cipher.open('tenant-a', aadOf(2), moved, 2)).toString()).toBe('key material');
+    await expect(cipher.open('tenant-a', aadOf(1), moved, 2)).rejects.toThrow(IntegrityError);
+  });
+
   it('seals under the active DEK and opens with the same tenant, AAD and DEK version', async () => {
     const cipher = new TenantCipher(new MemoryKeys());
     const sealed = await cipher.seal('tenant-a', aad('tenant-a', 'item-1'), Buffer.from('hello'));

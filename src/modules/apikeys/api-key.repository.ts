@@ -6,6 +6,8 @@ export interface ApiKeyDoc extends TenantDocument {
   name: string;
   role: Role;
   prefixes: string[];
+  /** What the key may reach; absent on keys made before scopes (they keep secret access: LEGACY_SCOPES). */
+  scopes?: string[];
   /** SHA-256 of the secret part; the key itself is shown once and never stored. */
   secretHash: string;
   createdAt: Date;

@@ -13,6 +13,8 @@ import { roleAtLeast, type Role } from '../../identity/roles.js';
 import type { TenantRepository } from '../tenants/tenant.repository.js';
 import { scopePrefix, validPrefix } from '../secrets/secret-rules.js';
 import type { ApiKeyDirectory, ApiKeyDoc, ApiKeyRepository } from './api-key.repository.js';
+import { LEGACY_SCOPES, scopesOf } from './api-key-scopes.js';
+import type { ApiKeyScope } from '../../identity/scopes.js';
 
 /** API keys are `cof_<16 hex public id>.<256 random bits>`; the prefix tells them apart from JWTs. */
 export const API_KEY_PREFIX = 'cof_';
@@ -40,7 +42,7 @@ type Cached = {
   expiresAt: Date | null;
 };
 
-/** Machine credentials scoped to one tenant, a role and name prefixes. */
+/** Machine credentials scoped to one tenant, a role, name prefixes and scopes. */
 export class ApiKeyService {
   private readonly cache: LRUCache<string, Cached> | null;
 
@@ -48,14 +50,18 @@ export class ApiKeyService {
     this.cache = shortLivedCache(deps.cacheSeconds, 10_000);
   }
 
-  async create(caller: Caller, input: { name: string; role: Role; prefixes: string[]; expiresAt?: Date | null }) {
+  async create(caller: Caller, input: { name: string; role: Role; prefixes: string[]; scopes?: readonly ApiKeyScope[] | null; expiresAt?: Date | null }) {
     const viewer = userOf(caller);
     const { request } = caller;
     const tenantId = viewer.tenantId!;
     if (!roleAtLeast(viewer.role, input.role)) throw forbidden(`You cannot create a key with the ${input.role} role`);
     const name = input.name.trim();
     if (!name || name.length > 100) throw badInput('name', 'must be 1 to 100 characters');
-    if (!input.prefixes.length || input.prefixes.length > 20) throw badInput('prefixes', 'give 1 to 20 prefixes (* for every secret)');
+    const scopes = [...new Set(input.scopes ?? LEGACY_SCOPES)];
+    if (scopes.length === 0) throw badInput('scopes', 'give at least one scope');
+    const secretAccess = scopes.some((s) => s.startsWith('SECRETS_'));
+    // Prefixes limit secret access; a key without secret scopes needs none.
+    if ((secretAccess && !input.prefixes.length) || input.prefixes.length > 20) throw badInput('prefixes', 'give 1 to 20 prefixes (* for every secret)');
     // Stored as path prefixes ("prod/db" → "prod/db/"): a key never reaches prod/dbadmin/….
     const prefixes = [...new Set(input.prefixes.map((p) => scopePrefix(validPrefix(p, 'prefixes'))))];
     if (input.expiresAt && input.expiresAt <= new Date()) throw badInput('expiresAt', 'must be in the future');
@@ -65,6 +71,7 @@ export class ApiKeyService {
       name,
       role: input.role,
       prefixes,
+      scopes,
       secretHash: sha256Hex(secret),
       createdAt: new Date(),
       createdBy: viewer.userId,
@@ -74,7 +81,7 @@ export class ApiKeyService {
       useCount: 0,
     });
     await this.deps.audit.append(
-      auditEvent('apikey.created', { caller: { tenantId, actor: userActor(viewer.userId), request }, resource: { id: doc._id }, details: { name, role: input.role, prefixes } }),
+      auditEvent('apikey.created', { caller: { tenantId, actor: userActor(viewer.userId), request }, resource: { id: doc._id }, details: { name, role: input.role, prefixes, scopes } }),
     );
     return { doc, apiKey: `${API_KEY_PREFIX}${doc._id}.${secret}` };
   }
@@ -159,7 +166,7 @@ export class ApiKeyService {
     if (!tenant || tenant.status !== 'ACTIVE' || !creator) return { ...refused, ...scope };
     if (!roleAtLeast(creator.role, 'ADMIN') || creator.joinedAt > doc.createdAt) return { ...refused, ...scope };
     const role = roleAtLeast(creator.role, doc.role) ? doc.role : creator.role;
-    return { ...scope, key: { id: doc._id, tenantId: doc.tenantId, role, prefixes: doc.prefixes } };
+    return { ...scope, key: { id: doc._id, tenantId: doc.tenantId, role, prefixes: doc.prefixes, scopes: scopesOf(doc.scopes) } };
   }
 
   private forget(id: string): void {

@@ -1,8 +1,23 @@
 import { IsOptional, MaxLength } from 'class-validator';
-import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { enumOf } from '../../graphql/enums.js';
 import { RoleEnum } from '../../graphql/role.enum.js';
 import type { Role } from '../../identity/roles.js';
+import { API_KEY_SCOPES, type ApiKeyScope } from '../../identity/scopes.js';
 import type { ApiKeyDoc } from './api-key.repository.js';
+import { scopesOf } from './api-key-scopes.js';
+
+export const ApiKeyScopeEnum = enumOf(API_KEY_SCOPES);
+registerEnumType(ApiKeyScopeEnum, {
+  name: 'ApiKeyScope',
+  description: 'What an API key may reach, on top of its role. Keys made before scopes have SECRETS_READ and SECRETS_WRITE.',
+  valuesConfig: {
+    SECRETS_READ: { description: 'Read secrets under its prefixes (USER role and up).' },
+    SECRETS_WRITE: { description: 'Change secrets under its prefixes (MANAGER role and up; ADMIN for destructive operations).' },
+    SUBJECTS_READ: { description: 'Read data subjects\' personal data and access logs (MANAGER and up); export and receipts need ADMIN.' },
+    SUBJECTS_WRITE: { description: 'Create and rectify data subjects (MANAGER and up); restrict, lift and erase need ADMIN.' },
+  },
+});
 
 @ObjectType({ description: 'A machine credential for services: one tenant, one role, some name prefixes.' })
 export class ApiKey {
@@ -17,6 +32,9 @@ export class ApiKey {
 
   @Field(() => [String], { description: 'Secret name prefixes it may see and change (* = all).' })
   prefixes!: string[];
+
+  @Field(() => [ApiKeyScopeEnum], { description: 'What it may reach besides its role (SECRETS_READ and SECRETS_WRITE for keys made before scopes).' })
+  scopes!: ApiKeyScope[];
 
   @Field(() => Date, { description: 'When it was created.' })
   createdAt!: Date;
@@ -37,6 +55,7 @@ export function toApiKey(doc: ApiKeyDoc): ApiKey {
     name: doc.name,
     role: doc.role,
     prefixes: doc.prefixes,
+    scopes: [...scopesOf(doc.scopes)],
     createdAt: doc.createdAt,
     expiresAt: doc.expiresAt,
     lastUsedAt: doc.lastUsedAt,
@@ -62,8 +81,11 @@ export class CreateApiKeyInput {
   @Field(() => RoleEnum, { description: 'USER reads; MANAGER also writes; no higher than your own role.' })
   role!: Role;
 
-  @Field(() => [String], { description: 'Name prefixes it may use, e.g. ["prod/payments/"]; ["*"] for every secret.' })
+  @Field(() => [String], { description: 'Name prefixes it may use, e.g. ["prod/payments/"]; ["*"] for every secret; may be empty for a key without secret scopes.' })
   prefixes!: string[];
+
+  @Field(() => [ApiKeyScopeEnum], { nullable: true, description: 'What it may reach (default SECRETS_READ and SECRETS_WRITE). A key for data subjects only: [SUBJECTS_READ] or [SUBJECTS_READ, SUBJECTS_WRITE].' })
+  scopes?: ApiKeyScope[] | null;
 
   @Field(() => Date, { nullable: true, description: 'When it stops working.' })
   @IsOptional()

@@ -15,6 +15,7 @@
  *
  * Actions are stored exactly as written here (dotted); adding one is adding an entry.
  */
+import { API_KEY_SCOPES } from '../../identity/scopes.js';
 import { count, flag, id, isoTime, listOf, name, oneOf, optional, type DetailsOfSpec, type FieldSpec } from './audit-fields.js';
 
 /** What an event may be about (stored as written), with the meaning of its resource id. */
@@ -27,6 +28,7 @@ export const AUDIT_RESOURCES = {
   TENANT: 'The tenant itself.',
   TENANT_KEYS: 'The tenant\'s data and audit keys (rotation, re-encryption, re-wrap).',
   OPERATION: 'An API operation that was refused by the permission rules.',
+  DATA_SUBJECT: 'A data subject (privacy); the id is the subject id, also kept by its erasure tombstone (null when one operation read several).',
 } as const;
 export type AuditResourceType = keyof typeof AUDIT_RESOURCES;
 
@@ -43,6 +45,28 @@ const role = (why: string) => oneOf(ROLE_VALUES, why);
 const SECRET_NAME = 'The secret\'s name: a path the tenant chose to identify a secret (e.g. prod/db/password), a tenant identifier, never its value.';
 const secretName = () => name(SECRET_NAME);
 const version = (why: string) => count(why);
+const scopes = (why: string) => listOf(oneOf(API_KEY_SCOPES, why));
+
+/**
+ * Privacy vocabularies, as recorded. They are declared in the privacy module, which depends
+ * on this one (privacy/subject.document.ts READABLE_FIELDS, privacy/erasure-receipt.ts
+ * ERASURE_REASON_CODES); test/privacy/privacy-audit.test.ts checks they agree.
+ */
+const SUBJECT_FIELD_VALUES = ['externalId', 'email', 'phone', 'fullName', 'attributes', 'identities'] as const;
+const ERASURE_REASON_VALUES = [
+  'NO_LONGER_NECESSARY',
+  'CONSENT_WITHDRAWN',
+  'OBJECTION',
+  'UNLAWFUL_PROCESSING',
+  'LEGAL_OBLIGATION',
+  'CHILD_INFORMATION_SOCIETY_SERVICE',
+  'RETENTION_PERIOD_ENDED',
+  'TENANT_DECISION',
+] as const;
+const subjectFields = (why: string) => listOf(oneOf(SUBJECT_FIELD_VALUES, `${why} Field names of Coffer's schema, never their values.`));
+const erasureReason = () => oneOf(ERASURE_REASON_VALUES, 'The ground for erasure, a code from a fixed list (GDPR Art. 17(1) and two of Coffer\'s own).');
+const PURPOSE =
+  'The purpose code the reader gave: a processing-purpose label the tenant defines (support, billing, legal_claims; 2–64 of a-z 0-9 _ . -), never a value that was read.';
 
 export const AUDIT_CATALOGUE = {
   'auth.signup': { description: 'Someone signed up and created a tenant.', resources: ['TENANT'], details: {} },
@@ -114,6 +138,7 @@ export const AUDIT_CATALOGUE = {
       name: name('The key\'s label, chosen by the tenant to name a machine credential (e.g. ci-deploy); a tenant identifier.'),
       role: role('The key\'s role.'),
       prefixes: listOf(name('Secret-name prefixes the key is limited to: parts of tenant-chosen secret names.')),
+      scopes: scopes('What the key may reach besides its role.'),
     },
   },
   'apikey.revoked': { description: 'An API key was revoked.', resources: ['API_KEY'], details: {} },
@@ -181,13 +206,59 @@ export const AUDIT_CATALOGUE = {
     description: 'An operation was refused by the permission rules.',
     resources: ['OPERATION', 'SECRET', 'API_KEY', 'INVITATION'],
     details: {
-      needed: oneOf([...ROLE_VALUES, 'prefix'], 'The role it needed, or prefix when an API key\'s name prefixes did not cover the secret.'),
+      needed: oneOf(
+        [...ROLE_VALUES, 'prefix', ...API_KEY_SCOPES],
+        'The role it needed, prefix when an API key\'s name prefixes did not cover the secret, or the scope an API key lacked.',
+      ),
       operation: optional(oneOf(['revokeApiKey', 'revokeInvitation', 'lower_max_versions'], 'The refused operation, when it was refused by a service rather than the rule tree.')),
       name: optional(secretName()),
       names: optional(listOf(name(`Refused secret names (at most 10). ${SECRET_NAME}`))),
       deniedCount: optional(count('How many names of one bulk call were refused.')),
       maxVersions: optional(count('The maxVersions that was asked for.')),
       versions: optional(listOf(version('A version that lowering maxVersions would have destroyed.'))),
+    },
+  },
+  'subject.created': {
+    description: 'A data subject was created (privacy).',
+    resources: ['DATA_SUBJECT'],
+    details: { fields: subjectFields('Names of the personal fields given.') },
+  },
+  'subject.updated': {
+    description: 'A data subject was rectified.',
+    resources: ['DATA_SUBJECT'],
+    details: { fields: subjectFields('Names of the personal fields changed.') },
+  },
+  'subject.read': {
+    description: 'Personal fields of data subjects were read (one event per operation; each read is also in the subject\'s data-access log).',
+    resources: ['DATA_SUBJECT'],
+    details: {
+      fields: subjectFields('Names of the personal fields read.'),
+      purpose: name(PURPOSE),
+      subjectIds: optional(listOf(id('The subjects read, when one operation read several (the resource id is then null): random ids Coffer generated.'))),
+    },
+  },
+  'subject.restricted': { description: 'Processing of a data subject was restricted (GDPR Art. 18); the reason is sealed, never recorded here.', resources: ['DATA_SUBJECT'], details: {} },
+  'subject.restriction_lifted': { description: 'A restriction of processing was lifted.', resources: ['DATA_SUBJECT'], details: {} },
+  'subject.exported': {
+    description: 'Everything held about a data subject was exported (GDPR Art. 15, 20).',
+    resources: ['DATA_SUBJECT'],
+    details: { fields: subjectFields('Names of the personal fields exported.'), purpose: name(PURPOSE) },
+  },
+  'subject.erasure_started': {
+    description: 'The erasure of a data subject was requested and planned.',
+    resources: ['DATA_SUBJECT'],
+    details: { reasonCode: erasureReason() },
+  },
+  'subject.erased': {
+    description: 'A data subject was erased by crypto-shredding; a tombstone and a signed receipt remain (actor SYSTEM when a resumed erasure finished).',
+    resources: ['DATA_SUBJECT'],
+    details: {
+      reasonCode: erasureReason(),
+      keyId: id('The destroyed subject key: a random id Coffer generated.'),
+      subjectKeysRemoved: count('Wrapped subject keys deleted.'),
+      subjectRecordsRemoved: count('Subject documents scrubbed down to the tombstone.'),
+      accessLogEntriesRemoved: count('Data-access log entries deleted.'),
+      blindIndexEntriesRemoved: count('Blind-index entries removed (including the external-id hash).'),
     },
   },
 } as const satisfies Record<string, CatalogueEntry>;

@@ -132,6 +132,11 @@ export class TokenService {
     };
   }
 
+  /** The active signing key and its kid, for other artefacts verified with the same JWKS (erasure receipts; their own `typ`). */
+  signingKey(): { privateKey: KeyObject; kid: string } {
+    return { privateKey: this.settings.privateKey, kid: this.active.kid };
+  }
+
   /** The public keys for /.well-known/jwks.json. */
   jwks(): { keys: JWK[] } {
     return { keys: [...this.keys.values()].map((k) => k.jwk) };

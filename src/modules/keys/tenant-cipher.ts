@@ -42,11 +42,19 @@ export class TenantCipher {
   }
 
   /** Re-seals a blob from DEK `fromVersion` under DEK `toVersion` with the same AAD (key rotation); the plaintext is wiped. */
-  async reseal(tenantId: string, aad: Buffer, blob: Buffer, fromVersion: number, toVersion: number): Promise<Buffer> {
-    const plaintext = await this.open(tenantId, aad, blob, fromVersion);
+  reseal(tenantId: string, aad: Buffer, blob: Buffer, fromVersion: number, toVersion: number): Promise<Buffer> {
+    return this.resealVersioned(tenantId, () => aad, blob, fromVersion, toVersion);
+  }
+
+  /**
+   * Re-seals a blob whose AAD names the DEK version that sealed it (wrapped keys, e.g. subject
+   * keys): opened with `aadOf(fromVersion)`, sealed with `aadOf(toVersion)`; the plaintext is wiped.
+   */
+  async resealVersioned(tenantId: string, aadOf: (dekVersion: number) => Buffer, blob: Buffer, fromVersion: number, toVersion: number): Promise<Buffer> {
+    const plaintext = await this.open(tenantId, aadOf(fromVersion), blob, fromVersion);
     const key = await this.keys.dek(tenantId, toVersion);
     try {
-      return seal(key, plaintext, aad);
+      return seal(key, plaintext, aadOf(toVersion));
     } finally {
       plaintext.fill(0);
       key.fill(0);
