@@ -16,8 +16,10 @@ describe('privacy in the audit catalogue', () => {
   });
 
   it('builds subject events about DATA_SUBJECT, refusing values where only field names go', () => {
-    const event = auditEvent('subject.read', { caller, resource: { id: 'ds_1' }, details: { fields: ['email'], purpose: 'support' } });
-    expect(event).toMatchObject({ resource: { type: 'DATA_SUBJECT', id: 'ds_1' }, details: { fields: ['email'], purpose: 'support' } });
+    const event = auditEvent('subject.read', { caller, resource: { id: 'ds_1' }, details: { fields: ['email'] } });
+    expect(event).toMatchObject({ resource: { type: 'DATA_SUBJECT', id: 'ds_1' }, details: { fields: ['email'] } });
+    // The caller's free purpose label stays in the erasable access log, never in the immutable chain.
+    expect(() => auditEvent('subject.read', { caller, resource: { id: 'ds_1' }, details: { fields: ['email'], purpose: 'jane.doe' } as never })).toThrow(/not declared/);
     expect(() => auditEvent('subject.updated', { caller, resource: { id: 'ds_1' }, details: { fields: ['ada@example.com' as 'email'] } })).toThrow(AuditEventError);
     expect(() => auditEvent('subject.restricted', { caller, resource: { id: 'ds_1' }, details: { reason: 'complaint' } as never })).toThrow(/not declared/);
   });

@@ -65,8 +65,6 @@ const ERASURE_REASON_VALUES = [
 ] as const;
 const subjectFields = (why: string) => listOf(oneOf(SUBJECT_FIELD_VALUES, `${why} Field names of Coffer's schema, never their values.`));
 const erasureReason = () => oneOf(ERASURE_REASON_VALUES, 'The ground for erasure, a code from a fixed list (GDPR Art. 17(1) and two of Coffer\'s own).');
-const PURPOSE =
-  'The purpose code the reader gave: a processing-purpose label the tenant defines (support, billing, legal_claims; 2–64 of a-z 0-9 _ . -), never a value that was read.';
 
 export const AUDIT_CATALOGUE = {
   'auth.signup': { description: 'Someone signed up and created a tenant.', resources: ['TENANT'], details: {} },
@@ -229,11 +227,10 @@ export const AUDIT_CATALOGUE = {
     details: { fields: subjectFields('Names of the personal fields changed.') },
   },
   'subject.read': {
-    description: 'Personal fields of data subjects were read (one event per operation; each read is also in the subject\'s data-access log).',
+    description: 'Personal fields of data subjects were read (one event per operation; each read, with the purpose the caller gave, is in the subject\'s erasable data-access log: a free purpose label never enters the immutable chain).',
     resources: ['DATA_SUBJECT'],
     details: {
       fields: subjectFields('Names of the personal fields read.'),
-      purpose: name(PURPOSE),
       subjectIds: optional(listOf(id('The subjects read, when one operation read several (the resource id is then null): random ids Coffer generated.'))),
     },
   },
@@ -242,7 +239,7 @@ export const AUDIT_CATALOGUE = {
   'subject.exported': {
     description: 'Everything held about a data subject was exported (GDPR Art. 15, 20).',
     resources: ['DATA_SUBJECT'],
-    details: { fields: subjectFields('Names of the personal fields exported.'), purpose: name(PURPOSE) },
+    details: { fields: subjectFields('Names of the personal fields exported.') },
   },
   'subject.erasure_started': {
     description: 'The erasure of a data subject was requested and planned.',

@@ -402,8 +402,8 @@ export class SubjectService {
     const resource = { id: subjectIds.length === 1 ? subjectIds[0]! : null };
     const event =
       action === 'EXPORT'
-        ? auditEvent('subject.exported', { caller, resource, details: { fields, purpose } })
-        : auditEvent('subject.read', { caller, resource, details: { fields, purpose, ...(subjectIds.length > 1 ? { subjectIds } : {}) } });
+        ? auditEvent('subject.exported', { caller, resource, details: { fields } })
+        : auditEvent('subject.read', { caller, resource, details: { fields, ...(subjectIds.length > 1 ? { subjectIds } : {}) } });
     await this.deps.audit.append(event);
   }
 }
