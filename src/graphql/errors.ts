@@ -70,6 +70,8 @@ function scalarReason(reason: string): string | null {
 export function withoutLiteral(message: string): string {
   const expected = /^Expected value of type "([^"]+)", found /.exec(message);
   if (expected) return `Expected value of type "${expected[1]}", found an invalid value.`;
+  const enumLiteral = new RegExp(`^Enum "(${NAME})" cannot represent non-enum value: `).exec(message);
+  if (enumLiteral) return `Enum "${enumLiteral[1]}" cannot represent the given value.`;
   return scalarReason(message) ?? message;
 }
 

@@ -227,4 +227,11 @@ describe('values are not echoed by scalar or literal errors', () => {
       expect(JSON.stringify(res.errors)).not.toContain('TOPSECRET');
     }
   });
+  it('a string literal typed where an enum is expected is not quoted back (found by the fuzz corpus)', async () => {
+    const owner = await signUp(server);
+    const res = await server.gql('mutation { inviteMember(input: { email: "e@example.com", role: "hunter2-TOPSECRET" }) { id } }', {}, owner.accessToken);
+    expectCode(res, 'BAD_USER_INPUT');
+    expect(res.errors![0]!.message).toBe('Enum "Role" cannot represent the given value.');
+    expect(JSON.stringify(res.errors)).not.toContain('hunter2');
+  });
 });
