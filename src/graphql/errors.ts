@@ -135,6 +135,11 @@ export function maskError(
   if (code === 'PERSISTED_QUERY_NOT_FOUND' || code === 'PERSISTED_QUERY_NOT_SUPPORTED') {
     return formatted;
   }
+  // Apollo's own refusals of a request (e.g. a persisted query whose hash does not match its
+  // text) carry an HTTP 4xx but no code: the client's mistake, not an internal error.
+  if (clientErrorStatus(original)) {
+    return { ...formatted, extensions: { ...extensions, code: ErrorCode.BAD_USER_INPUT } };
+  }
   onInternal(original);
   return {
     message: 'Internal server error',
@@ -142,6 +147,12 @@ export function maskError(
     path: formatted.path,
     extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
   };
+}
+
+/** True when `error` is one Apollo raised with an HTTP 4xx status for the request (`extensions.http.status`). */
+function clientErrorStatus(error: unknown): boolean {
+  const status = (error as { extensions?: { http?: { status?: unknown } } } | null)?.extensions?.http?.status;
+  return typeof status === 'number' && status >= 400 && status < 500;
 }
 
 /**
