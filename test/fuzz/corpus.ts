@@ -92,7 +92,7 @@ export function schemaCases(schema: GraphQLSchema, seed: number, perField: numbe
       for (const arg of field.args) argModel[arg.name] = valueFor(arg.type);
       const drawn = fc.record({
         args: fc.record(argModel, { requiredKeys: field.args.filter((a) => isNonNullType(a.type)).map((a) => a.name) }),
-        omit: fc.subarray(field.args.map((a) => a.name), { maxLength: 1 }),
+        omit: fc.subarray(field.args.map((a) => a.name), { maxLength: Math.min(1, field.args.length) }),
         auth: fc.constantFrom<Drawn['auth']>('owner', 'owner', 'owner', 'owner', 'owner', 'anonymous', 'apiKey'),
         extraArg: fc.boolean(),
         inline: fc.boolean(),
@@ -185,9 +185,13 @@ export function bombCases(schema: GraphQLSchema): FuzzCase[] {
   add('operation-name-object', { json: { query: `query A { ${sel} }`, operationName: { $gt: '' } } });
   add('introspection-cost', { json: { query: '{ __schema { types { fields { args { type { ofType { ofType { name } } } } } } } }' } });
   add('subscription', { json: { query: `subscription { ${sel} }` } });
-  add('variables-deep-json', {
-    json: { query: 'query($v: String) { __typename }', variables: { v: hostileObjects()[9] } },
+  // Written as text: nesting this deep is past what JSON.stringify can recurse through.
+  const deep = (n: number) => `${'{"d":'.repeat(n)}1${'}'.repeat(n)}`;
+  add('variables-deep-json', { text: `{"query": "query($v: String) { __typename }", "variables": {"v": ${deep(5_000)}}}` });
+  add('metadata-deep-20000', {
+    text: `{"query": "mutation($i: CreateSecretInput!) { createSecret(input: $i) { id } }", "variables": {"i": {"name": "fuzz/deep", "value": "v", "metadata": ${deep(20_000)}}}}`,
   });
+  add('dotenv-deep-list', { text: `{"query": "mutation($i: [SetSecretInput!]!) { setSecrets(items: $i) { name } }", "variables": {"i": ${'['.repeat(10_000)}${']'.repeat(10_000)}}}` });
   add('batch-2', { json: [{ query: `{ ${sel} }` }, { query: `{ ${sel} }` }] });
   add('batch-100-mutations', { json: Array.from({ length: 100 }, () => ({ query: 'mutation { logout }' })) });
   add('batch-empty', { json: [] });
