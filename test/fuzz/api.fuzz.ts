@@ -67,6 +67,10 @@ beforeAll(async () => {
     ),
   );
   ctx.apiKey = key.createApiKey.apiKey;
+  // One failed password check first: it provisions, once, the platform keys that count failures
+  // (platform_keys) and sign the platform audit chain (tenant_keys), so later refusals are compared
+  // against a database where they already exist.
+  await server.gql('mutation { login(input: { email: "warm-up@example.com", password: "not-the-password-1" }) { accessToken } }');
   const jwks = await fetch(`${server.url}/.well-known/jwks.json`);
   ctx.jwks = (await jwks.json()) as FuzzContext['jwks'];
   baseline = await snapshot(server.db);
@@ -136,13 +140,17 @@ function refused(answer: Answer): boolean {
   return typeof data === 'object' && Object.values(data).every((v) => v === null);
 }
 
-/** Hostile strings worth looking for: long enough to mean something, and not a word of the schema itself. */
+/**
+ * Hostile strings worth looking for: long enough to mean something, not a word of the schema
+ * itself, and hostile: a character outside plain names (so a valid secret name such as
+ * `name/name`, which NOT_FOUND names back by design, is not counted), or longer than any name.
+ */
 function watched(c: FuzzCase, authorization: string | undefined): string[] {
   const values = [...c.hostile];
   if (c.auth.kind === 'header' && authorization) values.push(authorization.replace(/^Bearer\s*/i, ''));
   return [...new Set(values)]
     .map((v) => (v.length > 64 ? v.slice(0, 64) : v))
-    .filter((v) => v.trim().length >= 8 && !sdl.includes(v));
+    .filter((v) => v.trim().length >= 8 && !sdl.includes(v) && (/[^A-Za-z0-9_./@+\- ]/.test(v) || v.length >= 64));
 }
 
 function describeCase(c: FuzzCase, authorization: string | undefined): string {
@@ -186,6 +194,14 @@ describe(`fuzz corpus (seed ${SEED})`, () => {
     for (const field of fields) expect(corpus.some((c) => c.id.includes(`.${field}#`)), field).toBe(true);
     expect(routes.length).toBeGreaterThan(0);
     expect(corpus.length).toBeGreaterThanOrEqual(300);
+  });
+
+  it('the snapshot sees a planted write (so an empty diff means nothing was written)', async () => {
+    const probe = server.db.collection('fuzz_probe');
+    await probe.insertOne({ planted: true });
+    expect(diff(baseline, await snapshot(server.db)).join('\n')).toContain('fuzz_probe');
+    await probe.drop();
+    expect(diff(baseline, await snapshot(server.db))).toEqual([]);
   });
 
   for (const c of corpus) {
