@@ -17,7 +17,7 @@ import { ensureIndexes } from './modules/index.js';
 import { buildContext, type Context } from './graphql/context.js';
 import { maskError, withoutSuggestions } from './graphql/errors.js';
 import { buildServedSchema } from './graphql/schema.js';
-import { formatValidationError } from './graphql/validation.js';
+import { formatValidationError, knownOperationTypes } from './graphql/validation.js';
 import type { Logger } from './logger.js';
 import { currentRequestId, runWithRequestId } from './request-context.js';
 import { createServices, type PrivacyOptions } from './services.js';
@@ -128,7 +128,7 @@ export async function createApp({ config, db, logger, sealedData, privacy }: App
   }).protect();
   const apollo = new ApolloServer<Context>({
     schema: await buildServedSchema(),
-    validationRules: armor.validationRules,
+    validationRules: [...armor.validationRules, knownOperationTypes],
     parseOptions: { maxTokens: MAX_QUERY_TOKENS },
     allowBatchedHttpRequests: false,
     csrfPrevention: true,

@@ -70,6 +70,8 @@ function scalarReason(reason: string): string | null {
 export function withoutLiteral(message: string): string {
   const expected = /^Expected value of type "([^"]+)", found /.exec(message);
   if (expected) return `Expected value of type "${expected[1]}", found an invalid value.`;
+  const enumLiteral = new RegExp(`^Enum "(${NAME})" cannot represent non-enum value: `).exec(message);
+  if (enumLiteral) return `Enum "${enumLiteral[1]}" cannot represent the given value.`;
   return scalarReason(message) ?? message;
 }
 
@@ -133,6 +135,15 @@ export function maskError(
   if (code === 'PERSISTED_QUERY_NOT_FOUND' || code === 'PERSISTED_QUERY_NOT_SUPPORTED') {
     return formatted;
   }
+  // graphql-js stops coercing variables after 50 errors and adds this error, with no code.
+  if (formatted.message === TOO_MANY_VARIABLE_ERRORS) {
+    return { ...formatted, extensions: { ...extensions, code: ErrorCode.BAD_USER_INPUT } };
+  }
+  // Apollo's own refusals of a request (e.g. a persisted query whose hash does not match its
+  // text) carry an HTTP 4xx but no code: the client's mistake, not an internal error.
+  if (clientErrorStatus(original)) {
+    return { ...formatted, extensions: { ...extensions, code: ErrorCode.BAD_USER_INPUT } };
+  }
   onInternal(original);
   return {
     message: 'Internal server error',
@@ -140,6 +151,15 @@ export function maskError(
     path: formatted.path,
     extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
   };
+}
+
+/** graphql-js 16's last error when a request's variables hold more than 50 coercion errors. */
+const TOO_MANY_VARIABLE_ERRORS = 'Too many errors processing variables, error limit reached. Execution aborted.';
+
+/** True when `error` is one Apollo raised with an HTTP 4xx status for the request (`extensions.http.status`). */
+function clientErrorStatus(error: unknown): boolean {
+  const status = (error as { extensions?: { http?: { status?: unknown } } } | null)?.extensions?.http?.status;
+  return typeof status === 'number' && status >= 400 && status < 500;
 }
 
 /**

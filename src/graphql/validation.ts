@@ -1,4 +1,4 @@
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type ASTVisitor, type GraphQLFormattedError, type ValidationContext } from 'graphql';
 import { getMetadataStorage } from 'type-graphql';
 
 interface ValidationIssue {
@@ -75,6 +75,21 @@ export function formatValidationError(formatted: GraphQLFormattedError): GraphQL
       code: 'BAD_USER_INPUT',
       field: fields[0]?.field,
       fields,
+    },
+  };
+}
+
+/**
+ * Refuses an operation whose root type the schema does not have (Coffer has no
+ * subscriptions). graphql-js 16 leaves that to execution, which throws an error without
+ * a code, so a client's `subscription { … }` would be answered INTERNAL_SERVER_ERROR.
+ */
+export function knownOperationTypes(context: ValidationContext): ASTVisitor {
+  const schema = context.getSchema();
+  return {
+    OperationDefinition(node) {
+      const root = node.operation === 'query' ? schema.getQueryType() : node.operation === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
+      if (!root) context.reportError(new GraphQLError(`This API has no ${node.operation} operations.`, { nodes: node }));
     },
   };
 }

@@ -55,6 +55,25 @@ describe('probes and JWKS', () => {
   });
 });
 
+describe('operations the API does not have (found by the fuzz corpus)', () => {
+  it('a subscription is refused as bad input (400), not answered INTERNAL_SERVER_ERROR', async () => {
+    const owner = await signUp(server);
+    const res = await postGraphql(server.url, { query: 'subscription { me { __typename } }' }, { authorization: `Bearer ${owner.accessToken}` });
+    expect(res.status).toBe(400);
+    expect(res.json.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(res.json.errors[0].message).toBe('This API has no subscription operations.');
+  });
+
+  it("a persisted query whose hash does not match its text is Apollo's 400, as BAD_USER_INPUT and not logged as an internal error", async () => {
+    const logged = server.logs.length;
+    const res = await postGraphql(server.url, { query: '{ __typename }', extensions: { persistedQuery: { version: 1, sha256Hash: 'deadbeef' } } });
+    expect(res.status).toBe(400);
+    expect(res.json.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(res.json.errors[0].message).toBe('provided sha does not match query');
+    expect(server.logs.slice(logged).filter((line) => line.includes('"level":50'))).toEqual([]);
+  });
+});
+
 describe('Apollo Sandbox landing page', () => {
   let prodNoSandbox: TestServer;
   let prodSandbox: TestServer;

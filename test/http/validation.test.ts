@@ -166,6 +166,17 @@ describe('variable coercion errors name the field but never echo what was submit
   });
 });
 
+describe('more than 50 bad variable values (found by the fuzz corpus)', () => {
+  it("graphql-js's error limit is BAD_USER_INPUT, not INTERNAL_SERVER_ERROR", async () => {
+    const owner = await signUp(server);
+    const res = await server.gql('mutation($i: [SetSecretInput!]!) { setSecrets(items: $i) { name } }', { i: Array.from({ length: 60 }, () => 'x') }, owner.accessToken);
+    expect(res.status).toBe(400);
+    expect(res.errors!.length).toBeGreaterThan(50);
+    expect(res.errors!.map((e) => e.extensions.code).filter((code) => code !== 'BAD_USER_INPUT')).toEqual([]);
+    expect(res.errors!.at(-1)!.message).toMatch(/^Too many errors processing variables/);
+  });
+});
+
 describe('validation messages label each field by its real argument', () => {
   it('secrets(filter: { prefix }) names filter.prefix, not input.prefix', async () => {
     const owner = await signUp(server);
@@ -226,5 +237,12 @@ describe('values are not echoed by scalar or literal errors', () => {
       expect(JSON.stringify(res.errors)).not.toContain('hunter2');
       expect(JSON.stringify(res.errors)).not.toContain('TOPSECRET');
     }
+  });
+  it('a string literal typed where an enum is expected is not quoted back (found by the fuzz corpus)', async () => {
+    const owner = await signUp(server);
+    const res = await server.gql('mutation { inviteMember(input: { email: "e@example.com", role: "hunter2-TOPSECRET" }) { id } }', {}, owner.accessToken);
+    expectCode(res, 'BAD_USER_INPUT');
+    expect(res.errors![0]!.message).toBe('Enum "Role" cannot represent the given value.');
+    expect(JSON.stringify(res.errors)).not.toContain('hunter2');
   });
 });

@@ -2,7 +2,7 @@ import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { MongoClient, type Db } from 'mongodb';
 import { inject } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createApp, type CofferApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 
@@ -15,6 +15,8 @@ export interface GraphQLResponse<T = Record<string, unknown>> {
 
 export interface TestServer {
   url: string;
+  /** The running app (its HTTP server, e.g. to list routes). */
+  app?: CofferApp;
   config: Config;
   db: Db;
   /** Every log line the server wrote, raw. */
@@ -77,6 +79,7 @@ export async function startServer(overrides: Record<string, string> = {}, shared
   const url = `http://127.0.0.1:${port}`;
   return {
     url,
+    app,
     config,
     db,
     logs,
