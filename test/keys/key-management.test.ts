@@ -148,8 +148,10 @@ describe('purge sweep', () => {
         await new Promise((r) => setTimeout(r, 100));
       }
       expect(await restarted.db.collection('secrets').countDocuments({ tenantId: owner.tenantId, name })).toBe(0);
-      const event = await restarted.db.collection('audit_events').findOne({ tenantId: owner.tenantId, action: 'secret.purged', 'details.name': name });
-      expect(event).toMatchObject({ actor: { type: 'SYSTEM' } });
+      // The sweep deletes, then appends the event: under load the event can land a moment later.
+      const purgedEvent = () => restarted.db.collection('audit_events').findOne({ tenantId: owner.tenantId, action: 'secret.purged', 'details.name': name });
+      for (let i = 0; i < 50 && !(await purgedEvent()); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(await purgedEvent()).toMatchObject({ actor: { type: 'SYSTEM' } });
     } finally {
       await restarted.close();
     }
