@@ -58,9 +58,11 @@ export class AccountClosureService {
       );
     }
 
+    // Every live session ends: leaving a tenant revokes those scoped to it, the rest are revoked after.
+    const sessionsRevoked = (await this.deps.sessions.listActive(user._id, new Date())).length;
     let apiKeysRevoked = 0;
     for (const membership of memberships) apiKeysRevoked += await this.deps.members.leave(caller, membership.tenantId);
-    const sessionsRevoked = await this.deps.sessions.revokeAllOfUser(user._id, 'account_deleted');
+    await this.deps.sessions.revokeAllOfUser(user._id, 'account_deleted');
     this.deps.guard.forget({ userId: user._id });
     await this.deps.users.delete(user._id);
     // Sessions hold IP addresses and user agents: they go with the account (after the revocation above).
