@@ -121,7 +121,8 @@ describe('deleteMyAccount', () => {
     expect(tenant?.ownerCount).toBe(1);
     // Audited by id; no chain holds the email.
     const deleted = await server.db.collection('audit_events').findOne({ action: 'account.deleted', 'resource.id': admin.userId });
-    expect(deleted?.details).toEqual({ tenantsLeft: 2, sessionsRevoked: 2, apiKeysRevoked: 1 });
+    // Sessions: sign-up, accepting the second invitation, and the extra login.
+    expect(deleted?.details).toEqual({ tenantsLeft: 2, sessionsRevoked: 3, apiKeysRevoked: 1 });
     expect(await server.db.collection('audit_events').countDocuments({ action: 'member.removed', 'resource.id': admin.userId })).toBe(2);
     const all = await server.db.collection('audit_events').find({}).toArray();
     expect(JSON.stringify(all)).not.toContain(admin.email);
