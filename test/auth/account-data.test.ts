@@ -72,12 +72,12 @@ describe('deleteMyAccount', () => {
     const before = await server.db.collection('login_failures').countDocuments({});
     expectCode(await server.gql(DELETE, { password: 'not-the-password-at-all' }, member.accessToken), 'UNAUTHENTICATED');
     expect(await server.db.collection('login_failures').countDocuments({})).toBeGreaterThan(before);
-    expect(await server.db.collection('users').countDocuments({ _id: member.userId })).toBe(1);
+    expect(await server.db.collection('users').countDocuments({ _id: member.userId as never })).toBe(1);
     expectOk(await server.gql(ME_QUERY, {}, member.accessToken));
     // Counted with logins: after the limit the pair is locked.
     for (let i = 0; i < 3; i++) await server.gql(DELETE, { password: 'not-the-password-at-all' }, member.accessToken);
     expectCode(await server.gql(DELETE, { password: member.password }, member.accessToken), 'ACCOUNT_LOCKED');
-    expect(await server.db.collection('users').countDocuments({ _id: member.userId })).toBe(1);
+    expect(await server.db.collection('users').countDocuments({ _id: member.userId as never })).toBe(1);
   });
 
   it('refuses the only OWNER of a tenant with CONFLICT naming what to do, and nothing changes', async () => {
@@ -86,7 +86,7 @@ describe('deleteMyAccount', () => {
     expectCode(res, 'CONFLICT');
     expect(res.errors?.[0]?.message).toMatch(/only OWNER.*hand over or delete the tenant first/);
     expect(res.errors?.[0]?.message).not.toContain(owner.email);
-    expect(await server.db.collection('users').countDocuments({ _id: owner.userId })).toBe(1);
+    expect(await server.db.collection('users').countDocuments({ _id: owner.userId as never })).toBe(1);
     expect(await server.db.collection('memberships').countDocuments({ userId: owner.userId })).toBe(1);
     expectOk(await server.gql(ME_QUERY, {}, owner.accessToken));
   });
@@ -106,7 +106,7 @@ describe('deleteMyAccount', () => {
 
     expect(expectOk(await server.gql<{ deleteMyAccount: boolean }>(DELETE, { password: admin.password }, admin.accessToken)).deleteMyAccount).toBe(true);
 
-    expect(await server.db.collection('users').countDocuments({ _id: admin.userId })).toBe(0);
+    expect(await server.db.collection('users').countDocuments({ _id: admin.userId as never })).toBe(0);
     expect(await server.db.collection('memberships').countDocuments({ userId: admin.userId })).toBe(0);
     expect(await server.db.collection('sessions').countDocuments({ userId: admin.userId })).toBe(0);
     expect((await server.db.collection('api_keys').findOne({ createdBy: admin.userId }))?.revokedAt).toBeTruthy();

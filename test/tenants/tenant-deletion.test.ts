@@ -1,3 +1,4 @@
+import type { JSONWebKeySet } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MasterKeyring } from '../../src/modules/keys/keyring.js';
 import { TenantKeyService } from '../../src/modules/keys/tenant-key.service.js';
@@ -117,7 +118,7 @@ describe('deleteTenant', () => {
     expect(removed.audit_events).toBeGreaterThan(3);
 
     // The receipt verifies with the published keys and says the same.
-    const jwks = await (await fetch(`${server.url}/.well-known/jwks.json`)).json();
+    const jwks = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json()) as JSONWebKeySet;
     const payload = await verifyTenantDeletionReceipt(deletion.receipt!, jwks);
     expect(payload).toMatchObject({ type: 'coffer.tenant-deletion-receipt', schemaVersion: 1, tenantId, receiptId: deletion.receiptId, keysDestroyed: { dekVersions: [1], auditKey: true } });
     expect(payload.recordsRemoved).toEqual(removed);
@@ -194,7 +195,7 @@ describe('deleteTenant', () => {
       if (state !== 'DONE') await new Promise((r) => setTimeout(r, 50));
     }
     expect(state).toBe('DONE');
-    const jwks = await (await fetch(`${server.url}/.well-known/jwks.json`)).json();
+    const jwks = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json()) as JSONWebKeySet;
     const tombstone = await server.db.collection('tenants').findOne({ _id: third.owner.tenantId as never });
     expect((await verifyTenantDeletionReceipt(tombstone!.deletion.receipt, jwks)).tenantId).toBe(third.owner.tenantId);
     expect(await tenantDocsLeft(server, third.owner.tenantId)).toEqual({});
