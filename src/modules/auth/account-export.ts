@@ -9,7 +9,7 @@ export const ACCOUNT_EXPORT_FORMAT = 'coffer.account-export';
 export const ACCOUNT_EXPORT_VERSION = 1;
 /** The audit trail holds the newest events where the user is the actor, at most this many. */
 export const ACCOUNT_EXPORT_AUDIT_LIMIT = 1000;
-/** Sessions kept (live and ended; ended ones are swept after SESSION_RETENTION_DAYS), newest first. */
+/** Sessions kept (live and ended; ended ones are swept after 30 days by the housekeeping job), newest first. */
 export const ACCOUNT_EXPORT_SESSION_LIMIT = 1000;
 
 /** All times are ISO 8601 UTC strings; ids are Coffer's. */
