@@ -75,6 +75,8 @@ export async function createApp({ config, db, logger, sealedData, privacy }: App
   void reencryption.resumeAll(); // re-encryption interrupted by a stop or crash carries on
   // Erasures interrupted by a stop or crash complete (also on the next call for that subject).
   void services.subjectErasure.resumeAll().catch((error: unknown) => logger.error({ err: error }, 'could not resume erasures'));
+  // Tenant deletions interrupted by a stop or crash complete (also on the next call).
+  void services.tenantDeletion.resumeAll().catch((error: unknown) => logger.error({ err: error }, 'could not resume tenant deletions'));
   secretPurge.start(); // soft-deleted secrets past their recovery window, hourly
   housekeeping.start(); // ended sessions and invitations, hourly
 

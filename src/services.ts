@@ -20,6 +20,8 @@ import { MemberService } from './modules/members/member.service.js';
 import { MembershipDirectory, MembershipRepository } from './modules/tenants/membership.repository.js';
 import { TenantRepository } from './modules/tenants/tenant.repository.js';
 import { TenantService } from './modules/tenants/tenant.service.js';
+import { TenantDeletionService, type TenantDeletionStepHook } from './modules/tenants/tenant-deletion.service.js';
+import { AccountClosureService } from './modules/members/account-closure.service.js';
 import { ApiKeyDirectory, ApiKeyRepository } from './modules/apikeys/api-key.repository.js';
 import { ApiKeyService } from './modules/apikeys/api-key.service.js';
 import type { AuditSink } from './modules/audit/audit-event.js';
@@ -30,7 +32,7 @@ import { SealedDataRegistry, type SealedDataKind } from './modules/keys/sealed-d
 import { TenantCipher } from './modules/keys/tenant-cipher.js';
 import { TenantKeyService } from './modules/keys/tenant-key.service.js';
 import { SecretSealer } from './modules/secrets/secret-sealer.js';
-import { moduleSealedData } from './modules/index.js';
+import { moduleSealedData, tenantCollections } from './modules/index.js';
 import { SecretLifecycleService } from './modules/secrets/secret-lifecycle.service.js';
 import { SecretQueryService } from './modules/secrets/secret-query.service.js';
 import { SecretRepository } from './modules/secrets/secret.repository.js';
@@ -57,12 +59,16 @@ export interface Services {
   audit: AuditLog;
   subjects: SubjectService;
   subjectErasure: SubjectErasureService;
+  tenantDeletion: TenantDeletionService;
+  accountClosure: AccountClosureService;
 }
 
 /** Privacy options: a hook after each erasure step (tests stop an erasure there), the subject-key cache lifetime. */
 export interface PrivacyOptions {
   afterErasureStep?: ErasureStepHook;
   subjectKeyCacheMs?: number;
+  /** A hook after each tenant-deletion step (tests stop a deletion there). */
+  afterTenantDeletionStep?: TenantDeletionStepHook;
 }
 
 /** What createServices needs. */
@@ -174,6 +180,7 @@ export async function createServices({ config, db, logger, sealedData = [], priv
     throttle,
     logger,
     audit,
+    auditTrail: (chainId, actorId, limit) => auditLog!.byActor(chainId, actorId, limit),
   });
   const members = new MemberService({
     membershipsOf,
@@ -230,6 +237,21 @@ export async function createServices({ config, db, logger, sealedData = [], priv
     audit: auditLog,
     subjects,
     subjectErasure,
+    // Account and tenant deletion (issue "Privacy I" §2): leaving goes through the member-removal path.
+    tenantDeletion: new TenantDeletionService({
+      db,
+      tenants: tenantRepository,
+      keys,
+      collections: tenantCollections(),
+      detachSessionsOfTenant: (tenantId) => sessions.detachTenant(tenantId, 'tenant_deleted'),
+      forgetSessionsOfTenant: (tenantId) => guard.forget({ tenantId }),
+      forgetKeysOfTenant: (tenantId) => apiKeys.forgetScope(tenantId),
+      signer: () => tokens.signingKey(),
+      audit,
+      logger,
+      afterStep: privacy.afterTenantDeletionStep,
+    }),
+    accountClosure: new AccountClosureService({ users, tenants: tenantRepository, memberships: membershipDirectory, sessions, members, auth, guard, throttle, logger, audit }),
   };
   // Periodic jobs share one skeleton (jobs/interval-job.ts) and a lease, so one instance sweeps at a time.
   const leases = new JobLeaseRepository(db);

@@ -85,6 +85,8 @@ export const permissionRules: IRules = {
     members: atLeast('USER'),
     invitations: atLeast('ADMIN'),
     tenants: isPlatformAdmin,
+    tenantDeletionReceipt: isPlatformAdmin,
+    exportMyData: isAuthenticated,
     // Vault: members or API keys.
     secret: memberAtLeast('USER', 'SECRETS_READ'),
     secrets: memberAtLeast('USER', 'SECRETS_READ'),
@@ -114,6 +116,9 @@ export const permissionRules: IRules = {
     logout: isAuthenticated,
     changePassword: isAuthenticated,
     revokeSession: isAuthenticated,
+    deleteMyAccount: isAuthenticated,
+    // The tenant itself: only an OWNER deletes it (the slug must be typed out).
+    deleteTenant: atLeast('OWNER'),
     // Members of the current tenant.
     inviteMember: atLeast('ADMIN'),
     revokeInvitation: atLeast('ADMIN'),
@@ -153,6 +158,9 @@ export const permissionRules: IRules = {
   Member: allow,
   Invitation: allow,
   Session: allow,
+  AccountExport: allow,
+  TenantDeletion: allow,
+  CollectionCount: allow,
   // The only path to a plaintext value has its own rule.
   Secret: { '*': allow, value: memberAtLeast('USER', 'SECRETS_READ') },
   SecretVersion: allow,

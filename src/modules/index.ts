@@ -34,6 +34,10 @@ export const moduleResolvers = () => MODULES.flatMap((m) => m.resolvers);
 /** Every module's sealed data, in module order (secrets first). */
 export const moduleSealedData = (): SealedDataKind[] => MODULES.flatMap((m) => m.sealedData ?? []);
 
+/** Every collection holding tenant documents, with what deleteTenant does with them (module.ts CollectionSpec.tenantData). */
+export const tenantCollections = (): { name: string; tenantData: 'KEYS' | 'RECORDS' }[] =>
+  MODULES.flatMap((m) => m.collections.flatMap(({ name, tenantData }) => (tenantData ? [{ name, tenantData }] : [])));
+
 /**
  * Creates every module's indexes; safe to run at each start (createIndexes is idempotent).
  * One index per command: FerretDB v1 crashes the connection when a single createIndexes

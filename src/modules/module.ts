@@ -8,6 +8,13 @@ export type ResolverClass = abstract new (...args: never[]) => object;
 export interface CollectionSpec {
   name: string;
   indexes: readonly IndexDescription[];
+  /**
+   * What deleteTenant does with the collection's documents of the deleted tenant (they carry
+   * `tenantId`): KEYS (wrapped key material) are destroyed first, with the tenant's DEKs and
+   * audit key (crypto-shredding); RECORDS are purged afterwards. Absent: a global collection
+   * deleteTenant does not touch. Every collection holding tenant documents must say which.
+   */
+  tenantData?: 'KEYS' | 'RECORDS';
 }
 
 /**

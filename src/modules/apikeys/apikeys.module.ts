@@ -6,5 +6,5 @@ import { ApiKeyResolver } from './api-key.resolver.js';
 export const apiKeysModule: CofferModule = {
   name: 'apikeys',
   resolvers: [ApiKeyResolver],
-  collections: [{ name: API_KEYS_COLLECTION, indexes: [{ key: { tenantId: 1, createdAt: -1 }, name: 'tenant_created' }] }],
+  collections: [{ name: API_KEYS_COLLECTION, indexes: [{ key: { tenantId: 1, createdAt: -1 }, name: 'tenant_created' }], tenantData: 'RECORDS' }],
 };

@@ -129,6 +129,35 @@ export const AUDIT_CATALOGUE = {
   },
   'tenant.suspended': { description: 'A platform administrator suspended the tenant.', resources: ['TENANT'], details: {} },
   'tenant.reactivated': { description: 'A platform administrator reactivated the tenant.', resources: ['TENANT'], details: {} },
+  'tenant.deleted': {
+    description: 'An OWNER deleted the tenant: its keys destroyed, its documents purged, a signed receipt made (platform chain: the tenant\'s own chain is gone with it).',
+    resources: ['TENANT'],
+    details: {
+      receiptId: id('The deletion receipt: a random id Coffer generated.'),
+      dekVersionsDestroyed: listOf(version('A data key version destroyed.')),
+      wrappedKeysDestroyed: count('Wrapped keys under the data keys destroyed (subject keys, the blind-index key).'),
+      collections: listOf(name('A collection purged: a name of Coffer\'s schema.')),
+      documentsRemoved: listOf(count('Documents purged, per collection, in the order of collections.')),
+    },
+  },
+  'account.exported': {
+    description: 'A user exported their own account data (exportMyData; platform chain).',
+    resources: ['USER'],
+    details: {
+      memberships: count('Memberships in the export.'),
+      sessions: count('Sessions in the export.'),
+      auditEvents: count('Audit events in the export.'),
+    },
+  },
+  'account.deleted': {
+    description: 'A user deleted their own account (deleteMyAccount; platform chain). Events keep the user id only; no chain holds the email.',
+    resources: ['USER'],
+    details: {
+      tenantsLeft: count('Memberships removed with it.'),
+      sessionsRevoked: count('Sessions revoked with it.'),
+      apiKeysRevoked: count('API keys they had created, revoked with them.'),
+    },
+  },
   'apikey.created': {
     description: 'An API key was created.',
     resources: ['API_KEY'],

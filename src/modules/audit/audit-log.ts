@@ -71,6 +71,11 @@ export class AuditLog implements AuditSink {
     return listEvents(this.store(tenantId), filter, first, after);
   }
 
+  /** Up to `limit` events of one chain whose actor is `actorId`, newest first (exportMyData). */
+  byActor(chainId: string, actorId: string, limit: number) {
+    return this.store(chainId).newestFirst({ 'actor.id': actorId }, null, limit);
+  }
+
   private prepare(inputs: readonly AuditEventInput[]): Map<string, UnchainedEvent[]> {
     const time = new Date();
     const byChain = new Map<string, UnchainedEvent[]>();

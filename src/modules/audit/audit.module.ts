@@ -6,5 +6,5 @@ import { AuditResolver } from './audit.resolver.js';
 export const auditModule: CofferModule = {
   name: 'audit',
   resolvers: [AuditResolver],
-  collections: [{ name: AUDIT_COLLECTION, indexes: AUDIT_INDEXES }],
+  collections: [{ name: AUDIT_COLLECTION, indexes: AUDIT_INDEXES, tenantData: 'RECORDS' }],
 };

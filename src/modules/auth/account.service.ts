@@ -14,6 +14,15 @@ import type { UserDoc, UserRepository } from './user.repository.js';
 import type { AuthService } from './auth.service.js';
 import type { Caller } from '../../identity/caller.js';
 import { userOf } from '../../identity/callers.js';
+import { PLATFORM_CHAIN } from '../audit/audit-event.js';
+import type { AuditEventDoc } from '../audit/audit.document.js';
+import {
+  ACCOUNT_EXPORT_AUDIT_LIMIT,
+  ACCOUNT_EXPORT_FORMAT,
+  ACCOUNT_EXPORT_SESSION_LIMIT,
+  ACCOUNT_EXPORT_VERSION,
+  type AccountExportDocument,
+} from './account-export.js';
 
 interface AccountDeps {
   users: UserRepository;
@@ -26,6 +35,8 @@ interface AccountDeps {
   throttle: Throttle;
   logger: Logger;
   audit: AuditSink;
+  /** Up to `limit` events of one audit chain whose actor is the user, newest first (AuditLog.byActor). */
+  auditTrail: (chainId: string, actorId: string, limit: number) => Promise<AuditEventDoc[]>;
 }
 
 export interface Profile {
@@ -79,6 +90,76 @@ export class AccountService {
     this.deps.logger.info({ event: 'auth.password_changed', userId: user._id, revokedSessions: revoked, requestId: request.requestId }, 'password changed');
     await this.deps.audit.append(auditEvent('auth.password.changed', { caller: { tenantId: viewer.tenantId, actor: userActor(user._id), request }, resource: { id: user._id }, details: { revokedSessions: revoked } }));
     return true;
+  }
+
+  /**
+   * exportMyData: the caller's own account as one JSON document (format coffer.account-export,
+   * docs/account-export-format.md): the account (never the password hash), memberships with
+   * tenant names and roles, sessions, and the newest 1,000 audit events where the user is the
+   * actor, across their tenants' chains and the platform chain. Audited (platform chain).
+   */
+  async exportMyData(caller: Caller): Promise<AccountExportDocument> {
+    const viewer = userOf(caller);
+    const { request } = caller;
+    await this.deps.throttle.consume(`export:${viewer.userId}`);
+    const user = await this.deps.users.findById(viewer.userId);
+    if (!user) throw unauthenticated();
+    const memberships = await this.deps.memberships.ofUser(user._id);
+    const tenants = new Map((await this.deps.tenants.findManyByIds(memberships.map((m) => m.tenantId))).map((t) => [t._id, t]));
+    const sessions = await this.deps.sessions.listAllOfUser(user._id, ACCOUNT_EXPORT_SESSION_LIMIT);
+    const chains = [...new Set(memberships.map((m) => m.tenantId)), PLATFORM_CHAIN];
+    const perChain = await Promise.all(chains.map((chain) => this.deps.auditTrail(chain, user._id, ACCOUNT_EXPORT_AUDIT_LIMIT + 1)));
+    const events = perChain.flat().sort((a, b) => b.time.getTime() - a.time.getTime() || (a._id < b._id ? -1 : 1));
+    const trail = events.slice(0, ACCOUNT_EXPORT_AUDIT_LIMIT);
+    const document: AccountExportDocument = {
+      format: ACCOUNT_EXPORT_FORMAT,
+      version: ACCOUNT_EXPORT_VERSION,
+      generatedAt: new Date().toISOString(),
+      account: { id: user._id, email: user.email, createdAt: user.createdAt.toISOString(), updatedAt: user.updatedAt.toISOString(), platformAdmin: user.platformAdmin },
+      memberships: memberships.map((m) => {
+        const tenant = tenants.get(m.tenantId);
+        return { tenantId: m.tenantId, tenantName: tenant?.name ?? null, tenantSlug: tenant?.slug ?? null, tenantStatus: tenant?.status ?? null, role: m.role, joinedAt: m.joinedAt.toISOString() };
+      }),
+      sessions: sessions.map((s) => ({
+        id: s._id,
+        tenantId: s.tenantId,
+        createdAt: s.createdAt.toISOString(),
+        lastUsedAt: s.lastUsedAt.toISOString(),
+        expiresAt: s.expiresAt.toISOString(),
+        ip: s.ip,
+        userAgent: s.userAgent,
+        revoked: s.revokedAt !== null,
+        revokedAt: s.revokedAt?.toISOString() ?? null,
+        revokedReason: s.revokedReason,
+      })),
+      auditTrail: {
+        limit: ACCOUNT_EXPORT_AUDIT_LIMIT,
+        truncated: events.length > ACCOUNT_EXPORT_AUDIT_LIMIT,
+        chains: chains.map((c) => (c === PLATFORM_CHAIN ? 'platform' : c)),
+        events: trail.map((e) => ({
+          id: e._id,
+          chain: e.tenantId === PLATFORM_CHAIN ? 'platform' : e.tenantId,
+          seq: e.seq,
+          time: e.time.toISOString(),
+          action: e.action,
+          resource: { type: e.resource.type, id: e.resource.id },
+          outcome: e.outcome,
+          ip: e.ip,
+          userAgent: e.userAgent,
+          requestId: e.requestId,
+          details: e.details,
+        })),
+      },
+    };
+    this.deps.logger.info({ event: 'account.exported', userId: user._id, requestId: request.requestId }, 'account data exported');
+    await this.deps.audit.append(
+      auditEvent('account.exported', {
+        caller: { tenantId: null, actor: userActor(user._id), request },
+        resource: { id: user._id },
+        details: { memberships: document.memberships.length, sessions: document.sessions.length, auditEvents: trail.length },
+      }),
+    );
+    return document;
   }
 
   listSessions(caller: Caller): Promise<SessionDoc[]> {

@@ -2,6 +2,7 @@ import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { callerOf, optionalCallerOf, viewerOf, type Context } from '../../graphql/context.js';
 import { toTenant } from '../tenants/tenant.types.js';
 import {
+  AccountExport,
   AuthPayload,
   ChangePasswordInput,
   LoginInput,
@@ -80,5 +81,22 @@ export class AuthResolver {
   @Mutation(() => Boolean, { description: 'Revoke one of the current user\'s sessions (for example a lost device).' })
   async revokeSession(@Arg('id', () => ID, { description: 'Session id from sessions.' }) id: string, @Ctx() ctx: Context) {
     return ctx.services.account.revokeSession(callerOf(ctx), id);
+  }
+
+  @Query(() => AccountExport, {
+    description:
+      'The signed-in user\'s own data as one machine-readable JSON document (format coffer.account-export, version 1): the account (never the password hash), memberships with tenant names and roles, sessions, and the newest 1,000 audit events where the user is the actor, across their tenants and the platform chain. Audited.',
+  })
+  async exportMyData(@Ctx() ctx: Context) {
+    const document = await ctx.services.account.exportMyData(callerOf(ctx));
+    return Object.assign(new AccountExport(), { format: document.format, version: document.version, generatedAt: new Date(document.generatedAt), document });
+  }
+
+  @Mutation(() => Boolean, {
+    description:
+      'Delete the signed-in user\'s account. Re-checks the password (failures count like logins: UNAUTHENTICATED). CONFLICT while the user is the only OWNER of a tenant: hand it over (updateMemberRole) or delete it (deleteTenant) first. Otherwise leaves every tenant (API keys they created are revoked), ends every session and deletes the account; audit events keep the user id only.',
+  })
+  async deleteMyAccount(@Arg('password', () => String, { description: 'The account password, to confirm.' }) password: string, @Ctx() ctx: Context) {
+    return ctx.services.accountClosure.deleteMyAccount(callerOf(ctx), password);
   }
 }

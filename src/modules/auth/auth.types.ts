@@ -1,5 +1,6 @@
 import { IsEmail, IsOptional, IsUUID, Length, MaxLength } from 'class-validator';
-import { Field, ID, InputType, ObjectType } from 'type-graphql';
+import { GraphQLJSONObject } from 'graphql-scalars';
+import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { RoleEnum } from '../../graphql/role.enum.js';
 import type { Role } from '../../identity/roles.js';
 import { Tenant, toTenant } from '../tenants/tenant.types.js';
@@ -170,4 +171,19 @@ export class ChangePasswordInput {
   @Field(() => String, { description: 'The new password (same policy as signUp).' })
   @MaxLength(256, { message: 'must be at most 256 characters' })
   newPassword!: string;
+}
+
+@ObjectType({ description: 'The signed-in user\'s own data (exportMyData), one JSON document; format in docs/account-export-format.md.' })
+export class AccountExport {
+  @Field(() => String, { description: 'coffer.account-export.' })
+  format!: string;
+
+  @Field(() => Int, { description: 'Format version (1).' })
+  version!: number;
+
+  @Field(() => Date, { description: 'When the export was made.' })
+  generatedAt!: Date;
+
+  @Field(() => GraphQLJSONObject, { description: 'The export document: account, memberships, sessions and the user\'s own audit trail (newest 1,000 events).' })
+  document!: Record<string, unknown>;
 }

@@ -87,6 +87,25 @@ export class SessionRepository {
     return result.modifiedCount;
   }
 
+  /** Revokes every session scoped to a deleted tenant and detaches it from the tenant; returns how many. */
+  async detachTenant(tenantId: string, reason: string): Promise<number> {
+    const now = new Date();
+    await this.sessions.updateMany({ tenantId, revokedAt: null }, { $set: { revokedAt: now, revokedReason: reason } });
+    const result = await this.sessions.updateMany({ tenantId }, { $set: { tenantId: null } });
+    return result.modifiedCount;
+  }
+
+  /** Every session of a user, live or ended, newest first (at most `limit`; for exportMyData). */
+  listAllOfUser(userId: string, limit: number) {
+    return this.sessions.find({ userId }).sort({ createdAt: -1 }).limit(limit).toArray();
+  }
+
+  /** Deletes every session document of a user (their account is deleted; sessions hold IP addresses and user agents). */
+  async deleteAllOfUser(userId: string): Promise<number> {
+    const result = await this.sessions.deleteMany({ userId });
+    return result.deletedCount;
+  }
+
   async revokeAllOfUserInTenant(userId: string, tenantId: string, reason: string): Promise<number> {
     const result = await this.sessions.updateMany(
       { userId, tenantId, revokedAt: null },

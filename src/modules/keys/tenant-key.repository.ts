@@ -94,6 +94,12 @@ export class TenantKeyRepository {
     return this.keys.findOne({ _id: tenantId, tenantId });
   }
 
+  /** Deletes the tenant's key document (every wrapped DEK and its audit key): crypto-shredding. */
+  async delete(tenantId: string): Promise<number> {
+    const result = await this.keys.deleteOne({ _id: tenantId, tenantId });
+    return result.deletedCount;
+  }
+
   /** Throws a duplicate-key error when the tenant already has its document. */
   async insert(doc: TenantKeyDoc): Promise<void> {
     await this.keys.insertOne(doc);

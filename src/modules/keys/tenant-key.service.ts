@@ -165,6 +165,30 @@ export class TenantKeyService {
     return key;
   }
 
+  /** The tenant's key material by version (never bytes), or null when it has none (any more). */
+  async inventory(tenantId: string): Promise<{ dekVersions: number[]; auditKey: boolean } | null> {
+    assertDataTenant(tenantId);
+    const doc = await this.repo.find(tenantId);
+    return doc ? { dekVersions: doc.deks.filter((d) => d.wrapped !== null).map((d) => d.version), auditKey: true } : null;
+  }
+
+  /**
+   * Crypto-shredding of a tenant being deleted: deletes its key document (every wrapped DEK and
+   * the audit-chain key) and drops its unwrapped keys from this instance's memory, so nothing
+   * sealed under them, in any copy, opens again. Other instances hold cached keys at most
+   * `cacheTtlMs`. Safe to repeat; returns whether a document was deleted.
+   */
+  async destroyTenantKeys(tenantId: string, dekVersions: readonly number[]): Promise<boolean> {
+    assertDataTenant(tenantId);
+    const doc = await this.repo.find(tenantId);
+    const versions = new Set([...dekVersions, ...(doc?.deks.map((d) => d.version) ?? [])]);
+    const deleted = await this.repo.delete(tenantId);
+    for (const version of versions) this.cache.delete(dekCacheId(tenantId, version));
+    this.cache.delete(auditCacheId(tenantId));
+    if (deleted) this.deps.logger.warn({ event: 'key.tenant_destroyed', tenantId, dekVersions: [...versions] }, 'tenant keys destroyed');
+    return deleted > 0;
+  }
+
   /** Drops a DEK from this instance's memory (after it was retired). */
   forgetDek(tenantId: string, version: number): void {
     this.cache.delete(dekCacheId(tenantId, version));

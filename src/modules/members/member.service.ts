@@ -227,10 +227,28 @@ export class MemberService {
   }
 
   async remove(caller: Caller, userId: string): Promise<boolean> {
-    const { request } = caller;
     const tenantId = tenantIdOf(caller);
+    const target = await this.targetMember(caller, this.deps.membershipsOf(tenantId), userId);
+    await this.removeMembership(caller, tenantId, target);
+    return true;
+  }
+
+  /**
+   * A user leaving a tenant because they delete their account (AccountClosureService): the
+   * member-removal path with themselves as the actor. CONFLICT when they are its last OWNER.
+   * Returns the API keys they had created there, now revoked.
+   */
+  async leave(caller: Caller, tenantId: string): Promise<number> {
+    const target = await this.deps.membershipsOf(tenantId).find(caller.actor.id);
+    if (!target) return 0;
+    return this.removeMembership(caller, tenantId, target);
+  }
+
+  /** Removes a membership (the last OWNER stays), its sessions, invitations and API keys; audited. */
+  private async removeMembership(caller: Caller, tenantId: string, target: MembershipDoc): Promise<number> {
+    const { request } = caller;
+    const { userId } = target;
     const memberships = this.deps.membershipsOf(tenantId);
-    const target = await this.targetMember(caller, memberships, userId);
     if (target.role === 'OWNER' && !(await this.deps.tenants.releaseOwner(tenantId))) {
       throw conflict('The last OWNER cannot be removed');
     }
@@ -244,7 +262,7 @@ export class MemberService {
     this.deps.guard.forget({ userId, tenantId });
     this.deps.logger.info({ event: 'member.removed', tenantId, userId, actorId: caller.actor.id }, 'member removed');
     await this.deps.audit.append(auditEvent('member.removed', { caller: { tenantId, actor: userActor(caller.actor.id), request }, resource: { id: userId }, details: { role: target.role, apiKeysRevoked: keysRevoked } }));
-    return true;
+    return keysRevoked;
   }
 
   private async targetMember(caller: Caller, memberships: MembershipRepository, userId: string): Promise<MembershipDoc> {

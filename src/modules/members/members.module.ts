@@ -6,5 +6,5 @@ import { MemberResolver } from './member.resolver.js';
 export const membersModule: CofferModule = {
   name: 'members',
   resolvers: [MemberResolver],
-  collections: [{ name: Collections.invitations, indexes: [{ key: { tenantId: 1, createdAt: -1 }, name: 'tenant_created' }] }],
+  collections: [{ name: Collections.invitations, indexes: [{ key: { tenantId: 1, createdAt: -1 }, name: 'tenant_created' }], tenantData: 'RECORDS' }],
 };

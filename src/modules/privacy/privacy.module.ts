@@ -19,6 +19,7 @@ export const privacyModule: CofferModule = {
         { key: { tenantId: 1, status: 1 }, name: 'tenant_status' },
         { key: { tenantId: 1, _id: 1 }, name: 'tenant_id' },
       ],
+      tenantData: 'RECORDS',
     },
     {
       name: SUBJECT_KEYS_COLLECTION,
@@ -26,10 +27,11 @@ export const privacyModule: CofferModule = {
         { key: { tenantId: 1, subjectId: 1 }, name: 'tenant_subject' },
         { key: { tenantId: 1, dekVersion: 1 }, name: 'tenant_dek' },
       ],
+      tenantData: 'KEYS',
     },
     // One document per tenant (`_id` bik:<tenantId>): the _id index is all it needs.
-    { name: SUBJECT_INDEX_KEYS_COLLECTION, indexes: [] },
-    { name: ACCESS_LOG_COLLECTION, indexes: [{ key: { tenantId: 1, subjectId: 1, at: -1 }, name: 'tenant_subject_at' }] },
+    { name: SUBJECT_INDEX_KEYS_COLLECTION, indexes: [], tenantData: 'KEYS' },
+    { name: ACCESS_LOG_COLLECTION, indexes: [{ key: { tenantId: 1, subjectId: 1, at: -1 }, name: 'tenant_subject_at' }], tenantData: 'RECORDS' },
   ],
   // Subject keys and the tenant's blind-index key are wrapped by DEKs: rotation re-wraps them (never the personal data).
   sealedData: [subjectKeySealedData, subjectIndexKeySealedData],

@@ -16,6 +16,7 @@ export const secretsModule: CofferModule = {
         { key: { tenantId: 1, deletedAt: 1 }, name: 'tenant_deleted' },
         { key: { tenantId: 1, _id: 1 }, name: 'tenant_id' },
       ],
+      tenantData: 'RECORDS',
     },
   ],
   // Secrets stay the first kind: re-encryption progress saved before kinds existed resumes in them.

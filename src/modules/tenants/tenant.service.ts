@@ -80,7 +80,7 @@ export class TenantService {
     return this.deps.tenants.list(limit);
   }
 
-  async setStatus(caller: Caller, tenantId: string, status: TenantStatus): Promise<TenantDoc> {
+  async setStatus(caller: Caller, tenantId: string, status: Exclude<TenantStatus, 'DELETED'>): Promise<TenantDoc> {
     const { request } = caller;
     const actorId = caller.actor.id;
     const tenant = await this.deps.tenants.setStatus(tenantId, status);

@@ -16,6 +16,7 @@ export const tenantsModule: CofferModule = {
         // A user's tenants are looked up at login, before any tenant is known.
         { key: { userId: 1 }, name: 'user' },
       ],
+      tenantData: 'RECORDS',
     },
   ],
 };
