@@ -70,7 +70,7 @@ function graphqlErrorBody(res: express.Response, code: string, message: string) 
 /** Builds the whole app from a config and a database handle; tests start it on an ephemeral port. */
 export async function createApp({ config, db, logger, sealedData, privacy }: AppOptions): Promise<CofferApp> {
   await ensureIndexes(db);
-  const { services, tokens, guard, reencryption, secretPurge, housekeeping } = await createServices({ config, db, logger, sealedData, privacy });
+  const { services, tokens, guard, reencryption, secretPurge, housekeeping, retentionSweep } = await createServices({ config, db, logger, sealedData, privacy });
   await services.keys.assertKeyringCoversStoredKeys(); // refuse to start with keys we could not open
   void reencryption.resumeAll(); // re-encryption interrupted by a stop or crash carries on
   // Erasures interrupted by a stop or crash complete (also on the next call for that subject).
@@ -79,6 +79,7 @@ export async function createApp({ config, db, logger, sealedData, privacy }: App
   void services.tenantDeletion.resumeAll().catch((error: unknown) => logger.error({ err: error }, 'could not resume tenant deletions'));
   secretPurge.start(); // soft-deleted secrets past their recovery window, hourly
   housekeeping.start(); // ended sessions and invitations, hourly
+  retentionSweep.start(); // data past the tenants' retention periods, daily (one instance per interval)
 
   const app = express();
   const server = http.createServer(app);
@@ -189,7 +190,7 @@ export async function createApp({ config, db, logger, sealedData, privacy }: App
     close: async () => {
       await apollo.stop(); // the drain plugin closes the HTTP server and waits for in-flight requests
       reencryption.stop();
-      await Promise.all([reencryption.settled(), secretPurge.stop(), housekeeping.stop()]);
+      await Promise.all([reencryption.settled(), secretPurge.stop(), housekeeping.stop(), retentionSweep.stop()]);
       if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

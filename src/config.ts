@@ -48,6 +48,7 @@ export interface Config {
   rateLimit: { requestsPerMinute: number; authAttemptsPerMinute: number };
   secrets: { recoveryDays: number };
   keys: { reencryptionBatchSize: number; retireGraceSeconds: number };
+  retention: { sweepIntervalMinutes: number };
 }
 
 export class ConfigError extends Error {
@@ -134,6 +135,7 @@ const envSchema = z.object({
   SECRET_RECOVERY_DAYS: int(1, 365).default(30),
   REENCRYPTION_BATCH_SIZE: int(1, 10_000).default(100),
   KEY_RETIRE_GRACE_SECONDS: int(0, 3600).default(30),
+  RETENTION_SWEEP_INTERVAL_MINUTES: int(1, 10_080).default(1440),
 });
 
 type Env = Record<string, string | undefined>;
@@ -256,6 +258,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     },
     secrets: { recoveryDays: e.SECRET_RECOVERY_DAYS },
     keys: { reencryptionBatchSize: e.REENCRYPTION_BATCH_SIZE, retireGraceSeconds: e.KEY_RETIRE_GRACE_SECONDS },
+    retention: { sweepIntervalMinutes: e.RETENTION_SWEEP_INTERVAL_MINUTES },
   };
 }
 

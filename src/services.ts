@@ -44,6 +44,10 @@ import { SubjectKeyStore } from './modules/privacy/subject-keys.js';
 import { SubjectErasureDirectory, SubjectRepository } from './modules/privacy/subject.repository.js';
 import { SubjectService } from './modules/privacy/subject.service.js';
 import { SubjectErasureService, type ErasureStepHook } from './modules/privacy/subject-erasure.service.js';
+import { DsrService } from './modules/privacy/dsr.service.js';
+import { DsrRepository, RetentionDirectory } from './modules/privacy/dsr.repository.js';
+import { RetentionService } from './modules/privacy/retention.service.js';
+import { RetentionSweepJob } from './jobs/retention-sweep.job.js';
 
 /** The services resolvers, the CLI and jobs call; each method takes the Caller it acts for. */
 export interface Services {
@@ -61,6 +65,8 @@ export interface Services {
   subjectErasure: SubjectErasureService;
   tenantDeletion: TenantDeletionService;
   accountClosure: AccountClosureService;
+  dsr: DsrService;
+  retention: RetentionService;
 }
 
 /** Privacy options: a hook after each erasure step (tests stop an erasure there), the subject-key cache lifetime. */
@@ -69,6 +75,8 @@ export interface PrivacyOptions {
   subjectKeyCacheMs?: number;
   /** A hook after each tenant-deletion step (tests stop a deletion there). */
   afterTenantDeletionStep?: TenantDeletionStepHook;
+  /** The clock of data-subject requests and retention (tests pin it to exercise deadlines). */
+  now?: () => Date;
 }
 
 /** What createServices needs. */
@@ -207,12 +215,13 @@ export async function createServices({ config, db, logger, sealedData = [], priv
   // Privacy: subject keys and the blind-index key are wrapped by tenant DEKs (registered as sealed data by privacy.module.ts).
   const subjectsOf = (tenantId: string) => new SubjectRepository(new TenantScope(db, tenantId));
   const subjectKeys = new SubjectKeyStore({ keys, cipher: new TenantCipher(keys), cacheTtlMs: privacy.subjectKeyCacheMs });
-  const subjects = new SubjectService({
+  const subjects: SubjectService = new SubjectService({
     subjectsOf,
     keyStore: subjectKeys,
     audit,
     logger,
     tenantName: async (tenantId) => (await tenantRepository.findById(tenantId))?.name ?? '',
+    requestsOf: (tenantId, subject) => dsr.forExport(tenantId, subject),
   });
   const subjectErasure = new SubjectErasureService({
     subjectsOf,
@@ -223,6 +232,11 @@ export async function createServices({ config, db, logger, sealedData = [], priv
     tenantsWithErasures: () => new SubjectErasureDirectory(db).tenantsWithErasures(),
     afterStep: privacy.afterErasureStep,
   });
+  // Data-subject requests and retention (privacy): same keys, the export and the erasure above.
+  const dsrOf = (tenantId: string) => new DsrRepository(new TenantScope(db, tenantId));
+  const clock = privacy.now ?? (() => new Date());
+  const dsr: DsrService = new DsrService({ dsrOf, subjectsOf, keyStore: subjectKeys, subjects, erasure: subjectErasure, audit, logger, now: clock });
+  const retention = new RetentionService({ dsrOf, subjectsOf, erasure: subjectErasure, directory: new RetentionDirectory(db), audit, logger, now: clock });
 
   const services: Services = {
     auth,
@@ -252,10 +266,13 @@ export async function createServices({ config, db, logger, sealedData = [], priv
       afterStep: privacy.afterTenantDeletionStep,
     }),
     accountClosure: new AccountClosureService({ users, tenants: tenantRepository, memberships: membershipDirectory, sessions, members, auth, guard, throttle, logger, audit }),
+    dsr,
+    retention,
   };
   // Periodic jobs share one skeleton (jobs/interval-job.ts) and a lease, so one instance sweeps at a time.
   const leases = new JobLeaseRepository(db);
   const secretPurge = new SecretPurgeJob({ db, audit, logger, recoveryDays: config.secrets.recoveryDays, leases });
   const housekeeping = new HousekeepingJob({ db, logger, leases });
-  return { services, tokens, guard, passwords, reencryption, secretPurge, housekeeping };
+  const retentionSweep = new RetentionSweepJob({ retention, logger, leases, intervalMs: config.retention.sweepIntervalMinutes * 60_000 });
+  return { services, tokens, guard, passwords, reencryption, secretPurge, housekeeping, retentionSweep };
 }

@@ -104,6 +104,9 @@ export const permissionRules: IRules = {
     dataSubjects: memberAtLeast('MANAGER', 'SUBJECTS_READ'),
     dataAccessLog: memberAtLeast('MANAGER', 'SUBJECTS_READ'),
     erasureReceipt: memberAtLeast('ADMIN', 'SUBJECTS_READ'),
+    // Privacy (requests and retention): ADMIN+; API keys need SUBJECTS_READ; the retention policy is members only.
+    dataSubjectRequests: memberAtLeast('ADMIN', 'SUBJECTS_READ'),
+    retentionPolicy: atLeast('ADMIN'),
   },
   Mutation: {
     // Public: these establish identity.
@@ -148,6 +151,15 @@ export const permissionRules: IRules = {
     eraseSubject: memberAtLeast('ADMIN', 'SUBJECTS_WRITE'),
     restrictProcessing: memberAtLeast('ADMIN', 'SUBJECTS_WRITE'),
     liftRestriction: memberAtLeast('ADMIN', 'SUBJECTS_WRITE'),
+    // Privacy (requests and retention): ADMIN+; API keys need SUBJECTS_WRITE; the retention policy and purging are members only.
+    createDataSubjectRequest: memberAtLeast('ADMIN', 'SUBJECTS_WRITE'),
+    startDataSubjectRequest: memberAtLeast('ADMIN', 'SUBJECTS_WRITE'),
+    extendDataSubjectRequest: memberAtLeast('ADMIN', 'SUBJECTS_WRITE'),
+    completeDataSubjectRequest: memberAtLeast('ADMIN', 'SUBJECTS_WRITE'),
+    rejectDataSubjectRequest: memberAtLeast('ADMIN', 'SUBJECTS_WRITE'),
+    setSubjectRetention: memberAtLeast('ADMIN', 'SUBJECTS_WRITE'),
+    setRetentionPolicy: atLeast('ADMIN'),
+    purgeExpiredData: atLeast('ADMIN'),
   },
   // Object types: reaching one already passed the rule of the operation that returned it.
   AuthPayload: allow,
@@ -195,6 +207,14 @@ export const permissionRules: IRules = {
   DataAccessEntryConnection: allow,
   SubjectExport: allow,
   SubjectErasure: allow,
+  DataSubjectRequest: allow,
+  DataSubjectRequestExtension: allow,
+  DataSubjectRequestEdge: allow,
+  DataSubjectRequestConnection: allow,
+  DataSubjectRequestCompletion: allow,
+  RetentionPolicy: allow,
+  SubjectRetention: allow,
+  RetentionPurge: allow,
 };
 
 export const permissions = shield(permissionRules, {

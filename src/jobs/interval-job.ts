@@ -16,6 +16,12 @@ export interface IntervalJobOptions {
    */
   leases?: JobLeaseRepository;
   leaseMs?: number;
+  /**
+   * Keep the lease to the end of its term instead of releasing it after the pass: at most one
+   * pass per term across all instances (a daily job runs once a day, not once per instance
+   * whose timer fires after another's pass ended).
+   */
+  holdLease?: boolean;
 }
 
 /**
@@ -54,7 +60,7 @@ export class IntervalJob {
       try {
         await this.options.pass();
       } finally {
-        await leases?.release(name, this.owner);
+        if (!this.options.holdLease) await leases?.release(name, this.owner);
       }
     } catch (error) {
       logger.error({ err: error, job: name }, `${name} sweep failed`);

@@ -29,6 +29,7 @@ export const AUDIT_RESOURCES = {
   TENANT_KEYS: 'The tenant\'s data and audit keys (rotation, re-encryption, re-wrap).',
   OPERATION: 'An API operation that was refused by the permission rules.',
   DATA_SUBJECT: 'A data subject (privacy); the id is the subject id, also kept by its erasure tombstone (null when one operation read several).',
+  DATA_SUBJECT_REQUEST: 'A data-subject request (GDPR Art. 15-21); the id is the request id.',
 } as const;
 export type AuditResourceType = keyof typeof AUDIT_RESOURCES;
 
@@ -63,6 +64,12 @@ const ERASURE_REASON_VALUES = [
   'RETENTION_PERIOD_ENDED',
   'TENANT_DECISION',
 ] as const;
+/** Data-subject request vocabularies (privacy/dsr-state.ts DSR_TYPES, DSR_STATUSES; test/privacy/dsr-api.test.ts checks they agree). */
+const DSR_TYPE_VALUES = ['ACCESS', 'PORTABILITY', 'RECTIFICATION', 'ERASURE', 'RESTRICTION', 'OBJECTION'] as const;
+const DSR_STATUS_VALUES = ['RECEIVED', 'IN_PROGRESS', 'COMPLETED', 'REJECTED'] as const;
+const dsrSubject = () => id('The subject the request is about: a random id Coffer generated (kept by the tombstone after erasure).');
+const dsrType = () => oneOf(DSR_TYPE_VALUES, 'The right exercised, a code from a fixed list.');
+const retentionDays = (what: string) => optional(count(`${what} retention in days (absent: kept).`));
 const subjectFields = (why: string) => listOf(oneOf(SUBJECT_FIELD_VALUES, `${why} Field names of Coffer's schema, never their values.`));
 const erasureReason = () => oneOf(ERASURE_REASON_VALUES, 'The ground for erasure, a code from a fixed list (GDPR Art. 17(1) and two of Coffer\'s own).');
 
@@ -285,6 +292,52 @@ export const AUDIT_CATALOGUE = {
       subjectRecordsRemoved: count('Subject documents scrubbed down to the tombstone.'),
       accessLogEntriesRemoved: count('Data-access log entries deleted.'),
       blindIndexEntriesRemoved: count('Blind-index entries removed (including the external-id hash).'),
+    },
+  },
+  'dsr.created': {
+    description: 'A data-subject request was recorded; its notes are sealed under the subject key, never recorded here.',
+    resources: ['DATA_SUBJECT_REQUEST'],
+    details: { subjectId: dsrSubject(), type: dsrType(), dueAt: isoTime('The deadline: one GDPR month after receipt.') },
+  },
+  'dsr.started': { description: 'Work on a data-subject request started (RECEIVED to IN_PROGRESS).', resources: ['DATA_SUBJECT_REQUEST'], details: { subjectId: dsrSubject(), type: dsrType() } },
+  'dsr.extended': {
+    description: 'The deadline of a data-subject request was extended (Art. 12(3)); the reason is sealed, never recorded here.',
+    resources: ['DATA_SUBJECT_REQUEST'],
+    details: { subjectId: dsrSubject(), type: dsrType(), months: count('Further months granted (1 or 2).'), dueAt: isoTime('The extended deadline.') },
+  },
+  'dsr.completed': {
+    description: 'A data-subject request was completed (an ACCESS or PORTABILITY export produced, an ERASURE run).',
+    resources: ['DATA_SUBJECT_REQUEST'],
+    details: {
+      subjectId: dsrSubject(),
+      type: dsrType(),
+      exportProduced: flag('Whether an export was produced and handed out (never stored).'),
+      erasureReceiptId: optional(id('The erasure receipt\'s id: a random id Coffer generated.')),
+    },
+  },
+  'dsr.rejected': {
+    description: 'A data-subject request was rejected (Art. 12(5)); the reason is sealed, never recorded here.',
+    resources: ['DATA_SUBJECT_REQUEST'],
+    details: { subjectId: dsrSubject(), type: dsrType(), from: oneOf(DSR_STATUS_VALUES, 'The status it was rejected from.') },
+  },
+  'retention.policy_set': {
+    description: 'The tenant\'s retention policy was set.',
+    resources: ['TENANT'],
+    details: { subjectRetentionDays: retentionDays('Data-subject'), accessLogRetentionDays: retentionDays('Data-access log'), requestRetentionDays: retentionDays('Closed-request') },
+  },
+  'subject.retention_set': {
+    description: 'A data subject\'s own retention date was set or cleared.',
+    resources: ['DATA_SUBJECT'],
+    details: { until: optional(isoTime('Kept until then (absent: cleared, the tenant policy applies).')) },
+  },
+  'retention.purged': {
+    description: 'Data past its retention period was purged in the tenant (subjects erased with receipts, access-log entries and closed requests deleted); one event per run.',
+    resources: ['TENANT'],
+    details: {
+      trigger: oneOf(['SWEEP', 'ON_DEMAND'], 'The scheduled sweep or purgeExpiredData.'),
+      subjectsErased: count('Subjects erased (reason RETENTION_PERIOD_ENDED).'),
+      accessLogEntriesDeleted: count('Data-access log entries deleted.'),
+      requestsDeleted: count('Closed data-subject requests deleted.'),
     },
   },
 } as const satisfies Record<string, CatalogueEntry>;

@@ -55,13 +55,18 @@ const outcomeOf = (doc: DataSubjectDoc): ErasureOutcome => ({
 export class SubjectErasureService {
   constructor(private readonly deps: ErasureDeps) {}
 
-  /** Starts (or resumes) the erasure and runs it to the end; a finished erasure returns its receipt again. */
-  async erase(caller: TenantCaller, subjectId: string, reasonCode: ErasureReasonCode): Promise<ErasureOutcome> {
+  /**
+   * Starts (or resumes) the erasure and runs it to the end; a finished erasure returns its receipt again.
+   * `requestId` names the data-subject request that asked for it (kept in the receipt); `started`
+   * says whether this call planned the erasure (retention counts only those).
+   */
+  async erase(caller: TenantCaller, subjectId: string, reasonCode: ErasureReasonCode, options: { requestId?: string | null } = {}): Promise<ErasureOutcome & { started: boolean }> {
     if (!(ERASURE_REASON_CODES as readonly string[]).includes(reasonCode)) throw badInput('reason', 'is not a known erasure reason code');
     const repo = this.deps.subjectsOf(caller.tenantId);
     if (typeof subjectId !== 'string' || !/^ds_[0-9a-f]{24}$/.test(subjectId)) throw subjectNotFound();
     let doc = await repo.findSubject(subjectId);
     if (!doc) throw subjectNotFound();
+    let started = false;
     if (doc.status === 'ACTIVE') {
       const sampleField = SUBJECT_FIELDS.find((f) => doc!.sealed[f]);
       const erasure: ErasureDoc = {
@@ -71,6 +76,7 @@ export class SubjectErasureService {
         requestedBy: accessorOf(caller),
         formerLookup: [...doc.lookup, ...(doc.externalKey.startsWith('x:') ? [doc.externalKey] : [])],
         sample: sampleField ? { field: sampleField, blob: doc.sealed[sampleField]! } : null,
+        requestId: options.requestId ?? null,
         recordsRemoved: {
           [SUBJECT_KEYS_COLLECTION]: await repo.countKeysOf(doc._id),
           [SUBJECTS_COLLECTION]: 1,
@@ -79,17 +85,18 @@ export class SubjectErasureService {
         erasedAt: null,
         receipt: null,
       };
-      const started = await repo.updateSubject(doc._id, doc.revision, { $set: { status: 'ERASING', erasure } });
-      if (started) {
+      const planned = await repo.updateSubject(doc._id, doc.revision, { $set: { status: 'ERASING', erasure } });
+      if (planned) {
         await this.deps.audit.append(auditEvent('subject.erasure_started', { caller, resource: { id: doc._id }, details: { reasonCode } }));
-        doc = started;
+        doc = planned;
+        started = true;
       } else {
         doc = await repo.findSubject(subjectId);
         if (!doc) throw subjectNotFound();
       }
     }
     if (doc.status === 'ACTIVE') throw subjectNotFound(); // changed twice meanwhile: let the caller retry
-    return outcomeOf(await this.run(repo, doc, caller));
+    return { ...outcomeOf(await this.run(repo, doc, caller)), started };
   }
 
   /** The receipt of a finished erasure. */
@@ -154,6 +161,7 @@ export class SubjectErasureService {
           tenantId: repo.tenantId,
           tombstoneId: doc._id,
           erasedAt,
+          requestId: erasure.requestId ?? null,
           reasonCode: erasure.reasonCode,
           keyId: doc.keyId,
           recordsRemoved: erasure.recordsRemoved,

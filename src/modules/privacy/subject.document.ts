@@ -36,6 +36,8 @@ export interface ErasureDoc {
   reasonCode: ErasureReasonCode;
   requestedAt: Date;
   requestedBy: AccessorRef;
+  /** The data-subject request that asked for the erasure, if any (named in the receipt). */
+  requestId?: string | null;
   /** Blind-index entries the subject had (kept only until DONE, for the post-condition lookups). */
   formerLookup: string[];
   /** A ciphertext sampled before the key was destroyed (kept only until DONE, to prove it no longer opens). */
@@ -60,6 +62,8 @@ export interface DataSubjectDoc extends TenantDocument {
   /** Unique per tenant: `x:<hash of externalId>`, or `none:<id>` without one (unique indexes cannot skip missing values here). */
   externalKey: string;
   restriction: { since: Date } | null;
+  /** Keep until this instant, then the retention sweep erases it (overrides the tenant's subjectRetentionDays); absent or null: the policy applies. */
+  retainUntil?: Date | null;
   createdAt: Date;
   updatedAt: Date | null;
   revision: number;

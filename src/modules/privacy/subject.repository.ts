@@ -123,6 +123,27 @@ export class SubjectRepository {
   async deleteAccessLogOf(subjectId: string): Promise<number> {
     return (await this.accessLog.deleteMany({ subjectId })).deletedCount;
   }
+
+  /**
+   * Live, unrestricted subjects past retention (ids, at most `limit`): their own `retainUntil`
+   * has passed, or, without one, their last change (updatedAt, else createdAt) is at or before
+   * `policyCutoff`. Both are ranges on indexes (tenantId+status+retainUntil, tenantId+status+createdAt);
+   * updatedAt ≥ createdAt, so the createdAt range finds every candidate and the rest is checked here.
+   */
+  async pastRetention(now: Date, policyCutoff: Date | null, limit: number): Promise<string[]> {
+    const projection = { _id: 1, createdAt: 1, updatedAt: 1, retainUntil: 1 };
+    const own = await this.subjects.find({ status: 'ACTIVE', retainUntil: { $lte: now }, restriction: null }, { projection, limit }).toArray();
+    const byPolicy = policyCutoff
+      ? await this.subjects.find({ status: 'ACTIVE', createdAt: { $lte: policyCutoff }, restriction: null }, { projection, limit }).toArray()
+      : [];
+    const lapsed = byPolicy.filter((doc) => !doc.retainUntil && (doc.updatedAt ?? doc.createdAt).getTime() <= policyCutoff!.getTime());
+    return [...new Set([...own, ...lapsed].map((doc) => doc._id))].slice(0, limit);
+  }
+
+  /** Deletes access-log entries recorded before `cutoff` (retention). */
+  async deleteAccessLogBefore(cutoff: Date): Promise<number> {
+    return (await this.accessLog.deleteMany({ at: { $lt: cutoff } })).deletedCount;
+  }
 }
 
 /**

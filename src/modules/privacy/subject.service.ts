@@ -29,7 +29,7 @@ import {
   type SubjectValues,
   phoneEntry,
 } from './subject-rules.js';
-import { buildSubjectExport, subjectExportFileName, type SubjectExportV1 } from './subject-export.js';
+import { buildSubjectExport, subjectExportFileName, type SubjectExportInput, type SubjectExportV1 } from './subject-export.js';
 import { READABLE_FIELDS, type AccessAction, type AccessLogDoc, type AccessorRef, type DataSubjectDoc, type ReadableField, type SubjectField } from './subject.document.js';
 import type { SubjectRepository } from './subject.repository.js';
 
@@ -39,6 +39,8 @@ export interface SubjectServiceDeps {
   audit: AuditSink;
   logger: Logger;
   tenantName: (tenantId: string) => Promise<string>;
+  /** The subject's data-subject requests, as its export lists them (dsr.service.ts). */
+  requestsOf?: (tenantId: string, subject: DataSubjectDoc) => Promise<NonNullable<SubjectExportInput['requests']>>;
 }
 
 /** A subject as a caller sees it: only the personal fields that were read are set. */
@@ -315,7 +317,7 @@ export class SubjectService {
       },
       restriction: doc.restriction ? { since: doc.restriction.since, reason } : null,
       accessLog: log.map((entry) => ({ at: entry.at, actor: entry.actor, action: entry.action, purpose: entry.purpose })),
-      requests: [],
+      requests: (await this.deps.requestsOf?.(repo.tenantId, doc)) ?? [],
       consent: [],
       optOuts: [],
     });
