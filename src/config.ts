@@ -48,6 +48,8 @@ export interface Config {
   rateLimit: { requestsPerMinute: number; authAttemptsPerMinute: number };
   secrets: { recoveryDays: number };
   keys: { reencryptionBatchSize: number; retireGraceSeconds: number };
+  /** Where the public unsubscribe and confirmation pages are served (no trailing slash). */
+  unsubscribeBaseUrl: string;
 }
 
 export class ConfigError extends Error {
@@ -134,6 +136,10 @@ const envSchema = z.object({
   SECRET_RECOVERY_DAYS: int(1, 365).default(30),
   REENCRYPTION_BATCH_SIZE: int(1, 10_000).default(100),
   KEY_RETIRE_GRACE_SECONDS: int(0, 3600).default(30),
+  UNSUBSCRIBE_BASE_URL: z
+    .string()
+    .regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'must be an http(s) URL without query or fragment (e.g. https://coffer.example.com)')
+    .default('http://localhost:4000'),
 });
 
 type Env = Record<string, string | undefined>;
@@ -203,6 +209,9 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   const privateKey = cleaned.JWT_PRIVATE_KEY ? parseJwtPrivateKey(cleaned.JWT_PRIVATE_KEY, keyProblems) : undefined;
   const previousPublicKeys = parsePublicKeys(cleaned.JWT_PREVIOUS_PUBLIC_KEYS ?? '', keyProblems);
   const corsOrigins = parseOrigins(cleaned.CORS_ORIGINS ?? '', keyProblems);
+  if (production && cleaned.UNSUBSCRIBE_BASE_URL && !cleaned.UNSUBSCRIBE_BASE_URL.startsWith('https://')) {
+    keyProblems.push('UNSUBSCRIBE_BASE_URL: must be an https URL in production (RFC 8058 one-click unsubscribe needs https)');
+  }
   problems.push(...keyProblems);
   if (problems.length || !parsed.success) throw new ConfigError(problems);
   const e = parsed.data;
@@ -256,6 +265,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     },
     secrets: { recoveryDays: e.SECRET_RECOVERY_DAYS },
     keys: { reencryptionBatchSize: e.REENCRYPTION_BATCH_SIZE, retireGraceSeconds: e.KEY_RETIRE_GRACE_SECONDS },
+    unsubscribeBaseUrl: e.UNSUBSCRIBE_BASE_URL.replace(/\/+$/, ''),
   };
 }
 

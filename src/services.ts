@@ -42,6 +42,9 @@ import { SubjectKeyStore } from './modules/privacy/subject-keys.js';
 import { SubjectErasureDirectory, SubjectRepository } from './modules/privacy/subject.repository.js';
 import { SubjectService } from './modules/privacy/subject.service.js';
 import { SubjectErasureService, type ErasureStepHook } from './modules/privacy/subject-erasure.service.js';
+import { deriveLedgerKey } from './modules/consent/consent-ledger.js';
+import { ConsentRepository } from './modules/consent/consent.repository.js';
+import { ConsentService } from './modules/consent/consent.service.js';
 
 /** The services resolvers, the CLI and jobs call; each method takes the Caller it acts for. */
 export interface Services {
@@ -57,6 +60,7 @@ export interface Services {
   audit: AuditLog;
   subjects: SubjectService;
   subjectErasure: SubjectErasureService;
+  consent: ConsentService;
 }
 
 /** Privacy options: a hook after each erasure step (tests stop an erasure there), the subject-key cache lifetime. */
@@ -200,12 +204,29 @@ export async function createServices({ config, db, logger, sealedData = [], priv
   // Privacy: subject keys and the blind-index key are wrapped by tenant DEKs (registered as sealed data by privacy.module.ts).
   const subjectsOf = (tenantId: string) => new SubjectRepository(new TenantScope(db, tenantId));
   const subjectKeys = new SubjectKeyStore({ keys, cipher: new TenantCipher(keys), cacheTtlMs: privacy.subjectKeyCacheMs });
+  const tenantName = async (tenantId: string) => (await tenantRepository.findById(tenantId))?.name ?? '';
+  // Consent: depends on privacy (subjects, their keys); privacy's export and erasure reach it through callbacks.
+  const consent = new ConsentService({
+    consentOf: (tenantId) => new ConsentRepository(new TenantScope(db, tenantId)),
+    subjectsOf,
+    keyStore: subjectKeys,
+    cipher: new TenantCipher(keys),
+    ledgerKey: async (tenantId) => deriveLedgerKey(await keys.auditKey(tenantId)),
+    audit,
+    logger,
+    signer: () => tokens.signingKey(),
+    jwks: () => tokens.jwks(),
+    issuer: config.jwt.issuer,
+    tenantName,
+    publicBaseUrl: config.unsubscribeBaseUrl,
+  });
   const subjects = new SubjectService({
     subjectsOf,
     keyStore: subjectKeys,
     audit,
     logger,
-    tenantName: async (tenantId) => (await tenantRepository.findById(tenantId))?.name ?? '',
+    tenantName,
+    consentFacts: (tenantId, subjectId) => consent.exportFacts(tenantId, subjectId),
   });
   const subjectErasure = new SubjectErasureService({
     subjectsOf,
@@ -215,6 +236,7 @@ export async function createServices({ config, db, logger, sealedData = [], priv
     signer: () => tokens.signingKey(),
     tenantsWithErasures: () => new SubjectErasureDirectory(db).tenantsWithErasures(),
     afterStep: privacy.afterErasureStep,
+    suppressionEntriesKept: (tenantId, subjectId) => consent.suppressionEntriesKept(tenantId, subjectId),
   });
 
   const services: Services = {
@@ -230,6 +252,7 @@ export async function createServices({ config, db, logger, sealedData = [], priv
     audit: auditLog,
     subjects,
     subjectErasure,
+    consent,
   };
   // Periodic jobs share one skeleton (jobs/interval-job.ts) and a lease, so one instance sweeps at a time.
   const leases = new JobLeaseRepository(db);

@@ -29,7 +29,7 @@ import {
   type SubjectValues,
   phoneEntry,
 } from './subject-rules.js';
-import { buildSubjectExport, subjectExportFileName, type SubjectExportV1 } from './subject-export.js';
+import { buildSubjectExport, subjectExportFileName, type ConsentExportEntry, type OptOutExportEntry, type SubjectExportV1 } from './subject-export.js';
 import { READABLE_FIELDS, type AccessAction, type AccessLogDoc, type AccessorRef, type DataSubjectDoc, type ReadableField, type SubjectField } from './subject.document.js';
 import type { SubjectRepository } from './subject.repository.js';
 
@@ -39,6 +39,8 @@ export interface SubjectServiceDeps {
   audit: AuditSink;
   logger: Logger;
   tenantName: (tenantId: string) => Promise<string>;
+  /** Consent history and opt-outs with receipts, from the consent module (wired in services.ts; it depends on this one). */
+  consentFacts?: (tenantId: string, subjectId: string) => Promise<{ consent: ConsentExportEntry[]; optOuts: OptOutExportEntry[] }>;
 }
 
 /** A subject as a caller sees it: only the personal fields that were read are set. */
@@ -300,6 +302,7 @@ export class SubjectService {
     if (doc.restriction && doc.sealed.restrictionReason) reason = (await this.openRaw(repo, doc, ['restrictionReason'])).restrictionReason ?? null;
     await this.recordReads(caller, repo, [doc._id], [...READABLE_FIELDS], 'subject_export', 'EXPORT');
     const log = await repo.accessLogOf(doc._id, null, 10_000);
+    const consent = (await this.deps.consentFacts?.(repo.tenantId, doc._id)) ?? { consent: [], optOuts: [] };
     const document = buildSubjectExport({
       exportedAt: new Date(),
       tenant: { id: repo.tenantId, name: await this.deps.tenantName(repo.tenantId) },
@@ -316,8 +319,8 @@ export class SubjectService {
       restriction: doc.restriction ? { since: doc.restriction.since, reason } : null,
       accessLog: log.map((entry) => ({ at: entry.at, actor: entry.actor, action: entry.action, purpose: entry.purpose })),
       requests: [],
-      consent: [],
-      optOuts: [],
+      consent: consent.consent,
+      optOuts: consent.optOuts,
     });
     return { document, fileName: subjectExportFileName(document) };
   }
