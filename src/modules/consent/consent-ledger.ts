@@ -101,7 +101,7 @@ export async function verifyLedger(repo: ConsentRepository, key: Buffer): Promis
       const seq = raw.seq;
       const recordId = typeof raw._id === 'string' ? raw._id : null;
       if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < expected.seq) {
-        findings.push({ seq: typeof seq === 'number' ? seq : null, recordId, problem: 'INSERTED' });
+        findings.push({ seq: Number.isSafeInteger(seq) ? (seq as number) : null, recordId, problem: 'INSERTED' });
         continue;
       }
       if (seq > expected.seq) {
@@ -109,7 +109,7 @@ export async function verifyLedger(repo: ConsentRepository, key: Buffer): Promis
         expected = { seq, prevHash: String(raw.prevHash) }; // resynchronise after the gap
       }
       const failure = checkLink(key, expected, raw);
-      if (failure) findings.push({ seq, recordId, problem: failure === 'hash' && seq > headSeq ? 'INSERTED' : 'EDITED' });
+      if (failure) findings.push({ seq, recordId, problem: seq > headSeq ? 'INSERTED' : 'EDITED' });
       expected = { seq: seq + 1, prevHash: String(raw.hash) };
     }
     if (page.length < PAGE) break;
