@@ -117,7 +117,7 @@ export class ConsentResolver {
     return Object.assign(new ConsentStatus(), {
       subjectId: status.subjectId,
       entries: status.entries.map(toEntry),
-      channels: status.channels.map((c) => Object.assign(new ChannelOptOutState(), c)),
+      channels: status.channels.map((c) => Object.assign(new ChannelOptOutState(), { channel: c.channel, purpose: c.purposeKey, optedOut: c.optedOut })),
       gpcSignalled: status.gpcSignalled,
       gpcSignalledAt: status.gpcSignalledAt,
     });
