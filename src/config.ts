@@ -209,9 +209,6 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   const privateKey = cleaned.JWT_PRIVATE_KEY ? parseJwtPrivateKey(cleaned.JWT_PRIVATE_KEY, keyProblems) : undefined;
   const previousPublicKeys = parsePublicKeys(cleaned.JWT_PREVIOUS_PUBLIC_KEYS ?? '', keyProblems);
   const corsOrigins = parseOrigins(cleaned.CORS_ORIGINS ?? '', keyProblems);
-  if (production && cleaned.UNSUBSCRIBE_BASE_URL && !cleaned.UNSUBSCRIBE_BASE_URL.startsWith('https://')) {
-    keyProblems.push('UNSUBSCRIBE_BASE_URL: must be an https URL in production (RFC 8058 one-click unsubscribe needs https)');
-  }
   problems.push(...keyProblems);
   if (problems.length || !parsed.success) throw new ConfigError(problems);
   const e = parsed.data;
