@@ -24,6 +24,7 @@ import { createServices, type PrivacyOptions } from './services.js';
 import type { SealedDataKind } from './modules/keys/sealed-data.js';
 import { AppError } from './errors.js';
 import { Throttle } from './modules/auth/throttle.js';
+import { consentPages } from './modules/consent/consent-pages.js';
 
 export interface AppOptions {
   config: Config;
@@ -117,6 +118,9 @@ export async function createApp({ config, db, logger, sealedData, privacy }: App
     res.setHeader('Cache-Control', 'public, max-age=300');
     res.json(tokens.jwks());
   });
+
+  // Public unsubscribe and double opt-in pages (server-rendered HTML, their own strict CSP and rate limit).
+  app.use(consentPages(services.consent, { perMinute: config.rateLimit.authAttemptsPerMinute, logger }));
 
   // Query limits: depth, aliases, static cost and size, so one request cannot fan out without bound.
   // The token limit is graphql-js's own (parseOptions below): a document over it is a parse

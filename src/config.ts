@@ -49,6 +49,8 @@ export interface Config {
   secrets: { recoveryDays: number };
   keys: { reencryptionBatchSize: number; retireGraceSeconds: number };
   retention: { sweepIntervalMinutes: number };
+  /** Where the public unsubscribe and confirmation pages are served (no trailing slash). */
+  unsubscribeBaseUrl: string;
 }
 
 export class ConfigError extends Error {
@@ -136,6 +138,10 @@ const envSchema = z.object({
   REENCRYPTION_BATCH_SIZE: int(1, 10_000).default(100),
   KEY_RETIRE_GRACE_SECONDS: int(0, 3600).default(30),
   RETENTION_SWEEP_INTERVAL_MINUTES: int(1, 10_080).default(1440),
+  UNSUBSCRIBE_BASE_URL: z
+    .string()
+    .regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'must be an http(s) URL without query or fragment (e.g. https://coffer.example.com)')
+    .default('http://localhost:4000'),
 });
 
 type Env = Record<string, string | undefined>;
@@ -259,6 +265,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     secrets: { recoveryDays: e.SECRET_RECOVERY_DAYS },
     keys: { reencryptionBatchSize: e.REENCRYPTION_BATCH_SIZE, retireGraceSeconds: e.KEY_RETIRE_GRACE_SECONDS },
     retention: { sweepIntervalMinutes: e.RETENTION_SWEEP_INTERVAL_MINUTES },
+    unsubscribeBaseUrl: e.UNSUBSCRIBE_BASE_URL.replace(/\/+$/, ''),
   };
 }
 

@@ -48,6 +48,9 @@ import { DsrService } from './modules/privacy/dsr.service.js';
 import { DsrRepository, RetentionDirectory } from './modules/privacy/dsr.repository.js';
 import { RetentionService } from './modules/privacy/retention.service.js';
 import { RetentionSweepJob } from './jobs/retention-sweep.job.js';
+import { deriveLedgerKey } from './modules/consent/consent-ledger.js';
+import { ConsentRepository } from './modules/consent/consent.repository.js';
+import { ConsentService } from './modules/consent/consent.service.js';
 
 /** The services resolvers, the CLI and jobs call; each method takes the Caller it acts for. */
 export interface Services {
@@ -67,6 +70,7 @@ export interface Services {
   accountClosure: AccountClosureService;
   dsr: DsrService;
   retention: RetentionService;
+  consent: ConsentService;
 }
 
 /** Privacy options: a hook after each erasure step (tests stop an erasure there), the subject-key cache lifetime. */
@@ -215,13 +219,30 @@ export async function createServices({ config, db, logger, sealedData = [], priv
   // Privacy: subject keys and the blind-index key are wrapped by tenant DEKs (registered as sealed data by privacy.module.ts).
   const subjectsOf = (tenantId: string) => new SubjectRepository(new TenantScope(db, tenantId));
   const subjectKeys = new SubjectKeyStore({ keys, cipher: new TenantCipher(keys), cacheTtlMs: privacy.subjectKeyCacheMs });
+  const tenantName = async (tenantId: string) => (await tenantRepository.findById(tenantId))?.name ?? '';
+  // Consent: depends on privacy (subjects, their keys); privacy's export and erasure reach it through callbacks.
+  const consent = new ConsentService({
+    consentOf: (tenantId) => new ConsentRepository(new TenantScope(db, tenantId)),
+    subjectsOf,
+    keyStore: subjectKeys,
+    cipher: new TenantCipher(keys),
+    ledgerKey: async (tenantId) => deriveLedgerKey(await keys.auditKey(tenantId)),
+    audit,
+    logger,
+    signer: () => tokens.signingKey(),
+    jwks: () => tokens.jwks(),
+    issuer: config.jwt.issuer,
+    tenantName,
+    publicBaseUrl: config.unsubscribeBaseUrl,
+  });
   const subjects: SubjectService = new SubjectService({
     subjectsOf,
     keyStore: subjectKeys,
     audit,
     logger,
-    tenantName: async (tenantId) => (await tenantRepository.findById(tenantId))?.name ?? '',
+    tenantName,
     requestsOf: (tenantId, subject) => dsr.forExport(tenantId, subject),
+    consentFacts: (tenantId, subjectId) => consent.exportFacts(tenantId, subjectId),
   });
   const subjectErasure = new SubjectErasureService({
     subjectsOf,
@@ -231,6 +252,7 @@ export async function createServices({ config, db, logger, sealedData = [], priv
     signer: () => tokens.signingKey(),
     tenantsWithErasures: () => new SubjectErasureDirectory(db).tenantsWithErasures(),
     afterStep: privacy.afterErasureStep,
+    suppressionEntriesKept: (tenantId, subjectId) => consent.suppressionEntriesKept(tenantId, subjectId),
   });
   // Data-subject requests and retention (privacy): same keys, the export and the erasure above.
   const dsrOf = (tenantId: string) => new DsrRepository(new TenantScope(db, tenantId));
@@ -268,6 +290,7 @@ export async function createServices({ config, db, logger, sealedData = [], priv
     accountClosure: new AccountClosureService({ users, tenants: tenantRepository, memberships: membershipDirectory, sessions, members, auth, guard, throttle, logger, audit }),
     dsr,
     retention,
+    consent,
   };
   // Periodic jobs share one skeleton (jobs/interval-job.ts) and a lease, so one instance sweeps at a time.
   const leases = new JobLeaseRepository(db);

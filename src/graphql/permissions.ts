@@ -53,6 +53,22 @@ const memberAtLeast = (minimum: Role, scope: ApiKeyScope): ShieldRule => {
   return r;
 };
 
+const contactCheckRules = new Map<string, ShieldRule>();
+/** Contact decisions: a member with `minimum` role or higher, or an API key holding CONTACT_CHECK (any role). */
+const contactCheck = (minimum: Role): ShieldRule => {
+  let r = contactCheckRules.get(minimum);
+  if (!r) {
+    r = rule(`contactCheck${minimum}`, { cache: 'contextual' })(async (_parent, _args, ctx: Context) => {
+      if (ctx.apiKey) return ctx.apiKey.scopes?.includes('CONTACT_CHECK') ? true : denied(ctx, 'CONTACT_CHECK', 'This API key lacks the CONTACT_CHECK scope');
+      if (!ctx.viewer) return unauthenticated(ctx.authError ?? 'Authentication required');
+      if (!ctx.viewer.tenantId) return forbidden('This operation needs a token scoped to a tenant');
+      return roleAtLeast(ctx.viewer.role, minimum) ? true : denied(ctx, minimum, `Requires the ${minimum} role or higher`);
+    });
+    contactCheckRules.set(minimum, r);
+  }
+  return r;
+};
+
 const inTenant = rule({ cache: 'contextual' })((_parent, _args, ctx: Context) =>
   ctx.viewer?.tenantId ? true : forbidden('This operation needs a token scoped to a tenant'),
 );
@@ -107,6 +123,18 @@ export const permissionRules: IRules = {
     // Privacy (requests and retention): ADMIN+; API keys need SUBJECTS_READ; the retention policy is members only.
     dataSubjectRequests: memberAtLeast('ADMIN', 'SUBJECTS_READ'),
     retentionPolicy: atLeast('ADMIN'),
+    // Consent: reads MANAGER+ (API keys SUBJECTS_READ); contact decisions MANAGER+ or CONTACT_CHECK keys; ledger verification ADMIN+.
+    consentPurposes: memberAtLeast('MANAGER', 'SUBJECTS_READ'),
+    recordsOfProcessing: memberAtLeast('MANAGER', 'SUBJECTS_READ'),
+    consentStatus: memberAtLeast('MANAGER', 'SUBJECTS_READ'),
+    consentHistory: memberAtLeast('MANAGER', 'SUBJECTS_READ'),
+    consentReceipt: memberAtLeast('MANAGER', 'SUBJECTS_READ'),
+    optOutStatistics: memberAtLeast('MANAGER', 'SUBJECTS_READ'),
+    unsubscribeLink: memberAtLeast('MANAGER', 'SUBJECTS_READ'),
+    emailUnsubscribeHeaders: memberAtLeast('MANAGER', 'SUBJECTS_READ'),
+    verifyConsentLedger: atLeast('ADMIN'),
+    canContact: contactCheck('MANAGER'),
+    canContactMany: contactCheck('MANAGER'),
   },
   Mutation: {
     // Public: these establish identity.
@@ -160,6 +188,16 @@ export const permissionRules: IRules = {
     setSubjectRetention: memberAtLeast('ADMIN', 'SUBJECTS_WRITE'),
     setRetentionPolicy: atLeast('ADMIN'),
     purgeExpiredData: atLeast('ADMIN'),
+    // Consent: purposes ADMIN+; consent and opt-out writes MANAGER+ (API keys SUBJECTS_WRITE); unsubscribe is public (the token is the credential).
+    createConsentPurpose: atLeast('ADMIN'),
+    updateConsentPurpose: atLeast('ADMIN'),
+    retireConsentPurpose: atLeast('ADMIN'),
+    recordConsent: memberAtLeast('MANAGER', 'SUBJECTS_WRITE'),
+    withdrawConsent: memberAtLeast('MANAGER', 'SUBJECTS_WRITE'),
+    optOut: memberAtLeast('MANAGER', 'SUBJECTS_WRITE'),
+    optIn: memberAtLeast('MANAGER', 'SUBJECTS_WRITE'),
+    requestConsentConfirmation: memberAtLeast('MANAGER', 'SUBJECTS_WRITE'),
+    unsubscribe: allow,
   },
   // Object types: reaching one already passed the rule of the operation that returned it.
   AuthPayload: allow,
@@ -215,6 +253,25 @@ export const permissionRules: IRules = {
   RetentionPolicy: allow,
   SubjectRetention: allow,
   RetentionPurge: allow,
+  // Consent: reaching these passed the operation's rule.
+  NoticeVersion: allow,
+  ConsentPurpose: allow,
+  ProcessingRecord: allow,
+  ConsentRecord: allow,
+  ConsentRecordEdge: allow,
+  ConsentRecordConnection: allow,
+  ConsentStatusEntry: allow,
+  ChannelOptOutState: allow,
+  ConsentStatus: allow,
+  ConsentReceipt: allow,
+  ConsentLedgerFinding: allow,
+  ConsentLedgerVerification: allow,
+  ContactDecision: allow,
+  OptOutCount: allow,
+  OptOutStatistics: allow,
+  SignedLink: allow,
+  EmailUnsubscribeHeaders: allow,
+  PublicLinkResult: allow,
 };
 
 export const permissions = shield(permissionRules, {

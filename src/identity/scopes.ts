@@ -3,7 +3,7 @@
  * (`Caller.scopes`). The apikeys module stores and defaults them (apikeys/api-key-scopes.ts);
  * the permission rules (graphql/permissions.ts) check them.
  */
-export const API_KEY_SCOPES = ['SECRETS_READ', 'SECRETS_WRITE', 'SUBJECTS_READ', 'SUBJECTS_WRITE'] as const;
+export const API_KEY_SCOPES = ['SECRETS_READ', 'SECRETS_WRITE', 'SUBJECTS_READ', 'SUBJECTS_WRITE', 'CONTACT_CHECK'] as const;
 export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 
 export function isApiKeyScope(value: unknown): value is ApiKeyScope {

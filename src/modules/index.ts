@@ -10,6 +10,7 @@ import type { SealedDataKind } from './keys/sealed-data.js';
 import { membersModule } from './members/members.module.js';
 import type { CofferModule } from './module.js';
 import { privacyModule } from './privacy/privacy.module.js';
+import { consentModule } from './consent/consent.module.js';
 import { secretsModule } from './secrets/secrets.module.js';
 import { tenantsModule } from './tenants/tenants.module.js';
 
@@ -26,6 +27,7 @@ export const MODULES: readonly CofferModule[] = [
   keysModule,
   auditModule,
   privacyModule,
+  consentModule,
 ];
 
 /** The resolver classes of every module, for the schema. */

@@ -16,6 +16,7 @@ registerEnumType(ApiKeyScopeEnum, {
     SECRETS_WRITE: { description: 'Change secrets under its prefixes (MANAGER role and up; ADMIN for destructive operations).' },
     SUBJECTS_READ: { description: 'Read data subjects\' personal data and access logs (MANAGER and up); export and receipts need ADMIN.' },
     SUBJECTS_WRITE: { description: 'Create and rectify data subjects (MANAGER and up); restrict, lift and erase need ADMIN.' },
+    CONTACT_CHECK: { description: 'Ask canContact and canContactMany (any role); nothing else.' },
   },
 });
 

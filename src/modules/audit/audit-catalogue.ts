@@ -30,6 +30,7 @@ export const AUDIT_RESOURCES = {
   OPERATION: 'An API operation that was refused by the permission rules.',
   DATA_SUBJECT: 'A data subject (privacy); the id is the subject id, also kept by its erasure tombstone (null when one operation read several).',
   DATA_SUBJECT_REQUEST: 'A data-subject request (GDPR Art. 15-21); the id is the request id.',
+  CONSENT_PURPOSE: 'A consent purpose (consent); the id is the purpose id.',
 } as const;
 export type AuditResourceType = keyof typeof AUDIT_RESOURCES;
 
@@ -72,6 +73,19 @@ const dsrType = () => oneOf(DSR_TYPE_VALUES, 'The right exercised, a code from a
 const retentionDays = (what: string) => optional(count(`${what} retention in days (absent: kept).`));
 const subjectFields = (why: string) => listOf(oneOf(SUBJECT_FIELD_VALUES, `${why} Field names of Coffer's schema, never their values.`));
 const erasureReason = () => oneOf(ERASURE_REASON_VALUES, 'The ground for erasure, a code from a fixed list (GDPR Art. 17(1) and two of Coffer\'s own).');
+
+/**
+ * Consent vocabularies, as recorded (declared in consent/consent-vocab.ts, which depends on this
+ * module; test/consent/consent-audit.test.ts checks they agree).
+ */
+const CHANNEL_VALUES = ['EMAIL', 'SMS', 'WHATSAPP', 'PUSH', 'PHONE', 'POST'] as const;
+const LEGAL_BASIS_VALUES = ['CONSENT', 'CONTRACT', 'LEGAL_OBLIGATION', 'VITAL_INTERESTS', 'PUBLIC_TASK', 'LEGITIMATE_INTERESTS'] as const;
+const METHOD_VALUES = ['WEB_FORM', 'API', 'DOUBLE_OPT_IN', 'VERBAL', 'IMPORT', 'GPC'] as const;
+const OPT_OUT_REASON_VALUES = ['UNSUBSCRIBE_LINK', 'ONE_CLICK', 'SUBJECT_REQUEST', 'COMPLAINT', 'BOUNCE', 'IMPORT', 'OTHER'] as const;
+const OPT_OUT_SOURCE_VALUES = ['PUBLIC_PAGE', 'EMAIL_HEADER', 'APP', 'API', 'SUPPORT', 'IMPORT'] as const;
+const purposeKey = () => name('The purpose\'s key, a machine name the tenant chose for a processing purpose (e.g. newsletter); a tenant identifier.');
+const channel = () => oneOf(CHANNEL_VALUES, 'The contact channel.');
+const recordId = () => id('The consent ledger record (and receipt) id: a random id Coffer generated.');
 
 export const AUDIT_CATALOGUE = {
   'auth.signup': { description: 'Someone signed up and created a tenant.', resources: ['TENANT'], details: {} },
@@ -339,6 +353,65 @@ export const AUDIT_CATALOGUE = {
       accessLogEntriesDeleted: count('Data-access log entries deleted.'),
       requestsDeleted: count('Closed data-subject requests deleted.'),
     },
+  },
+  'consent.purpose_created': {
+    description: 'A consent purpose was created with its first notice version.',
+    resources: ['CONSENT_PURPOSE'],
+    details: { purposeKey: purposeKey(), legalBasis: oneOf(LEGAL_BASIS_VALUES, 'The GDPR Art. 6(1) legal basis.'), noticeVersion: count('The notice version (1).'), honoursGpc: flag('Whether Global Privacy Control opts subjects out of it.') },
+  },
+  'consent.purpose_updated': {
+    description: 'A consent purpose was changed; a changed notice text published a new notice version.',
+    resources: ['CONSENT_PURPOSE'],
+    details: {
+      purposeKey: purposeKey(),
+      fields: listOf(oneOf(['name', 'description', 'legalBasis', 'noticeText', 'honoursGpc'], 'Names of the changed settings, never their values.')),
+      noticeVersion: count('The current notice version after the change.'),
+    },
+  },
+  'consent.purpose_retired': {
+    description: 'A consent purpose was retired (it takes no new consent; its records stay).',
+    resources: ['CONSENT_PURPOSE'],
+    details: { purposeKey: purposeKey(), records: count('Ledger records that refer to it.') },
+  },
+  'consent.recorded': {
+    description: 'A consent decision was appended to the consent ledger (a grant, or a withdrawal); actor PUBLIC for a double opt-in confirmation. The proof is sealed under the subject key, never recorded here.',
+    resources: ['DATA_SUBJECT'],
+    details: {
+      recordId: recordId(),
+      purposeKey: purposeKey(),
+      channel: channel(),
+      granted: flag('Granted (true) or withdrawn (false).'),
+      method: oneOf(METHOD_VALUES, 'How the decision was collected.'),
+      noticeVersion: count('The notice version the decision was made under.'),
+      gpc: flag('Whether the decision carried a Global Privacy Control signal.'),
+    },
+  },
+  'consent.opted_out': {
+    description: 'A data subject opted out of a channel (for one purpose, or all); actor PUBLIC for an unsubscribe link or one-click POST.',
+    resources: ['DATA_SUBJECT'],
+    details: {
+      recordId: recordId(),
+      channel: channel(),
+      purposeKey: optional(purposeKey()),
+      reason: oneOf(OPT_OUT_REASON_VALUES, 'Why, a code.'),
+      source: oneOf(OPT_OUT_SOURCE_VALUES, 'Where it came from, a code.'),
+      suppressionEntriesAdded: count('Suppression entries added (keyed hashes of the contact point; kept after erasure).'),
+    },
+  },
+  'consent.opted_in': {
+    description: 'A data subject opted in to a channel again (with proof); matching suppression entries were removed.',
+    resources: ['DATA_SUBJECT'],
+    details: { recordId: recordId(), channel: channel(), purposeKey: optional(purposeKey()), suppressionEntriesRemoved: count('Suppression entries removed.') },
+  },
+  'consent.gpc_signalled': {
+    description: 'A Global Privacy Control signal was recorded for a data subject (from a contact check): purposes that honour GPC are withdrawn until a later affirmative grant.',
+    resources: ['DATA_SUBJECT'],
+    details: { recordId: recordId() },
+  },
+  'consent.confirmation_requested': {
+    description: 'A double opt-in confirmation link was issued for a data subject.',
+    resources: ['DATA_SUBJECT'],
+    details: { purposeKey: purposeKey(), channel: channel() },
   },
 } as const satisfies Record<string, CatalogueEntry>;
 

@@ -60,6 +60,8 @@ export interface ErasureReceiptPayload {
   blindIndexEntriesRemoved: number;
   /** Post-condition checks, sorted by name. */
   checks: ErasureCheck[];
+  /** Suppression entries (keyed hashes of the contact points of opt-outs) kept after erasure; absent when not counted. */
+  suppressionEntriesKept?: number;
 }
 
 /** What the erasure job knows when it finishes. */
@@ -74,6 +76,7 @@ export interface ErasureReceiptInput {
   recordsRemoved: Record<string, number>;
   blindIndexEntriesRemoved: number;
   checks: ErasureCheck[];
+  suppressionEntriesKept?: number;
 }
 
 /** A receipt failed to build or verify; `cause` holds the underlying error, the message never holds payload content. */
@@ -86,7 +89,7 @@ export class ErasureReceiptError extends Error {
 
 const PAYLOAD_KEYS: ReadonlySet<string> = new Set([
   'type', 'schemaVersion', 'receiptId', 'tenantId', 'tombstoneId', 'requestId', 'erasedAt',
-  'reasonCode', 'keyDestroyed', 'recordsRemoved', 'blindIndexEntriesRemoved', 'checks',
+  'reasonCode', 'keyDestroyed', 'recordsRemoved', 'blindIndexEntriesRemoved', 'checks', 'suppressionEntriesKept',
 ] satisfies (keyof ErasureReceiptPayload)[]);
 const ID = /^[A-Za-z0-9_-]{1,128}$/;
 const MACHINE_NAME = /^[a-z][a-z0-9_.-]{0,63}$/;
@@ -158,6 +161,7 @@ export function buildErasureReceipt(input: ErasureReceiptInput): ErasureReceiptP
     recordsRemoved: counts(input.recordsRemoved),
     blindIndexEntriesRemoved: count(input.blindIndexEntriesRemoved, 'blindIndexEntriesRemoved'),
     checks: checks(input.checks),
+    ...(input.suppressionEntriesKept === undefined ? {} : { suppressionEntriesKept: count(input.suppressionEntriesKept, 'suppressionEntriesKept') }),
   };
 }
 
@@ -188,6 +192,7 @@ export function parseErasureReceipt(claims: Record<string, unknown>): ErasureRec
     recordsRemoved: claims.recordsRemoved as Record<string, number>,
     blindIndexEntriesRemoved: claims.blindIndexEntriesRemoved as number,
     checks: claims.checks as ErasureCheck[],
+    ...(claims.suppressionEntriesKept === undefined ? {} : { suppressionEntriesKept: claims.suppressionEntriesKept as number }),
   });
 }
 
@@ -212,6 +217,7 @@ export async function signReceipt(payload: ErasureReceiptPayload, privateKey: Re
     recordsRemoved: payload.recordsRemoved,
     blindIndexEntriesRemoved: payload.blindIndexEntriesRemoved,
     checks: payload.checks,
+    suppressionEntriesKept: payload.suppressionEntriesKept,
   });
   return new SignJWT({ ...claims })
     .setProtectedHeader({ alg: 'EdDSA', kid, typ: ERASURE_RECEIPT_TYP })

@@ -25,6 +25,8 @@ export interface ErasureDeps {
   /** Tenants with an unfinished erasure (a cross-tenant read of ids only), for resume on start. */
   tenantsWithErasures: () => Promise<string[]>;
   afterStep?: ErasureStepHook;
+  /** Suppression entries (consent module) that match the subject's contact points: counted at planning, kept, named in the receipt. */
+  suppressionEntriesKept?: (tenantId: string, subjectId: string) => Promise<number>;
 }
 
 export interface ErasureOutcome {
@@ -84,6 +86,7 @@ export class SubjectErasureService {
         },
         erasedAt: null,
         receipt: null,
+        ...(this.deps.suppressionEntriesKept ? { suppressionEntriesKept: await this.deps.suppressionEntriesKept(repo.tenantId, doc._id) } : {}),
       };
       const planned = await repo.updateSubject(doc._id, doc.revision, { $set: { status: 'ERASING', erasure } });
       if (planned) {
@@ -167,6 +170,7 @@ export class SubjectErasureService {
           recordsRemoved: erasure.recordsRemoved,
           blindIndexEntriesRemoved: erasure.formerLookup.length,
           checks,
+          suppressionEntriesKept: erasure.suppressionEntriesKept,
         });
         const { privateKey, kid } = this.deps.signer();
         set['erasure.receipt'] = await signReceipt(payload, privateKey, kid);

@@ -48,8 +48,43 @@ export interface SubjectExportV1 {
     extension: { months: number; reason: string; decidedAt: string } | null;
     closedAt: string | null;
   }[];
-  consent: { purpose: string; granted: boolean; at: string; source: string | null }[];
-  optOuts: { channel: ContactChannel; at: string }[];
+  consent: {
+    purpose: string;
+    granted: boolean;
+    at: string;
+    source: string | null;
+    channel: string | null;
+    method: string | null;
+    noticeVersion: number | null;
+    gpc: boolean;
+    receiptId: string | null;
+    receipt: string | null;
+  }[];
+  optOuts: { channel: ContactChannel | string; at: string; purpose: string | null; optedOut: boolean; reason: string | null; source: string | null; receiptId: string | null; receipt: string | null }[];
+}
+
+/** Consent-ledger facts of the subject (the consent module supplies them; extra fields are optional). */
+export interface ConsentExportEntry {
+  purpose: string;
+  granted: boolean;
+  at: Date;
+  source?: string | null;
+  channel?: string | null;
+  method?: string | null;
+  noticeVersion?: number | null;
+  gpc?: boolean;
+  receiptId?: string | null;
+  receipt?: string | null;
+}
+export interface OptOutExportEntry {
+  channel: ContactChannel | string;
+  at: Date;
+  purpose?: string | null;
+  optedOut?: boolean;
+  reason?: string | null;
+  source?: string | null;
+  receiptId?: string | null;
+  receipt?: string | null;
 }
 
 /** The facts the export is built from, as services hold them (dates as Date, optional values optional). */
@@ -76,8 +111,8 @@ export interface SubjectExportInput {
     extension?: { months: number; reason: string; decidedAt: Date } | null;
     closedAt?: Date | null;
   }[];
-  consent?: { purpose: string; granted: boolean; at: Date; source?: string | null }[];
-  optOuts?: { channel: ContactChannel; at: Date }[];
+  consent?: ConsentExportEntry[];
+  optOuts?: OptOutExportEntry[];
 }
 
 function instant(date: Date, what: string): string {
@@ -159,11 +194,31 @@ export function buildSubjectExport(input: SubjectExportInput): SubjectExportV1 {
       }))
       .sort(byKeys((r) => r.receivedAt, (r) => r.id)),
     consent: (input.consent ?? [])
-      .map((entry) => ({ purpose: entry.purpose, granted: entry.granted, at: instant(entry.at, 'consent.at'), source: entry.source ?? null }))
-      .sort(byKeys((c) => c.at, (c) => c.purpose, (c) => String(c.granted), (c) => c.source ?? '')),
+      .map((entry) => ({
+        purpose: entry.purpose,
+        granted: entry.granted,
+        at: instant(entry.at, 'consent.at'),
+        source: entry.source ?? null,
+        channel: entry.channel ?? null,
+        method: entry.method ?? null,
+        noticeVersion: entry.noticeVersion ?? null,
+        gpc: entry.gpc ?? false,
+        receiptId: entry.receiptId ?? null,
+        receipt: entry.receipt ?? null,
+      }))
+      .sort(byKeys((c) => c.at, (c) => c.purpose, (c) => String(c.granted), (c) => c.source ?? '', (c) => c.receiptId ?? '')),
     optOuts: (input.optOuts ?? [])
-      .map((entry) => ({ channel: entry.channel, at: instant(entry.at, 'optOuts.at') }))
-      .sort(byKeys((o) => o.at, (o) => o.channel)),
+      .map((entry) => ({
+        channel: entry.channel,
+        at: instant(entry.at, 'optOuts.at'),
+        purpose: entry.purpose ?? null,
+        optedOut: entry.optedOut ?? true,
+        reason: entry.reason ?? null,
+        source: entry.source ?? null,
+        receiptId: entry.receiptId ?? null,
+        receipt: entry.receipt ?? null,
+      }))
+      .sort(byKeys((o) => o.at, (o) => o.channel, (o) => o.receiptId ?? '')),
   };
 }
 

@@ -84,6 +84,32 @@ export class SubjectKeyStore {
     }
   }
 
+  /** Keys of several subjects (absent: destroyed), cached ones from memory and the rest in one `$in` read. Callers wipe them. */
+  async subjectKeys(repo: SubjectRepository, refs: readonly { subjectId: string; keyId: string }[]): Promise<Map<string, Buffer>> {
+    const out = new Map<string, Buffer>();
+    const missing: { subjectId: string; keyId: string }[] = [];
+    for (const ref of refs) {
+      const cached = this.cache.get(this.cacheId(repo.tenantId, ref.keyId));
+      if (cached) out.set(ref.subjectId, Buffer.from(cached));
+      else missing.push(ref);
+    }
+    const docs = await repo.findKeys(missing.map((ref) => ref.keyId));
+    const deks = new Map<number, Buffer>();
+    try {
+      for (const doc of docs) {
+        if (!missing.some((ref) => ref.keyId === doc._id && ref.subjectId === doc.subjectId)) continue;
+        let dek = deks.get(doc.dekVersion);
+        if (!dek) deks.set(doc.dekVersion, (dek = await this.deps.keys.dek(repo.tenantId, doc.dekVersion)));
+        const key = unwrapSubjectKey(dek, Buffer.from(doc.wrapped.buffer), repo.tenantId, doc.subjectId, doc.dekVersion);
+        this.cache.set(this.cacheId(repo.tenantId, doc._id), Buffer.from(key));
+        out.set(doc.subjectId, key);
+      }
+    } finally {
+      for (const dek of deks.values()) dek.fill(0);
+    }
+    return out;
+  }
+
   /** Crypto-shredding: evicts the key here, then deletes every wrapped copy. Returns how many were deleted. */
   async destroy(repo: SubjectRepository, subjectId: string, keyId: string): Promise<number> {
     this.evict(repo.tenantId, keyId);

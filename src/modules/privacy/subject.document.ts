@@ -47,6 +47,8 @@ export interface ErasureDoc {
   /** The post-conditions checked at VERIFIED (they go into the receipt). */
   checks?: ErasureCheck[];
   erasedAt: Date | null;
+  /** Suppression entries matching the subject's contact points when planned (kept: an opt-out outlives the person). */
+  suppressionEntriesKept?: number;
   /** The signed receipt (compact JWT), once DONE. */
   receipt: string | null;
 }

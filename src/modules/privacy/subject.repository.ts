@@ -47,6 +47,16 @@ export class SubjectRepository {
     return this.subjects.findOne({ _id: id });
   }
 
+  /** Several subjects by id (any status), one `$in` seek (batched contact checks). */
+  findSubjects(ids: string[]): Promise<DataSubjectDoc[]> {
+    return ids.length ? this.subjects.find({ _id: { $in: ids } }).toArray() : Promise.resolve([]);
+  }
+
+  /** Live subjects carrying any of these blind-index entries, one `$in` seek on the lookup index. */
+  findByLookups(entries: string[]): Promise<DataSubjectDoc[]> {
+    return entries.length ? this.subjects.find({ status: 'ACTIVE', lookup: { $in: entries } }).toArray() : Promise.resolve([]);
+  }
+
   insertSubject(doc: TenantInsert<DataSubjectDoc>): Promise<DataSubjectDoc> {
     return this.subjects.insertOne(doc);
   }
@@ -83,6 +93,11 @@ export class SubjectRepository {
 
   findKey(subjectId: string, keyId: string): Promise<SubjectKeyDoc | null> {
     return this.keys.findOne({ _id: keyId, subjectId });
+  }
+
+  /** Several wrapped subject keys by id, one `$in` seek. */
+  findKeys(keyIds: string[]): Promise<SubjectKeyDoc[]> {
+    return keyIds.length ? this.keys.find({ _id: { $in: keyIds } }).toArray() : Promise.resolve([]);
   }
 
   insertKey(doc: TenantInsert<SubjectKeyDoc>): Promise<SubjectKeyDoc> {

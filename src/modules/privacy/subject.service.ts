@@ -29,7 +29,7 @@ import {
   type SubjectValues,
   phoneEntry,
 } from './subject-rules.js';
-import { buildSubjectExport, subjectExportFileName, type SubjectExportInput, type SubjectExportV1 } from './subject-export.js';
+import { buildSubjectExport, subjectExportFileName, type ConsentExportEntry, type OptOutExportEntry, type SubjectExportInput, type SubjectExportV1 } from './subject-export.js';
 import { READABLE_FIELDS, type AccessAction, type AccessLogDoc, type AccessorRef, type DataSubjectDoc, type ReadableField, type SubjectField } from './subject.document.js';
 import type { SubjectRepository } from './subject.repository.js';
 
@@ -41,6 +41,8 @@ export interface SubjectServiceDeps {
   tenantName: (tenantId: string) => Promise<string>;
   /** The subject's data-subject requests, as its export lists them (dsr.service.ts). */
   requestsOf?: (tenantId: string, subject: DataSubjectDoc) => Promise<NonNullable<SubjectExportInput['requests']>>;
+  /** Consent history and opt-outs with receipts, from the consent module (wired in services.ts; it depends on this one). */
+  consentFacts?: (tenantId: string, subjectId: string) => Promise<{ consent: ConsentExportEntry[]; optOuts: OptOutExportEntry[] }>;
 }
 
 /** A subject as a caller sees it: only the personal fields that were read are set. */
@@ -302,6 +304,7 @@ export class SubjectService {
     if (doc.restriction && doc.sealed.restrictionReason) reason = (await this.openRaw(repo, doc, ['restrictionReason'])).restrictionReason ?? null;
     await this.recordReads(caller, repo, [doc._id], [...READABLE_FIELDS], 'subject_export', 'EXPORT');
     const log = await repo.accessLogOf(doc._id, null, 10_000);
+    const consent = (await this.deps.consentFacts?.(repo.tenantId, doc._id)) ?? { consent: [], optOuts: [] };
     const document = buildSubjectExport({
       exportedAt: new Date(),
       tenant: { id: repo.tenantId, name: await this.deps.tenantName(repo.tenantId) },
@@ -318,8 +321,8 @@ export class SubjectService {
       restriction: doc.restriction ? { since: doc.restriction.since, reason } : null,
       accessLog: log.map((entry) => ({ at: entry.at, actor: entry.actor, action: entry.action, purpose: entry.purpose })),
       requests: (await this.deps.requestsOf?.(repo.tenantId, doc)) ?? [],
-      consent: [],
-      optOuts: [],
+      consent: consent.consent,
+      optOuts: consent.optOuts,
     });
     return { document, fileName: subjectExportFileName(document) };
   }

@@ -1,0 +1,37 @@
+import type { CofferModule } from '../module.js';
+import { LEDGER_COLLECTION, LEDGER_HEADS_COLLECTION, PURPOSES_COLLECTION, SUPPRESSION_KEYS_COLLECTION, SUPPRESSIONS_COLLECTION } from './consent.document.js';
+import { ConsentResolver } from './consent.resolver.js';
+import { suppressionKeySealedData } from './consent.sealed-data.js';
+
+/**
+ * Consent: purposes and notices, the immutable chained consent ledger with signed receipts,
+ * opt-outs, the suppression list that outlives erasure, contact decisions, public unsubscribe
+ * and confirmation pages (docs/ARCHITECTURE.md §12).
+ */
+export const consentModule: CofferModule = {
+  name: 'consent',
+  resolvers: [ConsentResolver],
+  collections: [
+    { name: PURPOSES_COLLECTION, indexes: [{ key: { tenantId: 1, key: 1 }, name: 'tenant_key_unique', unique: true }] },
+    {
+      name: LEDGER_COLLECTION,
+      indexes: [
+        { key: { tenantId: 1, seq: 1 }, name: 'tenant_seq_unique', unique: true },
+        { key: { tenantId: 1, subjectId: 1, seq: -1 }, name: 'tenant_subject_seq' },
+        { key: { tenantId: 1, kind: 1, at: 1 }, name: 'tenant_kind_at' },
+        { key: { tenantId: 1, purposeId: 1 }, name: 'tenant_purpose' },
+      ],
+    },
+    // One head per tenant (`_id` head:<tenantId>): the _id index is all it needs.
+    { name: LEDGER_HEADS_COLLECTION, indexes: [] },
+    {
+      name: SUPPRESSIONS_COLLECTION,
+      indexes: [
+        { key: { tenantId: 1, entry: 1 }, name: 'tenant_entry_unique', unique: true },
+        { key: { tenantId: 1, hash: 1 }, name: 'tenant_hash' },
+      ],
+    },
+    { name: SUPPRESSION_KEYS_COLLECTION, indexes: [] },
+  ],
+  sealedData: [suppressionKeySealedData],
+};
