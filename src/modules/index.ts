@@ -38,7 +38,7 @@ export const moduleSealedData = (): SealedDataKind[] => MODULES.flatMap((m) => m
 
 /** Every collection holding tenant documents, with what deleteTenant does with them (module.ts CollectionSpec.tenantData). */
 export const tenantCollections = (): { name: string; tenantData: 'KEYS' | 'RECORDS' }[] =>
-  MODULES.flatMap((m) => m.collections.flatMap(({ name, tenantData }) => (tenantData ? [{ name, tenantData }] : [])));
+  MODULES.flatMap((m) => m.collections.flatMap(({ name, tenantData }) => (tenantData === 'GLOBAL' ? [] : [{ name, tenantData }])));
 
 /**
  * Creates every module's indexes; safe to run at each start (createIndexes is idempotent).

@@ -11,10 +11,11 @@ export interface CollectionSpec {
   /**
    * What deleteTenant does with the collection's documents of the deleted tenant (they carry
    * `tenantId`): KEYS (wrapped key material) are destroyed first, with the tenant's DEKs and
-   * audit key (crypto-shredding); RECORDS are purged afterwards. Absent: a global collection
-   * deleteTenant does not touch. Every collection holding tenant documents must say which.
+   * audit key (crypto-shredding); RECORDS are purged afterwards; GLOBAL: not per-tenant data
+   * (users, sessions, platform keys...) that deleteTenant does not touch. Required, so a new
+   * collection cannot be forgotten by tenant deletion: its module must say which it is.
    */
-  tenantData?: 'KEYS' | 'RECORDS';
+  tenantData: 'KEYS' | 'RECORDS' | 'GLOBAL';
 }
 
 /**

@@ -1,3 +1,4 @@
+import { mustPurpose, mustRecord } from '../consent/support.js';
 import type { JSONWebKeySet } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MasterKeyring } from '../../src/modules/keys/keyring.js';
@@ -64,6 +65,11 @@ async function populated(s: TestServer, name: string) {
     await s.gql<{ createApiKey: { apiKey: string } }>('mutation { createApiKey(input: { name: "ci", role: USER, prefixes: ["*"] }) { apiKey } }', {}, admin.accessToken),
   ).createApiKey.apiKey;
   expectOk(await s.gql('{ secrets { totalCount } }', {}, key));
+  // Consent data too (purposes, the ledger and its head, suppression entries and the suppression key), and a request.
+  await mustPurpose(s, owner, 'newsletter');
+  await mustRecord(s, owner, { subjectId: subject.id, purpose: 'newsletter', channel: 'EMAIL', granted: true, method: 'API' });
+  expectOk(await s.gql('mutation($s: ID!) { optOut(subjectId: $s, channel: EMAIL, reason: SUBJECT_REQUEST, source: API) { id } }', { s: subject.id }, owner.accessToken));
+  expectOk(await s.gql('mutation($i: CreateDataSubjectRequestInput!) { createDataSubjectRequest(input: $i) { id } }', { i: { subjectId: subject.id, type: 'ACCESS', receivedAt: new Date().toISOString() } }, owner.accessToken));
   return { owner, admin, subjectId: subject.id, key };
 }
 
@@ -112,9 +118,13 @@ describe('deleteTenant', () => {
 
     const deletion = expectOk(await server.gql<{ deleteTenant: Deletion }>(DELETE, { slug }, o.accessToken)).deleteTenant;
     expect(deletion).toMatchObject({ tenantId, state: 'DONE', requestedBy: o.userId, destroyedDekVersions: [1], destroyedAuditKey: true });
-    expect(deletion.destroyedWrappedKeys).toEqual([{ collection: 'subject_index_keys', count: 1 }, { collection: 'subject_keys', count: 1 }]);
+    expect(deletion.destroyedWrappedKeys).toEqual([
+      { collection: 'consent_suppression_keys', count: 1 },
+      { collection: 'subject_index_keys', count: 1 },
+      { collection: 'subject_keys', count: 1 },
+    ]);
     const removed = Object.fromEntries(deletion.recordsRemoved.map((r) => [r.collection, r.count]));
-    expect(removed).toMatchObject({ secrets: 1, data_subjects: 1, api_keys: 1, memberships: 2 });
+    expect(removed).toMatchObject({ secrets: 1, data_subjects: 1, api_keys: 1, memberships: 2, consent_purposes: 1, consent_ledger: 2, consent_suppressions: 1, data_subject_requests: 1 });
     expect(removed.audit_events).toBeGreaterThan(3);
 
     // The receipt verifies with the published keys and says the same.

@@ -7,7 +7,7 @@ export const authModule: CofferModule = {
   name: 'auth',
   resolvers: [AuthResolver],
   collections: [
-    { name: Collections.users, indexes: [{ key: { email: 1 }, name: 'email_unique', unique: true }] },
-    { name: Collections.sessions, indexes: [{ key: { userId: 1, createdAt: -1 }, name: 'user_created' }] },
+    { name: Collections.users, indexes: [{ key: { email: 1 }, name: 'email_unique', unique: true }], tenantData: 'GLOBAL' },
+    { name: Collections.sessions, indexes: [{ key: { userId: 1, createdAt: -1 }, name: 'user_created' }], tenantData: 'GLOBAL' },
   ],
 };

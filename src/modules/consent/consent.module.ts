@@ -12,7 +12,7 @@ export const consentModule: CofferModule = {
   name: 'consent',
   resolvers: [ConsentResolver],
   collections: [
-    { name: PURPOSES_COLLECTION, indexes: [{ key: { tenantId: 1, key: 1 }, name: 'tenant_key_unique', unique: true }] },
+    { name: PURPOSES_COLLECTION, indexes: [{ key: { tenantId: 1, key: 1 }, name: 'tenant_key_unique', unique: true }], tenantData: 'RECORDS' },
     {
       name: LEDGER_COLLECTION,
       indexes: [
@@ -21,17 +21,19 @@ export const consentModule: CofferModule = {
         { key: { tenantId: 1, kind: 1, at: 1 }, name: 'tenant_kind_at' },
         { key: { tenantId: 1, purposeId: 1 }, name: 'tenant_purpose' },
       ],
+      tenantData: 'RECORDS',
     },
     // One head per tenant (`_id` head:<tenantId>): the _id index is all it needs.
-    { name: LEDGER_HEADS_COLLECTION, indexes: [] },
+    { name: LEDGER_HEADS_COLLECTION, indexes: [], tenantData: 'RECORDS' },
     {
       name: SUPPRESSIONS_COLLECTION,
       indexes: [
         { key: { tenantId: 1, entry: 1 }, name: 'tenant_entry_unique', unique: true },
         { key: { tenantId: 1, hash: 1 }, name: 'tenant_hash' },
       ],
+      tenantData: 'RECORDS',
     },
-    { name: SUPPRESSION_KEYS_COLLECTION, indexes: [] },
+    { name: SUPPRESSION_KEYS_COLLECTION, indexes: [], tenantData: 'KEYS' },
   ],
   sealedData: [suppressionKeySealedData],
 };

@@ -7,7 +7,8 @@ export const tenantsModule: CofferModule = {
   name: 'tenants',
   resolvers: [TenantAdminResolver],
   collections: [
-    { name: Collections.tenants, indexes: [{ key: { slug: 1 }, name: 'slug_unique', unique: true }] },
+    // The tenant document itself stays as the deletion tombstone (its slug reserved).
+    { name: Collections.tenants, indexes: [{ key: { slug: 1 }, name: 'slug_unique', unique: true }], tenantData: 'GLOBAL' },
     {
       name: Collections.memberships,
       indexes: [
