@@ -3,7 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { expectOk, signUp, STRONG_PASSWORD, uniqueEmail } from '../support/auth.js';
 import { postGraphql } from '../support/http.js';
@@ -15,7 +15,8 @@ import { newJwtKeyPem, startServer, type TestServer } from '../support/server.js
  */
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
+/** How `npm start` / `npm run cli` run TypeScript: one node process with tsx as its loader (signals reach the app itself). */
+const NODE_TSX = ['--import', pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href];
 const LISTEN_TIMEOUT_MS = 120_000;
 const EXIT_TIMEOUT_MS = 20_000;
 
@@ -39,10 +40,10 @@ const tempDirs: string[] = [];
 
 /** `tsx src/main.ts` as `npm start` runs it, in `cwd` (the project root unless given). */
 function start(env: Record<string, string>, cwd = ROOT): Running {
-  const child = spawn(TSX, ['--tsconfig', path.join(ROOT, 'tsconfig.json'), path.join(ROOT, 'src/main.ts')], {
+  const child = spawn(process.execPath, [...NODE_TSX, path.join(ROOT, 'src/main.ts')], {
     cwd,
     // Only what the brief's user would have: no MONGODB_URI, no keys.
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), TSX_TSCONFIG_PATH: path.join(ROOT, 'tsconfig.json'), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Own process group, so cleanup can also reach tsx's node child and the database process.
     detached: true,
