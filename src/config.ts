@@ -48,6 +48,11 @@ export interface Config {
   rateLimit: { requestsPerMinute: number; authAttemptsPerMinute: number };
   secrets: { recoveryDays: number };
   keys: { reencryptionBatchSize: number; retireGraceSeconds: number };
+  /**
+   * Fault-injection knobs for the fault suite (test/faults/), refused in production: a pause
+   * after each recorded erasure step, so a test can kill the process between steps (0: none).
+   */
+  faults: { erasureStepDelayMs: number };
 }
 
 export class ConfigError extends Error {
@@ -134,6 +139,7 @@ const envSchema = z.object({
   SECRET_RECOVERY_DAYS: int(1, 365).default(30),
   REENCRYPTION_BATCH_SIZE: int(1, 10_000).default(100),
   KEY_RETIRE_GRACE_SECONDS: int(0, 3600).default(30),
+  FAULT_ERASURE_STEP_DELAY_MS: int(0, 60_000).default(0),
 });
 
 type Env = Record<string, string | undefined>;
@@ -184,6 +190,9 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   if (production) {
     for (const name of ['MONGODB_URI', 'VAULT_MASTER_KEYS', 'VAULT_ACTIVE_MASTER_KEY', 'JWT_PRIVATE_KEY']) {
       if (!cleaned[name]) problems.push(`${name}: required in production`);
+    }
+    if (Number(cleaned.FAULT_ERASURE_STEP_DELAY_MS ?? 0) > 0) {
+      problems.push('FAULT_ERASURE_STEP_DELAY_MS: a fault-injection setting for tests; not allowed in production');
     }
     if (cleaned.KEY_RETIRE_GRACE_SECONDS && Number(cleaned.KEY_RETIRE_GRACE_SECONDS) < 5) {
       problems.push('KEY_RETIRE_GRACE_SECONDS: at least 5 in production (a write in flight during a rotation must land before its key is retired)');
@@ -256,6 +265,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     },
     secrets: { recoveryDays: e.SECRET_RECOVERY_DAYS },
     keys: { reencryptionBatchSize: e.REENCRYPTION_BATCH_SIZE, retireGraceSeconds: e.KEY_RETIRE_GRACE_SECONDS },
+    faults: { erasureStepDelayMs: e.FAULT_ERASURE_STEP_DELAY_MS },
   };
 }
 

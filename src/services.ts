@@ -214,7 +214,7 @@ export async function createServices({ config, db, logger, sealedData = [], priv
     logger,
     signer: () => tokens.signingKey(),
     tenantsWithErasures: () => new SubjectErasureDirectory(db).tenantsWithErasures(),
-    afterStep: privacy.afterErasureStep,
+    afterStep: privacy.afterErasureStep ?? erasureStepDelay(config.faults.erasureStepDelayMs),
   });
 
   const services: Services = {
@@ -236,4 +236,10 @@ export async function createServices({ config, db, logger, sealedData = [], priv
   const secretPurge = new SecretPurgeJob({ db, audit, logger, recoveryDays: config.secrets.recoveryDays, leases });
   const housekeeping = new HousekeepingJob({ db, logger, leases });
   return { services, tokens, guard, passwords, reencryption, secretPurge, housekeeping };
+}
+
+/** FAULT_ERASURE_STEP_DELAY_MS (tests only; refused in production): a pause after each erasure step. */
+function erasureStepDelay(ms: number): ErasureStepHook | undefined {
+  if (ms <= 0) return undefined;
+  return () => new Promise<void>((resolve) => setTimeout(resolve, ms));
 }
