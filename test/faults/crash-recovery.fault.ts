@@ -8,11 +8,11 @@
 import { randomBytes } from 'node:crypto';
 import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { MongoClient, type Db } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { verifyReceipt } from '../../src/modules/privacy/erasure-receipt.js';
 import { STRONG_PASSWORD, uniqueEmail } from '../support/auth.js';
 import { newJwtKeyPem } from '../support/server.js';
-import { crash, databaseUri, freshDbName, inParallel, killAll, output, sleep, spawnTsx, startServerProcess, waitFor, type ServerProcess } from './support.js';
+import { crash, databaseUri, freshDbName, inParallel, killAll, output, spawnTsx, startServerProcess, waitFor, type ServerProcess } from './support.js';
 
 const clients: MongoClient[] = [];
 afterAll(async () => {
@@ -141,4 +141,156 @@ describe('kill -9 during tenant re-encryption', () => {
     expect(events).toBe(1);
     await crash(second);
   }, 200_000);
+});
+
+describe('kill -9 during master-key re-wrap (the CLI rewrap-keys)', () => {
+  it('killed partway through many tenants, a second run finishes; the server then starts with the new master key alone and every secret opens', async () => {
+    const dbName = freshDbName('rewrap');
+    const env = serverEnv(dbName);
+    const db = await openDb(dbName);
+    const server = await startServerProcess(env);
+    const TENANTS = 40;
+    const owners = await inParallel(Array.from({ length: TENANTS }, (_, i) => i), 4, async (i) => {
+      const owner = await signUp(server, `Rewrap ${i}`);
+      await seedSecret(server, owner, `rewrap/t${i}`, 2);
+      return owner;
+    });
+    server.child.kill('SIGTERM');
+    await server.exited;
+
+    const oldKeys = env.VAULT_MASTER_KEYS!;
+    const rotatedEnv = { ...env, NODE_ENV: 'test', VAULT_MASTER_KEYS: `${oldKeys},t2:${masterKey()}`, VAULT_ACTIVE_MASTER_KEY: 't2' };
+    const keys = db.collection<ReencryptionDoc>('tenant_keys');
+    const total = await keys.countDocuments({});
+    expect(total).toBeGreaterThanOrEqual(TENANTS);
+    const onNewKey = () => keys.countDocuments({ 'auditKey.masterKeyId': 't2' });
+
+    const killed = spawnTsx('src/cli/index.ts', ['rewrap-keys'], rotatedEnv);
+    const partway = await waitFor(async () => {
+      const moved = await onNewKey();
+      if (moved === total) throw new Error('rewrap-keys finished before the kill: make it longer');
+      return moved > 0 ? moved : undefined;
+    }, 60_000, () => output(killed), killed, 5);
+    await crash(killed);
+    const atKill = await onNewKey();
+    expect(atKill).toBeLessThan(total);
+
+    const again = spawnTsx('src/cli/index.ts', ['rewrap-keys'], rotatedEnv);
+    const exit = await again.exited;
+    expect(exit, output(again)).toEqual({ code: 0, signal: null });
+    console.log(`rewrap-keys: killed with ${partway}/${total} tenants moved (${atKill} at exit); the second run moved the rest`);
+    expect(again.stdout.join('\n')).toMatch(/^ {2}t1: 0 wrapped keys \(unused: can be removed\)$/m);
+    expect(await onNewKey()).toBe(total);
+    // Every live wrapped DEK is under t2 too.
+    for (const doc of await keys.find({}).toArray()) {
+      for (const dek of doc.deks) if (dek.retiredAt === null) expect(dek.masterKeyId).toBe('t2');
+    }
+
+    // The old master key is gone from the keyring: the server starts (it refuses when a stored key needs a missing master key).
+    const newOnly = { ...env, VAULT_MASTER_KEYS: rotatedEnv.VAULT_MASTER_KEYS.split(',')[1]!, VAULT_ACTIVE_MASTER_KEY: 't2' };
+    const restarted = await startServerProcess(newOnly);
+    await inParallel(owners, 4, async (owner, i) => {
+      await expectEveryVersionOpens(restarted, owner, [`rewrap/t${i}`], 2);
+      await expectAuditChainValid(restarted, owner);
+    });
+    // Each tenant's re-wrap is audited once (a re-wrap killed before its audit event is the gap to look for).
+    const audited = await db.collection('audit_events').distinct('tenantId', { action: 'key.master_rewrapped' });
+    const unaudited = owners.filter((o) => !audited.includes(o.tenantId)).map((o) => o.tenantId);
+    expect(unaudited, 'tenants re-wrapped without a key.master_rewrapped event').toEqual([]);
+    await crash(restarted);
+  }, 200_000);
+});
+
+interface SubjectDoc {
+  _id: string;
+  status: string;
+  erasure?: { state: string } | null;
+}
+
+const ERASE = 'mutation($id: ID!) { eraseSubject(subjectId: $id, reason: CONSENT_WITHDRAWN) { state receipt } }';
+const RECEIPT = 'query($id: ID!) { erasureReceipt(subjectId: $id) { subjectId tombstoneId state erasedAt receipt } }';
+
+describe('kill -9 during subject erasure', () => {
+  /** Where each subject's erasure is killed: after the step named (the server pauses there, FAULT_ERASURE_STEP_DELAY_MS). */
+  const KILL_AT = ['KEY_DESTROYED', 'INDEX_REMOVED', 'RECORDS_SCRUBBED', 'VERIFIED'] as const;
+
+  it('killed between every pair of steps, the restarted server completes each erasure: lookups find nothing, receipts verify, nothing half-done', async () => {
+    const dbName = freshDbName('erase');
+    const env = serverEnv(dbName, { FAULT_ERASURE_STEP_DELAY_MS: '1500' });
+    const db = await openDb(dbName);
+    let server = await startServerProcess(env);
+    const owner = await signUp(server, 'Erasure Co');
+    const people = KILL_AT.map((step, i) => ({
+      step,
+      input: {
+        externalId: `crash-${i}`,
+        email: `ada.${i}@example.net`,
+        phone: '+1 202-555-0143',
+        fullName: `Ada Lovelace ${i}`,
+        attributes: { tier: `gold-${i}` },
+        identities: [{ label: 'badge', value: `badge-${i}` }],
+      },
+    }));
+    const ids: string[] = [];
+    for (const person of people) {
+      const res = await server.gql<{ createDataSubject: { id: string } }>('mutation($input: CreateDataSubjectInput!) { createDataSubject(input: $input) { id } }', { input: person.input }, owner.token);
+      expect(res.errors, JSON.stringify(res.errors)).toBeUndefined();
+      ids.push(res.data!.createDataSubject.id);
+    }
+    const subjects = db.collection<SubjectDoc>('data_subjects');
+    const stateOf = async (id: string) => (await subjects.findOne({ _id: id }))?.erasure?.state;
+
+    // One erasure per server life: started, then the server is killed once it has recorded the chosen step.
+    for (const [i, person] of people.entries()) {
+      void server.gql(ERASE, { id: ids[i] }, owner.token).catch(() => undefined); // its answer dies with the server
+      await waitFor(async () => ((await stateOf(ids[i]!)) === person.step ? true : undefined), 60_000, () => output(server), server, 20);
+      await crash(server);
+      expect(await stateOf(ids[i]!), 'the kill landed on the chosen step').toBe(person.step);
+      server = await startServerProcess(env); // resumes every unfinished erasure at start
+    }
+    const restartedAt = Date.now();
+    await waitFor(async () => ((await subjects.countDocuments({ _id: { $in: ids }, status: 'ERASED' })) === ids.length ? true : undefined), 90_000, () => output(server), server, 250);
+    console.log(`erasure: ${ids.length} erasures killed after ${KILL_AT.join(', ')}; all done ${Date.now() - restartedAt} ms after the last restart (1.5 s pause per step)`);
+
+    const jwks = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json()) as JSONWebKeySet;
+    for (const [i, id] of ids.entries()) {
+      const receipt = await server.gql<{ erasureReceipt: { state: string; receipt: string; tombstoneId: string } }>(RECEIPT, { id }, owner.token);
+      expect(receipt.errors, JSON.stringify(receipt.errors)).toBeUndefined();
+      expect(receipt.data!.erasureReceipt.state).toBe('DONE');
+      const verified = await verifyReceipt(receipt.data!.erasureReceipt.receipt, createLocalJWKSet(jwks));
+      expect(verified.payload).toMatchObject({ tombstoneId: id, tenantId: owner.tenantId });
+      expect(verified.payload.checks.every((c) => c.passed)).toBe(true);
+      // Erasing again returns the same receipt: no second erasure, no new state.
+      const again = await server.gql<{ eraseSubject: { state: string; receipt: string } }>(ERASE, { id }, owner.token);
+      expect(again.data?.eraseSubject.receipt).toBe(receipt.data!.erasureReceipt.receipt);
+      // Lookups by every former identifier find nothing.
+      for (const filter of [{ email: people[i]!.input.email }, { externalId: people[i]!.input.externalId }, { phone: people[i]!.input.phone }, { identity: people[i]!.input.identities[0] }]) {
+        const found = await server.gql<{ dataSubjects: { edges: unknown[] } }>('query($f: DataSubjectFilter, $p: String!) { dataSubjects(filter: $f, purpose: $p) { edges { node { id } } } }', { f: filter, p: 'support' }, owner.token);
+        expect(found.errors, JSON.stringify(found.errors)).toBeUndefined();
+        expect(found.data!.dataSubjects.edges, JSON.stringify(filter)).toEqual([]);
+      }
+      const read = await server.gql<{ dataSubject: { email: string | null } | null }>('query($id: ID!) { dataSubject(id: $id, purpose: "support") { email fullName } }', { id }, owner.token);
+      expect(read.data?.dataSubject?.email ?? null).toBeNull();
+    }
+    // Nothing half-done in storage: no subject key, no access-log entry, no sealed field, no plan left running.
+    expect(await db.collection('subject_keys').countDocuments({ subjectId: { $in: ids } })).toBe(0);
+    expect(await db.collection('data_access_log').countDocuments({ subjectId: { $in: ids } })).toBe(0);
+    for (const doc of await db.collection('data_subjects').find({ _id: { $in: ids as never[] } }).toArray()) {
+      expect(doc.status).toBe('ERASED');
+      expect(doc.sealed).toEqual({});
+      expect(doc.lookup).toEqual([]);
+      expect(doc.erasure.formerLookup).toBeUndefined();
+      expect(doc.erasure.sample).toBeUndefined();
+    }
+    expect(await db.collection('audit_events').countDocuments({ tenantId: owner.tenantId, action: 'subject.erased' })).toBe(ids.length);
+    expect(await db.collection('audit_events').countDocuments({ tenantId: owner.tenantId, action: 'subject.erasure_started' })).toBe(ids.length);
+    await expectAuditChainValid(server, owner);
+    await crash(server);
+  }, 240_000);
+
+  // TODO(retention, consent): a retention purge and consent records are being built in parallel.
+  // When they land, add here: kill -9 during a retention purge run (restart; the purge finishes,
+  // nothing past its retention survives, nothing within it is gone), and consent records of an
+  // erased subject are gone too. Not faked before they exist.
+  it.todo('kill -9 during a retention purge (add when the retention purge exists)');
 });
