@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { GraphQLError } from 'graphql';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
@@ -15,14 +16,15 @@ import type { Db } from 'mongodb';
 import type { Config } from './config.js';
 import { ensureIndexes } from './modules/index.js';
 import { buildContext, type Context } from './graphql/context.js';
-import { maskError, withoutSuggestions } from './graphql/errors.js';
+import { DATABASE_UNAVAILABLE, maskError, withoutSuggestions } from './graphql/errors.js';
 import { buildServedSchema } from './graphql/schema.js';
 import { formatValidationError, knownOperationTypes } from './graphql/validation.js';
 import type { Logger } from './logger.js';
 import { currentRequestId, runWithRequestId } from './request-context.js';
 import { createServices, type PrivacyOptions } from './services.js';
 import type { SealedDataKind } from './modules/keys/sealed-data.js';
-import { AppError } from './errors.js';
+import { AppError, ErrorCode } from './errors.js';
+import { isDatabaseUnavailable } from './db/mongo-errors.js';
 import { Throttle } from './modules/auth/throttle.js';
 import { consentPages } from './modules/consent/consent-pages.js';
 
@@ -173,7 +175,16 @@ export async function createApp({ config, db, logger, sealedData, privacy }: App
       next();
     },
     express.json({ limit: config.bodyLimit }),
-    expressMiddleware(apollo, { context: ({ req }) => buildContext(req, { tokens, guard, services, logger }) }),
+    expressMiddleware(apollo, {
+      context: ({ req }) =>
+        buildContext(req, { tokens, guard, services, logger }).catch((error: unknown) => {
+          // Checking the token's session needs the database: when it is down the request is not
+          // unauthenticated but unanswerable for now (HTTP 503, SERVICE_UNAVAILABLE).
+          if (!isDatabaseUnavailable(error)) throw error;
+          logger.warn({ err: error, requestId: currentRequestId() }, 'database unavailable while authenticating a request');
+          throw new GraphQLError(DATABASE_UNAVAILABLE, { extensions: { code: ErrorCode.SERVICE_UNAVAILABLE, http: { status: 503 } } });
+        }),
+    }),
   );
   app.use((_req, res) => {
     res.status(404).json(graphqlErrorBody(res, 'NOT_FOUND', 'Not found'));

@@ -51,6 +51,11 @@ export interface Config {
   retention: { sweepIntervalMinutes: number };
   /** Where the public unsubscribe and confirmation pages are served (no trailing slash). */
   unsubscribeBaseUrl: string;
+  /**
+   * Fault-injection knobs for the fault suite (test/faults/), refused in production: a pause
+   * after each recorded erasure step, so a test can kill the process between steps (0: none).
+   */
+  faults: { erasureStepDelayMs: number };
 }
 
 export class ConfigError extends Error {
@@ -142,6 +147,7 @@ const envSchema = z.object({
     .string()
     .regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'must be an http(s) URL without query or fragment (e.g. https://coffer.example.com)')
     .default('http://localhost:4000'),
+  FAULT_ERASURE_STEP_DELAY_MS: int(0, 60_000).default(0),
 });
 
 type Env = Record<string, string | undefined>;
@@ -192,6 +198,9 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   if (production) {
     for (const name of ['MONGODB_URI', 'VAULT_MASTER_KEYS', 'VAULT_ACTIVE_MASTER_KEY', 'JWT_PRIVATE_KEY']) {
       if (!cleaned[name]) problems.push(`${name}: required in production`);
+    }
+    if (Number(cleaned.FAULT_ERASURE_STEP_DELAY_MS ?? 0) > 0) {
+      problems.push('FAULT_ERASURE_STEP_DELAY_MS: a fault-injection setting for tests; not allowed in production');
     }
     if (cleaned.KEY_RETIRE_GRACE_SECONDS && Number(cleaned.KEY_RETIRE_GRACE_SECONDS) < 5) {
       problems.push('KEY_RETIRE_GRACE_SECONDS: at least 5 in production (a write in flight during a rotation must land before its key is retired)');
@@ -266,6 +275,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     keys: { reencryptionBatchSize: e.REENCRYPTION_BATCH_SIZE, retireGraceSeconds: e.KEY_RETIRE_GRACE_SECONDS },
     retention: { sweepIntervalMinutes: e.RETENTION_SWEEP_INTERVAL_MINUTES },
     unsubscribeBaseUrl: e.UNSUBSCRIBE_BASE_URL.replace(/\/+$/, ''),
+    faults: { erasureStepDelayMs: e.FAULT_ERASURE_STEP_DELAY_MS },
   };
 }
 

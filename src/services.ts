@@ -251,7 +251,7 @@ export async function createServices({ config, db, logger, sealedData = [], priv
     logger,
     signer: () => tokens.signingKey(),
     tenantsWithErasures: () => new SubjectErasureDirectory(db).tenantsWithErasures(),
-    afterStep: privacy.afterErasureStep,
+    afterStep: privacy.afterErasureStep ?? erasureStepDelay(config.faults.erasureStepDelayMs),
     suppressionEntriesKept: (tenantId, subjectId) => consent.suppressionEntriesKept(tenantId, subjectId),
   });
   // Data-subject requests and retention (privacy): same keys, the export and the erasure above.
@@ -298,4 +298,10 @@ export async function createServices({ config, db, logger, sealedData = [], priv
   const housekeeping = new HousekeepingJob({ db, logger, leases });
   const retentionSweep = new RetentionSweepJob({ retention, logger, leases, intervalMs: config.retention.sweepIntervalMinutes * 60_000 });
   return { services, tokens, guard, passwords, reencryption, secretPurge, housekeeping, retentionSweep };
+}
+
+/** FAULT_ERASURE_STEP_DELAY_MS (tests only; refused in production): a pause after each erasure step. */
+function erasureStepDelay(ms: number): ErasureStepHook | undefined {
+  if (ms <= 0) return undefined;
+  return () => new Promise<void>((resolve) => setTimeout(resolve, ms));
 }

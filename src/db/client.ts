@@ -1,9 +1,17 @@
 import { MongoClient, type Db } from 'mongodb';
 
+/**
+ * How long an operation waits for a reachable server before it fails (a request then answers
+ * SERVICE_UNAVAILABLE, see graphql/errors.ts): short, so a database outage fails requests fast
+ * instead of holding them (README "Reliability").
+ */
+export const SERVER_SELECTION_TIMEOUT_MS = 3_000;
+
 /** Connects the official driver; fails within seconds when the server is unreachable. */
 export async function connectMongo(uri: string, dbName: string): Promise<{ client: MongoClient; db: Db }> {
   const client = new MongoClient(uri, {
-    serverSelectionTimeoutMS: 10_000,
+    serverSelectionTimeoutMS: SERVER_SELECTION_TIMEOUT_MS,
+    connectTimeoutMS: SERVER_SELECTION_TIMEOUT_MS,
     appName: 'coffer',
   });
   await client.connect();

@@ -1,4 +1,5 @@
 import type { GraphQLFormattedError } from 'graphql';
+import { isDatabaseUnavailable } from '../db/mongo-errors.js';
 import { AppError, ErrorCode } from '../errors.js';
 
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
@@ -145,6 +146,15 @@ export function maskError(
     return { ...formatted, extensions: { ...extensions, code: ErrorCode.BAD_USER_INPUT } };
   }
   onInternal(original);
+  // The database is down or unreachable: the client may retry, nothing is wrong with its request.
+  if (isDatabaseUnavailable(original)) {
+    return {
+      message: DATABASE_UNAVAILABLE,
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { code: ErrorCode.SERVICE_UNAVAILABLE },
+    };
+  }
   return {
     message: 'Internal server error',
     locations: formatted.locations,
@@ -152,6 +162,8 @@ export function maskError(
     extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
   };
 }
+
+export const DATABASE_UNAVAILABLE = 'The service is temporarily unavailable (database not reachable); try again shortly';
 
 /** graphql-js 16's last error when a request's variables hold more than 50 coercion errors. */
 const TOO_MANY_VARIABLE_ERRORS = 'Too many errors processing variables, error limit reached. Execution aborted.';

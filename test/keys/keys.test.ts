@@ -411,6 +411,25 @@ describe('master key rotation', () => {
     for (const [chain, key] of auditKeys) expect((await after.auditKey(chain)).equals(key)).toBe(true);
   });
 
+  it('a re-wrap stopped between storing a tenant\'s keys and auditing it is audited by the next run (regression: it was never audited)', async () => {
+    const db = freshDb();
+    const m1 = masterKey('m1');
+    const keys = keyService(db, new MasterKeyring([m1], 'm1'));
+    for (const tenantId of ['tenant-a', 'tenant-b']) await keys.activeDek(tenantId);
+    // The process dies right after the first tenant's keys are stored (its audit append never lands).
+    const dying: AuditSink = { append: () => Promise.reject(new Error('killed')) };
+    const during = new MasterKeyring([masterKey('m2'), m1], 'm2');
+    await expect(keyService(db, during, dying).rewrapAll(user)).rejects.toThrow('killed');
+    const audit = new RecordingAudit();
+    const result = await keyService(db, during, audit).rewrapAll(user);
+    expect(result.rewrapped).toBe(2); // the tenant not reached before the stop (its DEK and audit key) ...
+    const audited = audit.events.map((e) => [e.tenantId, (e.details as { rewrapped: number }).rewrapped]);
+    // ... and the one stopped before its event: every tenant audited once, with its own count.
+    expect(audited.sort()).toEqual([['tenant-a', 2], ['tenant-b', 2]]);
+    expect(await keyService(db, during, audit).rewrapAll(user)).toEqual({ tenants: 2, rewrapped: 0 });
+    expect(audit.events).toHaveLength(2);
+  });
+
   it('refuses to start when stored keys need a master key the ring lacks, naming it', async () => {
     const db = freshDb();
     const m1 = masterKey('m1');

@@ -325,3 +325,18 @@ describe('numeric variables', () => {
     expect(load(validEnv({ RATE_LIMIT_PER_MINUTE: ' 42 ' })).rateLimit.requestsPerMinute).toBe(42);
   });
 });
+
+describe('fault-injection settings', () => {
+  it('refuses FAULT_ERASURE_STEP_DELAY_MS in production, allows it outside it, and defaults to 0', () => {
+    const prod = {
+      NODE_ENV: 'production',
+      MONGODB_URI: 'mongodb://db:27017/coffer',
+      VAULT_MASTER_KEYS: `k1:${Buffer.alloc(32, 1).toString('base64')}`,
+      VAULT_ACTIVE_MASTER_KEY: 'k1',
+      JWT_PRIVATE_KEY: generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    };
+    expect(() => loadConfig({ ...prod, FAULT_ERASURE_STEP_DELAY_MS: '200' }, { warn: () => {} })).toThrow(/FAULT_ERASURE_STEP_DELAY_MS: .*not allowed in production/);
+    expect(loadConfig(prod, { warn: () => {} }).faults.erasureStepDelayMs).toBe(0);
+    expect(loadConfig({ ...prod, NODE_ENV: 'test', FAULT_ERASURE_STEP_DELAY_MS: '200' }, { warn: () => {} }).faults.erasureStepDelayMs).toBe(200);
+  });
+});

@@ -64,9 +64,20 @@ export interface TenantKeyDoc extends TenantDocument {
   deks: DekDoc[];
   auditKey: WrappedKeyDoc;
   reencryption: ReencryptionDoc;
+  /**
+   * A master-key re-wrap stored with its keys but not yet audited (`key.master_rewrapped`):
+   * set in the same write as the re-wrapped keys, removed once the event is appended, so a
+   * re-wrap killed in between is audited by the next run instead of never.
+   */
+  rewrapAudit?: RewrapAudit | null;
   revision: number;
   createdAt: Date;
   updatedAt: Date;
+}
+
+export interface RewrapAudit {
+  masterKeyId: string;
+  rewrapped: number;
 }
 
 export const IDLE_REENCRYPTION: ReencryptionDoc = {
@@ -131,12 +142,20 @@ export class TenantKeyRepository {
   }
 
   /** Replaces the wrapped key material if the document is still at `revision`. */
-  async setWrappedKeys(doc: TenantKeyDoc, deks: DekDoc[], auditKey: WrappedKeyDoc): Promise<boolean> {
+  async setWrappedKeys(doc: TenantKeyDoc, deks: DekDoc[], auditKey: WrappedKeyDoc, rewrapAudit: RewrapAudit): Promise<boolean> {
     const result = await this.keys.updateOne(
       { _id: doc._id, tenantId: doc.tenantId, revision: doc.revision },
-      { $set: { deks, auditKey, updatedAt: new Date() }, $inc: { revision: 1 } },
+      { $set: { deks, auditKey, rewrapAudit, updatedAt: new Date() }, $inc: { revision: 1 } },
     );
     return result.matchedCount === 1;
+  }
+
+  /** The re-wrap's audit event is appended: forget it (unless a newer re-wrap replaced it meanwhile). */
+  async clearRewrapAudit(tenantId: string, audited: RewrapAudit): Promise<void> {
+    await this.keys.updateOne(
+      { _id: tenantId, tenantId, 'rewrapAudit.masterKeyId': audited.masterKeyId, 'rewrapAudit.rewrapped': audited.rewrapped },
+      { $set: { rewrapAudit: null } },
+    );
   }
 
   /** Takes the re-encryption lease if it is free, expired or already `owner`'s; returns the document when taken. */

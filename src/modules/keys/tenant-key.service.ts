@@ -16,6 +16,7 @@ import {
   toBuffer,
   type DekDoc,
   type ReencryptionState,
+  type RewrapAudit,
   type TenantKeyDoc,
   type WrappedKeyDoc,
 } from './tenant-key.repository.js';
@@ -235,16 +236,18 @@ export class TenantKeyService {
     let rewrapped = 0;
     for await (const doc of this.allDocs()) {
       tenants++;
-      const count = await this.rewrapTenant(doc);
-      if (count === 0) continue;
+      const { count, unaudited } = await this.rewrapTenant(doc);
       rewrapped += count;
+      // Also a re-wrap an earlier run stored but was stopped before auditing (see TenantKeyDoc.rewrapAudit).
+      if (!unaudited) continue;
       await this.deps.audit?.append(
         auditEvent('key.master_rewrapped', {
           caller: { tenantId: doc.tenantId, actor },
           resource: { id: doc.tenantId },
-          details: { masterKeyId: this.deps.keyring.activeId, rewrapped: count },
+          details: { masterKeyId: unaudited.masterKeyId, rewrapped: unaudited.rewrapped },
         }),
       );
+      await this.repo.clearRewrapAudit(doc.tenantId, unaudited);
     }
     this.deps.logger.info({ event: 'key.master_rewrapped', tenants, rewrapped, masterKeyId: this.deps.keyring.activeId }, 'tenant keys re-wrapped');
     return { tenants, rewrapped };
@@ -359,15 +362,18 @@ export class TenantKeyService {
   }
 
   /** Moves one tenant's live wrapped keys to the active master key; returns how many moved. */
-  private async rewrapTenant(first: TenantKeyDoc): Promise<number> {
+  /** Re-wraps a tenant's keys under the active master key; returns how many moved and the re-wrap still to audit. */
+  private async rewrapTenant(first: TenantKeyDoc): Promise<{ count: number; unaudited: RewrapAudit | null }> {
     let doc: TenantKeyDoc | null = first;
     for (let attempt = 0; doc && attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const plan = this.rewrapPlan(doc);
-      if (plan.count === 0) return 0;
-      if (await this.repo.setWrappedKeys(doc, plan.deks, plan.auditKey)) return plan.count;
+      if (plan.count === 0) return { count: 0, unaudited: doc.rewrapAudit ?? null };
+      const pending = doc.rewrapAudit?.masterKeyId === this.deps.keyring.activeId ? doc.rewrapAudit.rewrapped : 0;
+      const unaudited: RewrapAudit = { masterKeyId: this.deps.keyring.activeId, rewrapped: pending + plan.count };
+      if (await this.repo.setWrappedKeys(doc, plan.deks, plan.auditKey, unaudited)) return { count: plan.count, unaudited };
       doc = await this.repo.find(doc._id);
     }
-    if (!doc) return 0;
+    if (!doc) return { count: 0, unaudited: null };
     throw new Error(`tenant ${first._id}: key document kept changing; run rewrap again`);
   }
 

@@ -1,0 +1,223 @@
+/**
+ * The database goes away under load and comes back: a separate embedded FerretDB (its own
+ * temp directory, stopped and started again on the same data) behind a TCP front on a fixed
+ * port, so the app always dials the same address. The app runs in this process on it.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import type { MongoClient } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp, type CofferApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { connectMongo } from '../../src/db/client.js';
+import type { ResolvedDatabase } from '../../src/db/engine.js';
+import { startFerretDb } from '../../src/db/ferretdb.js';
+import { createLogger } from '../../src/logger.js';
+import { STRONG_PASSWORD, uniqueEmail } from '../support/auth.js';
+import { testEnv } from '../support/server.js';
+import { gqlAt, inParallel, ROOT, sleep } from './support.js';
+
+/** A FerretDB on `dataDir` behind a listener on one port that is closed while the database is down. */
+class StoppableDatabase {
+  private engine: ResolvedDatabase | undefined;
+  private front: net.Server | undefined;
+  private readonly sockets = new Set<net.Socket>();
+  port = 0;
+
+  constructor(private readonly dataDir: string) {}
+
+  get uri(): string {
+    return `mongodb://127.0.0.1:${this.port}/`;
+  }
+
+  async start(): Promise<void> {
+    this.engine = await startFerretDb({ dbName: 'outage', persistentDir: this.dataDir, projectRoot: ROOT, log: () => {} });
+    const upstream = new URL(this.engine.uri);
+    const front = net.createServer((client) => {
+      const server = net.connect(Number(upstream.port), upstream.hostname);
+      for (const socket of [client, server]) {
+        this.sockets.add(socket);
+        socket.on('close', () => this.sockets.delete(socket));
+        socket.on('error', () => {
+          client.destroy();
+          server.destroy();
+        });
+      }
+      client.pipe(server).pipe(client);
+    });
+    await new Promise<void>((resolve, reject) => {
+      front.once('error', reject);
+      front.listen(this.port, '127.0.0.1', () => resolve());
+    });
+    this.port = (front.address() as net.AddressInfo).port;
+    this.front = front;
+  }
+
+  /** The engine process stops (SIGTERM, as an operator would); the port refuses connections. */
+  async stop(): Promise<void> {
+    const front = this.front;
+    this.front = undefined;
+    const closed = front ? new Promise<void>((resolve) => front.close(() => resolve())) : Promise.resolve();
+    await this.engine?.stop();
+    this.engine = undefined;
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+  }
+}
+
+const LOAD_WORKERS = 4;
+const FAIL_FAST_LIMIT_MS = 10_000;
+
+interface Outcome {
+  startedAt: number;
+  ms: number;
+  ok: boolean;
+  code: string | null;
+  httpStatus: number;
+  name?: string;
+}
+
+let dataDir: string;
+let database: StoppableDatabase;
+let client: MongoClient;
+let app: CofferApp;
+let url: string;
+const logs: string[] = [];
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+
+beforeAll(async () => {
+  process.on('unhandledRejection', onUnhandled);
+  dataDir = mkdtempSync(path.join(tmpdir(), 'coffer-faults-outage-'));
+  database = new StoppableDatabase(dataDir);
+  await database.start();
+  const config = loadConfig(testEnv({ LOG_LEVEL: 'info', SESSION_REVOCATION_CHECK_SECONDS: '1' }), { warn: () => {} });
+  const logger = createLogger(config.logLevel, new Writable({ write(chunk: Buffer, _enc, done) { logs.push(chunk.toString('utf8')); done(); } }));
+  const connected = await connectMongo(database.uri, 'coffer_outage');
+  client = connected.client;
+  app = await createApp({ config, db: connected.db, logger });
+  url = (await app.listen(0, '127.0.0.1')).url;
+}, 240_000);
+
+afterAll(async () => {
+  process.off('unhandledRejection', onUnhandled);
+  await app?.close().catch(() => {});
+  await client?.close().catch(() => {});
+  await database?.stop().catch(() => {});
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function readyz(): Promise<number> {
+  return (await fetch(`${url}/readyz`)).status;
+}
+
+describe('the database stops under load and comes back', () => {
+  it('requests fail fast with SERVICE_UNAVAILABLE, /readyz says 503, the process stays up; afterwards requests succeed without a restart and no acknowledged write is lost', async () => {
+    const signed = await gqlAt<{ signUp: { accessToken: string } }>(url, 'mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }', {
+      input: { email: uniqueEmail('outage'), password: STRONG_PASSWORD, tenantName: 'Outage Co' },
+    });
+    expect(signed.errors, JSON.stringify(signed.errors)).toBeUndefined();
+    const token = signed.data!.signUp.accessToken;
+
+    const outcomes: Outcome[] = [];
+    let counter = 0;
+    let running = true;
+    const worker = async (w: number) => {
+      while (running) {
+        const name = `load/w${w}/s${counter++}`;
+        const startedAt = Date.now();
+        let outcome: Outcome;
+        try {
+          const res = await gqlAt<{ createSecret: { name: string } }>(url, 'mutation($input: CreateSecretInput!) { createSecret(input: $input) { name version } }', { input: { name, value: `value of ${name}` } }, token);
+          const ok = !res.errors && res.data?.createSecret.name === name;
+          outcome = { startedAt, ms: Date.now() - startedAt, ok, code: res.errors?.[0]?.extensions.code ?? null, httpStatus: res.status, name };
+        } catch (error) {
+          // No HTTP answer at all (connection refused or reset): recorded, and it fails the test below.
+          outcome = { startedAt, ms: Date.now() - startedAt, ok: false, code: `NO_RESPONSE: ${String(error)}`, httpStatus: 0, name };
+        }
+        outcomes.push(outcome);
+        const { ok } = outcome;
+        await sleep(ok ? 40 : 100); // a steady load, and a client backing off a little on failure
+      }
+    };
+    const load = Promise.all(Array.from({ length: LOAD_WORKERS }, (_, w) => worker(w)));
+
+    let stoppedAt = 0, downAt = 0, restartAt = 0, upAt = 0, recoveredAt = 0;
+    try {
+      await sleep(2_000);
+      expect(await readyz()).toBe(200);
+      stoppedAt = Date.now();
+      await database.stop();
+      downAt = Date.now();
+
+      // While down: /readyz answers 503 within its own 2 s limit.
+      const readyStarted = Date.now();
+      expect(await readyz()).toBe(503);
+      expect(Date.now() - readyStarted).toBeLessThan(FAIL_FAST_LIMIT_MS);
+      await sleep(8_000); // long enough for session caches to lapse and for any hung request to show
+
+      restartAt = Date.now();
+      await database.start();
+      upAt = Date.now();
+      // Back without a restart of the app: the first success after the database is up.
+      while (Date.now() - upAt < 30_000) {
+        const latest = outcomes.filter((o) => o.startedAt >= upAt && o.ok);
+        if (latest.length) {
+          recoveredAt = Math.min(...latest.map((o) => o.startedAt + o.ms));
+          break;
+        }
+        await sleep(50);
+      }
+      await sleep(2_000);
+    } finally {
+      running = false;
+      await load;
+    }
+    expect(recoveredAt, 'no request succeeded after the database came back').toBeGreaterThan(0);
+    expect(await readyz()).toBe(200);
+
+    const during = outcomes.filter((o) => o.startedAt >= downAt && o.startedAt + o.ms <= restartAt);
+    const failedDuring = during.filter((o) => !o.ok);
+    const worstMs = Math.max(...outcomes.map((o) => o.ms));
+    const codes = [...new Set(failedDuring.map((o) => o.code))];
+    const report = {
+      requests: outcomes.length,
+      acknowledged: outcomes.filter((o) => o.ok).length,
+      stopMs: downAt - stoppedAt,
+      failedWhileDown: failedDuring.length,
+      codesWhileDown: codes,
+      httpStatusesWhileDown: [...new Set(failedDuring.map((o) => o.httpStatus))],
+      slowestWhileDownMs: Math.max(0, ...during.map((o) => o.ms)),
+      medianFailMs: median(failedDuring.map((o) => o.ms)),
+      restartMs: upAt - restartAt,
+      recoveryAfterUpMs: recoveredAt - upAt,
+      worstMs,
+    };
+    console.log(`database outage: ${JSON.stringify(report)}`);
+    expect(failedDuring.length).toBeGreaterThan(0);
+    expect(codes, JSON.stringify(failedDuring.slice(0, 5))).toEqual(['SERVICE_UNAVAILABLE']);
+    expect(worstMs, 'a request hung').toBeLessThan(FAIL_FAST_LIMIT_MS);
+    expect(outcomes.filter((o) => o.httpStatus === 0), 'requests without an HTTP answer').toEqual([]);
+    // 200 with the error (the resolver failed) or 503 (the session check failed before any resolver).
+    expect(failedDuring.filter((o) => o.httpStatus !== 200 && o.httpStatus !== 503)).toEqual([]);
+    expect(unhandled, String(unhandled[0])).toEqual([]);
+
+    // Every acknowledged create reads back, value included.
+    const acknowledged = outcomes.filter((o) => o.ok).map((o) => o.name!);
+    expect(acknowledged.length).toBeGreaterThan(10);
+    await inParallel(acknowledged, 4, async (name) => {
+      const res = await gqlAt<{ secret: { value: string } | null }>(url, 'query($n: String!) { secret(name: $n) { value } }', { n: name }, token);
+      expect(res.errors, JSON.stringify(res.errors)).toBeUndefined();
+      expect(res.data?.secret?.value, name).toBe(`value of ${name}`);
+    });
+  }, 180_000);
+});
+
+function median(values: number[]): number {
+  if (!values.length) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
