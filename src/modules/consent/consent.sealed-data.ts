@@ -5,7 +5,8 @@ import { ConsentRepository } from './consent.repository.js';
 import { SUPPRESSION_KEYS_COLLECTION, type SuppressionKeyDoc } from './consent.document.js';
 
 const keysIn = (scope: TenantScope) => new ConsentRepository(scope).suppressionKeys;
-const aad = (tenantId: string) => Buffer.from(JSON.stringify(['coffer:suppression-key:v1', tenantId]), 'utf8');
+/** The AAD of the tenant's wrapped suppression key (the one definition: the service seals and opens with it, rotation re-wraps with it). */
+export const suppressionKeyAad = (tenantId: string) => Buffer.from(JSON.stringify(['coffer:suppression-key:v1', tenantId]), 'utf8');
 
 /** The tenant's suppression key as sealed data (one document per tenant): DEK rotation re-wraps it. */
 export const suppressionKeySealedData: SealedDataKind<SuppressionKeyDoc> = {
@@ -25,7 +26,7 @@ export const suppressionKeySealedData: SealedDataKind<SuppressionKeyDoc> = {
   },
   async reseal(scope, doc, target, cipher) {
     if (doc.dekVersion === target) return 0;
-    const blob = await cipher.reseal(scope.tenantId, aad(scope.tenantId), Buffer.from(doc.wrapped.buffer), doc.dekVersion, target);
+    const blob = await cipher.reseal(scope.tenantId, suppressionKeyAad(scope.tenantId), Buffer.from(doc.wrapped.buffer), doc.dekVersion, target);
     const result = await keysIn(scope).updateOne({ _id: doc._id, dekVersion: doc.dekVersion }, { $set: { wrapped: new Binary(blob), dekVersion: target } });
     return result.matchedCount === 1 ? 1 : null;
   },

@@ -37,6 +37,7 @@ import {
 import { consentEntries, contactReasons, latestGpcSeq, optedOut, type ConsentEntryState } from './consent-state.js';
 import { contactKindOf, type Channel, type ConsentMethod, type ContactReason, type LegalBasis, type OptOutReason, type OptOutSource } from './consent-vocab.js';
 import type { LedgerRecordDoc, PurposeDoc } from './consent.document.js';
+import { suppressionKeyAad } from './consent.sealed-data.js';
 import type { ConsentRepository } from './consent.repository.js';
 
 export interface ConsentServiceDeps {
@@ -118,7 +119,6 @@ export interface PublicLinkView {
   purposeName: string;
 }
 
-const SUPPRESSION_AAD = (tenantId: string) => Buffer.from(JSON.stringify(['coffer:suppression-key:v1', tenantId]), 'utf8');
 const proofField = (recordId: string) => `consent_proof:${recordId}`;
 
 const CHANNEL_TEXT: Record<Channel, string> = { EMAIL: 'email', SMS: 'text message (SMS)', WHATSAPP: 'WhatsApp', PUSH: 'push notification', PHONE: 'phone call', POST: 'post' };
@@ -569,7 +569,7 @@ export class ConsentService {
     let doc = await repo.findSuppressionKey();
     if (!doc) {
       const key = randomBytes(HASH_KEY_BYTES);
-      const sealed = await this.deps.cipher.seal(tenantId, SUPPRESSION_AAD(tenantId), key);
+      const sealed = await this.deps.cipher.seal(tenantId, suppressionKeyAad(tenantId), key);
       key.fill(0);
       try {
         doc = await repo.insertSuppressionKey({ wrapped: new Binary(sealed.blob), dekVersion: sealed.dekVersion, createdAt: new Date() });
@@ -579,7 +579,7 @@ export class ConsentService {
       }
       if (!doc) throw new Error('suppression key vanished after creation');
     }
-    const key = await this.deps.cipher.open(tenantId, SUPPRESSION_AAD(tenantId), Buffer.from(doc.wrapped.buffer), doc.dekVersion);
+    const key = await this.deps.cipher.open(tenantId, suppressionKeyAad(tenantId), Buffer.from(doc.wrapped.buffer), doc.dekVersion);
     this.suppressionKeys.set(tenantId, { key: Buffer.from(key), at: Date.now() });
     return key;
   }
