@@ -48,7 +48,6 @@ import { DsrService } from './modules/privacy/dsr.service.js';
 import { DsrRepository, RetentionDirectory } from './modules/privacy/dsr.repository.js';
 import { RetentionService } from './modules/privacy/retention.service.js';
 import { RetentionSweepJob } from './jobs/retention-sweep.job.js';
-import { deriveLedgerKey } from './modules/consent/consent-ledger.js';
 import { ConsentRepository } from './modules/consent/consent.repository.js';
 import { ConsentService } from './modules/consent/consent.service.js';
 
@@ -221,12 +220,12 @@ export async function createServices({ config, db, logger, sealedData = [], priv
   const subjectKeys = new SubjectKeyStore({ keys, cipher: new TenantCipher(keys), cacheTtlMs: privacy.subjectKeyCacheMs });
   const tenantName = async (tenantId: string) => (await tenantRepository.findById(tenantId))?.name ?? '';
   // Consent: depends on privacy (subjects, their keys); privacy's export and erasure reach it through callbacks.
+  // Its ledger and suppression keys are its own random keys, wrapped under the tenant DEK (never derived from another key).
   const consent = new ConsentService({
     consentOf: (tenantId) => new ConsentRepository(new TenantScope(db, tenantId)),
     subjectsOf,
     keyStore: subjectKeys,
     cipher: new TenantCipher(keys),
-    ledgerKey: async (tenantId) => deriveLedgerKey(await keys.auditKey(tenantId)),
     audit,
     logger,
     signer: () => tokens.signingKey(),

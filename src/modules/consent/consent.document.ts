@@ -13,6 +13,7 @@ export const LEDGER_COLLECTION = 'consent_ledger';
 export const LEDGER_HEADS_COLLECTION = 'consent_ledger_heads';
 export const SUPPRESSIONS_COLLECTION = 'consent_suppressions';
 export const SUPPRESSION_KEYS_COLLECTION = 'consent_suppression_keys';
+export const LEDGER_KEYS_COLLECTION = 'consent_ledger_keys';
 
 /** One published version of a purpose's notice: its text and SHA-256 (hex), kept for ever. */
 export interface NoticeVersion {
@@ -90,9 +91,15 @@ export interface SuppressionDoc extends TenantDocument {
   createdAt: Date;
 }
 
-/** The tenant's suppression HMAC key, wrapped by a tenant DEK; `_id` is `sup:<tenantId>`. */
-export interface SuppressionKeyDoc extends TenantDocument {
+/** A random per-tenant key of the consent module, stored only wrapped by a tenant DEK (never in clear). */
+export interface WrappedKeyDoc extends TenantDocument {
   wrapped: Binary;
   dekVersion: number;
   createdAt: Date;
 }
+
+/** The tenant's suppression HMAC key, wrapped by a tenant DEK; `_id` is `sup:<tenantId>`. */
+export type SuppressionKeyDoc = WrappedKeyDoc;
+
+/** The tenant's consent-ledger HMAC key, wrapped by a tenant DEK; `_id` is `ledger:<tenantId>`. */
+export type LedgerKeyDoc = WrappedKeyDoc;

@@ -1,7 +1,7 @@
 import type { CofferModule } from '../module.js';
-import { LEDGER_COLLECTION, LEDGER_HEADS_COLLECTION, PURPOSES_COLLECTION, SUPPRESSION_KEYS_COLLECTION, SUPPRESSIONS_COLLECTION } from './consent.document.js';
+import { LEDGER_COLLECTION, LEDGER_HEADS_COLLECTION, LEDGER_KEYS_COLLECTION, PURPOSES_COLLECTION, SUPPRESSION_KEYS_COLLECTION, SUPPRESSIONS_COLLECTION } from './consent.document.js';
 import { ConsentResolver } from './consent.resolver.js';
-import { suppressionKeySealedData } from './consent.sealed-data.js';
+import { ledgerKeySealedData, suppressionKeySealedData } from './consent.sealed-data.js';
 
 /**
  * Consent: purposes and notices, the immutable chained consent ledger with signed receipts,
@@ -34,6 +34,8 @@ export const consentModule: CofferModule = {
       tenantData: 'RECORDS',
     },
     { name: SUPPRESSION_KEYS_COLLECTION, indexes: [], tenantData: 'KEYS' },
+    // The ledger's random HMAC key (`_id` ledger:<tenantId>), wrapped under the DEK; shredded with the tenant.
+    { name: LEDGER_KEYS_COLLECTION, indexes: [], tenantData: 'KEYS' },
   ],
-  sealedData: [suppressionKeySealedData],
+  sealedData: [suppressionKeySealedData, ledgerKeySealedData],
 };

@@ -4,10 +4,12 @@ import type { TenantCollection, TenantInsert, TenantScope } from '../../db/tenan
 import {
   LEDGER_COLLECTION,
   LEDGER_HEADS_COLLECTION,
+  LEDGER_KEYS_COLLECTION,
   PURPOSES_COLLECTION,
   SUPPRESSION_KEYS_COLLECTION,
   SUPPRESSIONS_COLLECTION,
   type LedgerHeadDoc,
+  type LedgerKeyDoc,
   type LedgerRecordDoc,
   type PurposeDoc,
   type SuppressionDoc,
@@ -15,7 +17,7 @@ import {
 } from './consent.document.js';
 
 /**
- * One tenant's purposes, consent ledger, suppression list and suppression key. The ledger has
+ * One tenant's purposes, consent ledger and its key, suppression list and suppression key. The ledger has
  * no update and no delete method: records are only ever inserted (the chain head is the one
  * document that moves, by compare-and-set).
  */
@@ -25,6 +27,7 @@ export class ConsentRepository {
   readonly heads: TenantCollection<LedgerHeadDoc>;
   readonly suppressions: TenantCollection<SuppressionDoc>;
   readonly suppressionKeys: TenantCollection<SuppressionKeyDoc>;
+  readonly ledgerKeys: TenantCollection<LedgerKeyDoc>;
 
   constructor(readonly scope: TenantScope) {
     this.purposes = scope.collection<PurposeDoc>(PURPOSES_COLLECTION);
@@ -32,6 +35,7 @@ export class ConsentRepository {
     this.heads = scope.collection<LedgerHeadDoc>(LEDGER_HEADS_COLLECTION);
     this.suppressions = scope.collection<SuppressionDoc>(SUPPRESSIONS_COLLECTION);
     this.suppressionKeys = scope.collection<SuppressionKeyDoc>(SUPPRESSION_KEYS_COLLECTION);
+    this.ledgerKeys = scope.collection<LedgerKeyDoc>(LEDGER_KEYS_COLLECTION);
   }
 
   get tenantId(): string {
@@ -152,5 +156,14 @@ export class ConsentRepository {
 
   insertSuppressionKey(doc: Omit<TenantInsert<SuppressionKeyDoc>, '_id'>): Promise<SuppressionKeyDoc> {
     return this.suppressionKeys.insertOne({ ...doc, _id: `sup:${this.tenantId}` });
+  }
+
+  // ---- the ledger key (random, wrapped; the loser of a creation race reads the winner's)
+  findLedgerKey(): Promise<LedgerKeyDoc | null> {
+    return this.ledgerKeys.findOne({ _id: `ledger:${this.tenantId}` });
+  }
+
+  insertLedgerKey(doc: Omit<TenantInsert<LedgerKeyDoc>, '_id'>): Promise<LedgerKeyDoc> {
+    return this.ledgerKeys.insertOne({ ...doc, _id: `ledger:${this.tenantId}` });
   }
 }

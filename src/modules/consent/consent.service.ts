@@ -17,7 +17,7 @@ import type { SubjectKeyStore } from '../privacy/subject-keys.js';
 import { emailEntry, phoneEntry } from '../privacy/subject-rules.js';
 import type { DataSubjectDoc } from '../privacy/subject.document.js';
 import type { SubjectRepository } from '../privacy/subject.repository.js';
-import { appendRecord, newRecordId, verifyLedger, type LedgerVerification, type UnlinkedRecord } from './consent-ledger.js';
+import { appendRecord, LEDGER_KEY_BYTES, newRecordId, verifyLedger, type LedgerVerification, type UnlinkedRecord } from './consent-ledger.js';
 import { CONFIRMATION_DAYS, signLink, UNSUBSCRIBE_DAYS, verifyLink, type LinkClaims, type LinkKind } from './consent-links.js';
 import { signConsentReceipt, type ConsentReceiptPayload, type ReceiptKey } from './consent-receipt.js';
 import {
@@ -37,17 +37,16 @@ import {
 import { consentEntries, contactReasons, latestGpcSeq, optedOut, type ConsentEntryState } from './consent-state.js';
 import { contactKindOf, type Channel, type ConsentMethod, type ContactReason, type LegalBasis, type OptOutReason, type OptOutSource } from './consent-vocab.js';
 import type { LedgerRecordDoc, PurposeDoc } from './consent.document.js';
-import { suppressionKeyAad } from './consent.sealed-data.js';
+import { ledgerKeyAad, suppressionKeyAad } from './consent.sealed-data.js';
+import type { WrappedKeyDoc } from './consent.document.js';
 import type { ConsentRepository } from './consent.repository.js';
 
 export interface ConsentServiceDeps {
   consentOf: (tenantId: string) => ConsentRepository;
   subjectsOf: (tenantId: string) => SubjectRepository;
   keyStore: SubjectKeyStore;
-  /** Seals the tenant's suppression key under its DEK. */
+  /** Wraps the tenant's suppression and ledger keys under its DEK. */
   cipher: TenantCipher;
-  /** The tenant's ledger HMAC key (derived from its audit-chain key, consent-ledger.ts). */
-  ledgerKey: (tenantId: string) => Promise<Buffer>;
   audit: AuditSink;
   logger: Logger;
   signer: () => { privateKey: ReceiptKey; kid: string };
@@ -130,7 +129,8 @@ export const channelText = (channel: Channel) => CHANNEL_TEXT[channel];
  * key; current state is computed from the subject's records (latest wins).
  */
 export class ConsentService {
-  private readonly suppressionKeys = new Map<string, { key: Buffer; at: number }>();
+  /** Unwrapped tenant keys, by `<kind>:<tenantId>`, for at most 60 s. */
+  private readonly tenantKeys = new Map<string, { key: Buffer; at: number }>();
 
   constructor(private readonly deps: ConsentServiceDeps) {}
 
@@ -276,7 +276,7 @@ export class ConsentService {
   }
 
   async verifyLedger(caller: TenantCaller): Promise<LedgerVerification> {
-    const key = await this.deps.ledgerKey(caller.tenantId);
+    const key = await this.ledgerKey(caller.tenantId);
     try {
       return await verifyLedger(this.deps.consentOf(caller.tenantId), key);
     } finally {
@@ -562,25 +562,48 @@ export class ConsentService {
   }
 
   /** The tenant's suppression key (32 random bytes, wrapped under its DEK, created on first use; cached 60 s). */
-  private async suppressionKey(tenantId: string): Promise<Buffer> {
-    const cached = this.suppressionKeys.get(tenantId);
-    if (cached && Date.now() - cached.at < 60_000) return Buffer.from(cached.key);
+  private suppressionKey(tenantId: string): Promise<Buffer> {
     const repo = this.deps.consentOf(tenantId);
-    let doc = await repo.findSuppressionKey();
+    return this.tenantKey('suppression', tenantId, HASH_KEY_BYTES, suppressionKeyAad(tenantId), () => repo.findSuppressionKey(), (doc) => repo.insertSuppressionKey(doc));
+  }
+
+  /** The tenant's ledger HMAC key (32 random bytes of its own, wrapped under its DEK, created on first use; cached 60 s). */
+  private ledgerKey(tenantId: string): Promise<Buffer> {
+    const repo = this.deps.consentOf(tenantId);
+    return this.tenantKey('ledger', tenantId, LEDGER_KEY_BYTES, ledgerKeyAad(tenantId), () => repo.findLedgerKey(), (doc) => repo.insertLedgerKey(doc));
+  }
+
+  /**
+   * A random per-tenant key stored only wrapped: read it, or create it on first use. Creation is
+   * race-safe: the document has one fixed `_id`, so of two creators one insert fails on the
+   * unique `_id` and that one reads the winner's key. The caller gets its own copy to zero.
+   */
+  private async tenantKey(
+    kind: string,
+    tenantId: string,
+    bytes: number,
+    aad: Buffer,
+    find: () => Promise<WrappedKeyDoc | null>,
+    insert: (doc: Omit<WrappedKeyDoc, '_id' | 'tenantId'>) => Promise<WrappedKeyDoc>,
+  ): Promise<Buffer> {
+    const cacheKey = `${kind}:${tenantId}`;
+    const cached = this.tenantKeys.get(cacheKey);
+    if (cached && Date.now() - cached.at < 60_000) return Buffer.from(cached.key);
+    let doc = await find();
     if (!doc) {
-      const key = randomBytes(HASH_KEY_BYTES);
-      const sealed = await this.deps.cipher.seal(tenantId, suppressionKeyAad(tenantId), key);
+      const key = randomBytes(bytes);
+      const sealed = await this.deps.cipher.seal(tenantId, aad, key);
       key.fill(0);
       try {
-        doc = await repo.insertSuppressionKey({ wrapped: new Binary(sealed.blob), dekVersion: sealed.dekVersion, createdAt: new Date() });
+        doc = await insert({ wrapped: new Binary(sealed.blob), dekVersion: sealed.dekVersion, createdAt: new Date() });
       } catch (error) {
         if (!isDuplicateKey(error)) throw error;
-        doc = await repo.findSuppressionKey();
+        doc = await find();
       }
-      if (!doc) throw new Error('suppression key vanished after creation');
+      if (!doc) throw new Error(`${kind} key vanished after creation`);
     }
-    const key = await this.deps.cipher.open(tenantId, suppressionKeyAad(tenantId), Buffer.from(doc.wrapped.buffer), doc.dekVersion);
-    this.suppressionKeys.set(tenantId, { key: Buffer.from(key), at: Date.now() });
+    const key = await this.deps.cipher.open(tenantId, aad, Buffer.from(doc.wrapped.buffer), doc.dekVersion);
+    this.tenantKeys.set(cacheKey, { key: Buffer.from(key), at: Date.now() });
     return key;
   }
 
@@ -656,7 +679,7 @@ export class ConsentService {
         key.fill(0);
       }
     }
-    const ledgerKey = await this.deps.ledgerKey(repo.tenantId);
+    const ledgerKey = await this.ledgerKey(repo.tenantId);
     try {
       return await appendRecord(repo, ledgerKey, record, id);
     } finally {
