@@ -14,6 +14,7 @@ export const LEDGER_HEADS_COLLECTION = 'consent_ledger_heads';
 export const SUPPRESSIONS_COLLECTION = 'consent_suppressions';
 export const SUPPRESSION_KEYS_COLLECTION = 'consent_suppression_keys';
 export const LEDGER_KEYS_COLLECTION = 'consent_ledger_keys';
+export const USED_LINKS_COLLECTION = 'consent_used_links';
 
 /** One published version of a purpose's notice: its text and SHA-256 (hex), kept for ever. */
 export interface NoticeVersion {
@@ -103,3 +104,14 @@ export type SuppressionKeyDoc = WrappedKeyDoc;
 
 /** The tenant's consent-ledger HMAC key, wrapped by a tenant DEK; `_id` is `ledger:<tenantId>`. */
 export type LedgerKeyDoc = WrappedKeyDoc;
+
+/**
+ * A double opt-in confirmation token that has been used (`_id` = `confirm:<tenantId>:<jti>`):
+ * inserted before the consent is recorded, so a token records at most one grant however often
+ * (or however concurrently) it is posted. Holds no personal data.
+ */
+export interface UsedLinkDoc extends TenantDocument {
+  usedAt: Date;
+  /** When the token itself expires (after that the signature check refuses it anyway). */
+  expiresAt: Date;
+}

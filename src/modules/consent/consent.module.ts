@@ -1,5 +1,5 @@
 import type { CofferModule } from '../module.js';
-import { LEDGER_COLLECTION, LEDGER_HEADS_COLLECTION, LEDGER_KEYS_COLLECTION, PURPOSES_COLLECTION, SUPPRESSION_KEYS_COLLECTION, SUPPRESSIONS_COLLECTION } from './consent.document.js';
+import { LEDGER_COLLECTION, LEDGER_HEADS_COLLECTION, LEDGER_KEYS_COLLECTION, PURPOSES_COLLECTION, SUPPRESSION_KEYS_COLLECTION, SUPPRESSIONS_COLLECTION, USED_LINKS_COLLECTION } from './consent.document.js';
 import { ConsentResolver } from './consent.resolver.js';
 import { ledgerKeySealedData, suppressionKeySealedData } from './consent.sealed-data.js';
 
@@ -36,6 +36,8 @@ export const consentModule: CofferModule = {
     { name: SUPPRESSION_KEYS_COLLECTION, indexes: [], tenantData: 'KEYS' },
     // The ledger's random HMAC key (`_id` ledger:<tenantId>), wrapped under the DEK; shredded with the tenant.
     { name: LEDGER_KEYS_COLLECTION, indexes: [], tenantData: 'KEYS' },
+    // Used double opt-in tokens (`_id` confirm:<tenantId>:<jti>): the unique _id makes each single-use.
+    { name: USED_LINKS_COLLECTION, indexes: [], tenantData: 'RECORDS' },
   ],
   sealedData: [suppressionKeySealedData, ledgerKeySealedData],
 };

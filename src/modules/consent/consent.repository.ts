@@ -5,6 +5,7 @@ import {
   LEDGER_COLLECTION,
   LEDGER_HEADS_COLLECTION,
   LEDGER_KEYS_COLLECTION,
+  USED_LINKS_COLLECTION,
   PURPOSES_COLLECTION,
   SUPPRESSION_KEYS_COLLECTION,
   SUPPRESSIONS_COLLECTION,
@@ -14,6 +15,7 @@ import {
   type PurposeDoc,
   type SuppressionDoc,
   type SuppressionKeyDoc,
+  type UsedLinkDoc,
 } from './consent.document.js';
 
 /**
@@ -28,6 +30,7 @@ export class ConsentRepository {
   readonly suppressions: TenantCollection<SuppressionDoc>;
   readonly suppressionKeys: TenantCollection<SuppressionKeyDoc>;
   readonly ledgerKeys: TenantCollection<LedgerKeyDoc>;
+  readonly usedLinks: TenantCollection<UsedLinkDoc>;
 
   constructor(readonly scope: TenantScope) {
     this.purposes = scope.collection<PurposeDoc>(PURPOSES_COLLECTION);
@@ -36,6 +39,7 @@ export class ConsentRepository {
     this.suppressions = scope.collection<SuppressionDoc>(SUPPRESSIONS_COLLECTION);
     this.suppressionKeys = scope.collection<SuppressionKeyDoc>(SUPPRESSION_KEYS_COLLECTION);
     this.ledgerKeys = scope.collection<LedgerKeyDoc>(LEDGER_KEYS_COLLECTION);
+    this.usedLinks = scope.collection<UsedLinkDoc>(USED_LINKS_COLLECTION);
   }
 
   get tenantId(): string {
@@ -165,5 +169,29 @@ export class ConsentRepository {
 
   insertLedgerKey(doc: Omit<TenantInsert<LedgerKeyDoc>, '_id'>): Promise<LedgerKeyDoc> {
     return this.ledgerKeys.insertOne({ ...doc, _id: `ledger:${this.tenantId}` });
+  }
+
+  // ---- single-use confirmation tokens
+  /**
+   * Marks a confirmation token used: true for the one caller whose insert created the mark,
+   * false when it was used already (the unique `_id` refuses a second mark, atomically).
+   */
+  async claimConfirmation(tokenId: string, expiresAt: Date): Promise<boolean> {
+    try {
+      await this.usedLinks.insertOne({ _id: this.usedLinkId(tokenId), usedAt: new Date(), expiresAt });
+      return true;
+    } catch (error) {
+      if (isDuplicateKey(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Gives a claimed token back (the consent could not be recorded), so the subject can try again. */
+  async releaseConfirmation(tokenId: string): Promise<void> {
+    await this.usedLinks.deleteOne({ _id: this.usedLinkId(tokenId) });
+  }
+
+  private usedLinkId(tokenId: string): string {
+    return `confirm:${this.tenantId}:${tokenId}`;
   }
 }

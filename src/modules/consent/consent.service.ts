@@ -442,7 +442,12 @@ export class ConsentService {
     return { tenantName: resolved.tenantName, channel: claims.channel, purposeName: purpose.name };
   }
 
-  /** Double opt-in: records the consent (method DOUBLE_OPT_IN, the notice version of the request) unless it is already granted. */
+  /**
+   * Double opt-in: records the consent (method DOUBLE_OPT_IN, the notice version of the request).
+   * Each token is single-use: it is marked used (an insert with a unique `_id`) before the grant
+   * is written, so a second POST of the same link, even after a withdrawal or concurrently with
+   * the first, answers the same page and writes nothing.
+   */
   async confirm(token: string, request: RequestInfo): Promise<PublicLinkView | null> {
     const resolved = await this.resolveLink('confirmation', token);
     if (!resolved) return null;
@@ -450,15 +455,17 @@ export class ConsentService {
     if (purpose.retiredAt) return null;
     const notice = purpose.notices.find((n) => n.version === claims.noticeVersion);
     if (!notice) return null;
+    const view = { tenantName: resolved.tenantName, channel: claims.channel, purposeName: purpose.name };
     const repo = this.deps.consentOf(claims.tenantId);
-    const records = await repo.recordsOfSubjects([subject._id]);
-    const last = records.filter((r) => r.kind === 'CONSENT' && r.purposeId === purpose._id && r.channel === claims.channel).sort((a, b) => b.seq - a.seq)[0];
-    const alreadyConfirmed = last?.granted === true && last.method === 'DOUBLE_OPT_IN' && last.at >= claims.issuedAt;
-    if (!alreadyConfirmed) {
+    if (!(await repo.claimConfirmation(claims.tokenId, claims.expiresAt))) return view;
+    try {
       const proof: Proof = { ip: request.ip, userAgent: request.userAgent, capturedAt: new Date().toISOString(), evidence: `confirmation link ${claims.tokenId}` };
       await this.appendConsent(repo, this.publicCallerIn(claims.tenantId, request), subject, purpose, claims.channel, true, 'DOUBLE_OPT_IN', notice, proof, false);
+    } catch (error) {
+      await repo.releaseConfirmation(claims.tokenId).catch(() => {});
+      throw error;
     }
-    return { tenantName: resolved.tenantName, channel: claims.channel, purposeName: purpose.name };
+    return view;
   }
 
   // ---------------------------------------------------------------- for the privacy module (export, erasure)
