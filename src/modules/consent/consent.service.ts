@@ -4,7 +4,7 @@ import { Binary } from 'mongodb';
 import { fromCursor, toCursor } from '../../db/cursor.js';
 import { isDuplicateKey } from '../../db/mongo-errors.js';
 import { sha256Hex } from '../../crypto/random.js';
-import { badInput, conflict, forbidden, notFound, notFoundBecause } from '../../errors.js';
+import { appError, badInput, conflict, forbidden, notFound, notFoundBecause } from '../../errors.js';
 import type { RequestInfo, TenantCaller } from '../../identity/caller.js';
 import type { Logger } from '../../logger.js';
 import { auditEvent, type AuditCaller } from '../audit/audit-builder.js';
@@ -53,8 +53,8 @@ export interface ConsentServiceDeps {
   jwks: () => JSONWebKeySet;
   issuer: string;
   tenantName: (tenantId: string) => Promise<string>;
-  /** UNSUBSCRIBE_BASE_URL: where the public pages are served (no trailing slash). */
-  publicBaseUrl: string;
+  /** UNSUBSCRIBE_BASE_URL: where the public pages are served (no trailing slash); null when unset in production (no links). */
+  publicBaseUrl: string | null;
 }
 
 export interface PurposeInput {
@@ -384,13 +384,14 @@ export class ConsentService {
   // ---------------------------------------------------------------- links and public pages
 
   async unsubscribeLink(caller: TenantCaller, subjectId: string, channel: Channel, purposeKey: string, validForDays?: number | null) {
+    const base = this.publicBaseUrl();
     const days = validForDays ?? UNSUBSCRIBE_DAYS.default;
     if (!Number.isInteger(days) || days < UNSUBSCRIBE_DAYS.min || days > UNSUBSCRIBE_DAYS.max) throw badInput('validForDays', `must be ${UNSUBSCRIBE_DAYS.min} to ${UNSUBSCRIBE_DAYS.max} days`);
     const ch = validChannel(channel);
     const purpose = await this.purpose(this.deps.consentOf(caller.tenantId), purposeKey, 'purpose');
     const subject = await this.liveSubject(caller.tenantId, subjectId, 'subjectId');
     const { token, expiresAt } = await signLink('unsubscribe', { tenantId: caller.tenantId, subjectId: subject._id, channel: ch, purposeKey: purpose.key, noticeVersion: null }, days, this.deps.signer(), this.deps.issuer);
-    return { url: `${this.deps.publicBaseUrl}/unsubscribe/${token}`, expiresAt };
+    return { url: `${base}/unsubscribe/${token}`, expiresAt };
   }
 
   /** RFC 8058 headers for an email: List-Unsubscribe (https URL) and List-Unsubscribe-Post. */
@@ -400,6 +401,7 @@ export class ConsentService {
   }
 
   async requestConfirmation(caller: TenantCaller, subjectId: string, purposeKey: string, channel: Channel) {
+    const base = this.publicBaseUrl();
     const ch = validChannel(channel);
     const purpose = await this.purpose(this.deps.consentOf(caller.tenantId), purposeKey, 'purpose');
     if (purpose.retiredAt) throw conflict('purpose: this purpose is retired and takes no new consent');
@@ -412,7 +414,13 @@ export class ConsentService {
       this.deps.issuer,
     );
     await this.deps.audit.append(auditEvent('consent.confirmation_requested', { caller, resource: { id: subject._id }, details: { purposeKey: purpose.key, channel: ch } }));
-    return { url: `${this.deps.publicBaseUrl}/confirm/${token}`, expiresAt };
+    return { url: `${base}/confirm/${token}`, expiresAt };
+  }
+
+  /** Where links point; SERVICE_UNAVAILABLE naming the setting when it is unset (production without UNSUBSCRIBE_BASE_URL). */
+  private publicBaseUrl(): string {
+    if (this.deps.publicBaseUrl) return this.deps.publicBaseUrl;
+    throw appError('SERVICE_UNAVAILABLE', 'Unsubscribe and confirmation links are not configured: set UNSUBSCRIBE_BASE_URL (an https URL) to issue them', { setting: 'UNSUBSCRIBE_BASE_URL' });
   }
 
   /** What a public page may show for a valid token; null for an invalid, expired or dangling one (the page says nothing more). */
