@@ -233,6 +233,8 @@ export async function createServices({ config, db, logger, sealedData = [], priv
     issuer: config.jwt.issuer,
     tenantName,
     publicBaseUrl: config.unsubscribeBaseUrl,
+    // The record of processing states the tenant's retention policy (privacy's), read through this callback.
+    retentionOf: (tenantId) => retention.policyOf(tenantId),
   });
   const subjects: SubjectService = new SubjectService({
     subjectsOf,
@@ -257,7 +259,7 @@ export async function createServices({ config, db, logger, sealedData = [], priv
   const dsrOf = (tenantId: string) => new DsrRepository(new TenantScope(db, tenantId));
   const clock = privacy.now ?? (() => new Date());
   const dsr: DsrService = new DsrService({ dsrOf, subjectsOf, keyStore: subjectKeys, subjects, erasure: subjectErasure, audit, logger, now: clock });
-  const retention = new RetentionService({ dsrOf, subjectsOf, erasure: subjectErasure, directory: new RetentionDirectory(db), audit, logger, now: clock });
+  const retention: RetentionService = new RetentionService({ dsrOf, subjectsOf, erasure: subjectErasure, directory: new RetentionDirectory(db), audit, logger, now: clock });
 
   const services: Services = {
     auth,

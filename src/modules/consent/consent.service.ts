@@ -53,8 +53,26 @@ export interface ConsentServiceDeps {
   jwks: () => JSONWebKeySet;
   issuer: string;
   tenantName: (tenantId: string) => Promise<string>;
+  /**
+   * The tenant's retention periods in days (null: kept), for the record of processing. Wired in
+   * services.ts to the privacy module's retention policy, so consent reads no privacy collection.
+   */
+  retentionOf: (tenantId: string) => Promise<RetentionPeriods>;
   /** UNSUBSCRIBE_BASE_URL: where the public pages are served (no trailing slash); null when unset in production (no links). */
   publicBaseUrl: string | null;
+}
+
+/** How long the tenant keeps each kind of data, in days; null keeps it (privacy's retention policy). */
+export interface RetentionPeriods {
+  subjectRetentionDays: number | null;
+  accessLogRetentionDays: number | null;
+  requestRetentionDays: number | null;
+}
+
+/** One entry of the record of processing activities (GDPR Art. 30). */
+export interface ProcessingRecordView {
+  purpose: PurposeDoc;
+  retention: RetentionPeriods;
 }
 
 export interface PurposeInput {
@@ -213,6 +231,17 @@ export class ConsentService {
   async purposes(caller: TenantCaller, includeRetired: boolean): Promise<PurposeDoc[]> {
     const all = await this.deps.consentOf(caller.tenantId).listPurposes();
     return includeRetired ? all : all.filter((p) => !p.retiredAt);
+  }
+
+  /** The basis of the Art. 30 record: every purpose (retired ones too) with the tenant's retention periods. */
+  async recordsOfProcessing(caller: TenantCaller): Promise<ProcessingRecordView[]> {
+    const [purposes, retention] = await Promise.all([this.purposes(caller, true), this.deps.retentionOf(caller.tenantId)]);
+    const periods: RetentionPeriods = {
+      subjectRetentionDays: retention.subjectRetentionDays ?? null,
+      accessLogRetentionDays: retention.accessLogRetentionDays ?? null,
+      requestRetentionDays: retention.requestRetentionDays ?? null,
+    };
+    return purposes.map((purpose) => ({ purpose, retention: { ...periods } }));
   }
 
   // ---------------------------------------------------------------- the ledger
