@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GENESIS_HASH, linkHash } from '../../src/modules/audit/audit-chain.js';
-import { ledgerKeyAad } from '../../src/modules/consent/consent.sealed-data.js';
+import { ledgerKeyAad, suppressionKeyAad } from '../../src/modules/consent/consent.sealed-data.js';
 import { MasterKeyring } from '../../src/modules/keys/keyring.js';
 import { TenantCipher } from '../../src/modules/keys/tenant-cipher.js';
 import { TenantKeyService } from '../../src/modules/keys/tenant-key.service.js';
@@ -107,6 +107,10 @@ describe('the consent-ledger key', () => {
     const { owner, subjectId } = await tenantWithRecords('Rotating Ledger', 2);
     const before = await unwrapLedgerKey(server, owner.tenantId);
     expect(before.dekVersion).toBe(1);
+    // An opt-out creates the suppression key too, so both wrapped keys go through the rotation.
+    expectOk(await server.gql('mutation($s: ID!) { optOut(subjectId: $s, channel: EMAIL, reason: SUBJECT_REQUEST, source: API) { id } }', { s: subjectId }, owner.accessToken));
+    const supBefore = (await server.db.collection('consent_suppression_keys').findOne({ tenantId: owner.tenantId }))!;
+    const supKey = await keysOf(server).cipher.open(owner.tenantId, suppressionKeyAad(owner.tenantId), Buffer.from(supBefore.wrapped.buffer), supBefore.dekVersion);
 
     const STATUS = '{ tenantKeyStatus { activeDekVersion versions { version retiredAt } reencryption { state } } }';
     type Status = { activeDekVersion: number; versions: { version: number; retiredAt: string | null }[]; reencryption: { state: string } };
@@ -123,13 +127,14 @@ describe('the consent-ledger key', () => {
     const after = await unwrapLedgerKey(server, owner.tenantId);
     expect(after.dekVersion).toBe(2);
     expect(after.key.equals(before.key)).toBe(true);
-    // The suppression key moved too (same wrapped-key kind, its one AAD).
-    const sup = await server.db.collection('consent_suppression_keys').find({ tenantId: owner.tenantId }).toArray();
-    for (const doc of sup) expect(doc.dekVersion).toBe(2);
+    // The suppression key moved too, re-wrapped with the one AAD the service opens it with.
+    const supAfter = (await server.db.collection('consent_suppression_keys').findOne({ tenantId: owner.tenantId }))!;
+    expect(supAfter.dekVersion).toBe(2);
+    expect((await keysOf(server).cipher.open(owner.tenantId, suppressionKeyAad(owner.tenantId), Buffer.from(supAfter.wrapped.buffer), 2)).equals(supKey)).toBe(true);
 
     expect((await verifyLedger(server, owner)).valid).toBe(true);
     await mustRecord(server, owner, { subjectId, purpose: 'mail', granted: true });
-    expect(await verifyLedger(server, owner)).toMatchObject({ valid: true, checked: 3 });
+    expect(await verifyLedger(server, owner)).toMatchObject({ valid: true, checked: 4 });
 
   });
 });
