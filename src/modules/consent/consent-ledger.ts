@@ -6,7 +6,7 @@ import type { LedgerRecordDoc } from './consent.document.js';
 import type { ConsentRepository } from './consent.repository.js';
 
 /**
- * The consent ledger's tamper evidence (docs/ARCHITECTURE.md §12): one HMAC chain per tenant,
+ * The consent ledger's tamper evidence (docs/ARCHITECTURE.md §14): one HMAC chain per tenant,
  * linked exactly like the audit log (audit-chain.ts: hash = HMAC(key, prevHash || canonical
  * record without `hash`), covering every stored field, tenantId and seq included).
  *

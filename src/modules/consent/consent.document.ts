@@ -40,7 +40,7 @@ export interface PurposeDoc extends TenantDocument {
 }
 
 /**
- * One immutable ledger record, chained per tenant like the audit log (docs/ARCHITECTURE.md §12):
+ * One immutable ledger record, chained per tenant like the audit log (docs/ARCHITECTURE.md §14):
  * hash = HMAC(ledger key, prevHash || canonical(record without hash)). `proof` is the sealed
  * proof as base64 (iv || tag || ciphertext under the subject key), so the chain covers the
  * ciphertext and still verifies once erasure has destroyed the key.

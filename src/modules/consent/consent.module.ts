@@ -6,7 +6,7 @@ import { ledgerKeySealedData, suppressionKeySealedData } from './consent.sealed-
 /**
  * Consent: purposes and notices, the immutable chained consent ledger with signed receipts,
  * opt-outs, the suppression list that outlives erasure, contact decisions, public unsubscribe
- * and confirmation pages (docs/ARCHITECTURE.md §12).
+ * and confirmation pages (docs/ARCHITECTURE.md §14).
  */
 export const consentModule: CofferModule = {
   name: 'consent',

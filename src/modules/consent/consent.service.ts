@@ -142,7 +142,7 @@ const CHANNEL_TEXT: Record<Channel, string> = { EMAIL: 'email', SMS: 'text messa
 export const channelText = (channel: Channel) => CHANNEL_TEXT[channel];
 
 /**
- * Consent (GDPR Art. 7), opt-outs, suppression and contact decisions (docs/ARCHITECTURE.md §12).
+ * Consent (GDPR Art. 7), opt-outs, suppression and contact decisions (docs/ARCHITECTURE.md §14).
  * Every decision is an immutable, chained ledger record with its proof sealed under the subject's
  * key; current state is computed from the subject's records (latest wins).
  */
