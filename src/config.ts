@@ -50,7 +50,8 @@ export interface Config {
   keys: { reencryptionBatchSize: number; retireGraceSeconds: number };
   retention: { sweepIntervalMinutes: number };
   /** Where the public unsubscribe and confirmation pages are served (no trailing slash). */
-  unsubscribeBaseUrl: string;
+  /** Base URL of the public consent pages (no trailing slash); null in production when UNSUBSCRIBE_BASE_URL is unset. */
+  unsubscribeBaseUrl: string | null;
   /**
    * Fault-injection knobs for the fault suite (test/faults/), refused in production: a pause
    * after each recorded erasure step, so a test can kill the process between steps (0: none).
@@ -99,6 +100,9 @@ const int = (min: number, max: number) => {
     .pipe(z.number().int().min(min, { error: expected }).max(max, { error: expected }));
 };
 
+/** UNSUBSCRIBE_BASE_URL when unset outside production: the server's own pages. */
+export const DEV_UNSUBSCRIBE_BASE_URL = 'http://localhost:4000';
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -146,7 +150,7 @@ const envSchema = z.object({
   UNSUBSCRIBE_BASE_URL: z
     .string()
     .regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'must be an http(s) URL without query or fragment (e.g. https://coffer.example.com)')
-    .default('http://localhost:4000'),
+    .optional(),
   FAULT_ERASURE_STEP_DELAY_MS: int(0, 60_000).default(0),
 });
 
@@ -204,6 +208,9 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     }
     if (cleaned.KEY_RETIRE_GRACE_SECONDS && Number(cleaned.KEY_RETIRE_GRACE_SECONDS) < 5) {
       problems.push('KEY_RETIRE_GRACE_SECONDS: at least 5 in production (a write in flight during a rotation must land before its key is retired)');
+    }
+    if (cleaned.UNSUBSCRIBE_BASE_URL && !/^https:\/\//i.test(cleaned.UNSUBSCRIBE_BASE_URL)) {
+      problems.push('UNSUBSCRIBE_BASE_URL: must be an https URL in production (RFC 8058 one-click unsubscribe needs an https List-Unsubscribe URL)');
     }
   } else if (cleaned.VAULT_ACTIVE_MASTER_KEY && !cleaned.VAULT_MASTER_KEYS) {
     problems.push('VAULT_ACTIVE_MASTER_KEY: set, but VAULT_MASTER_KEYS is not');
@@ -274,7 +281,8 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     secrets: { recoveryDays: e.SECRET_RECOVERY_DAYS },
     keys: { reencryptionBatchSize: e.REENCRYPTION_BATCH_SIZE, retireGraceSeconds: e.KEY_RETIRE_GRACE_SECONDS },
     retention: { sweepIntervalMinutes: e.RETENTION_SWEEP_INTERVAL_MINUTES },
-    unsubscribeBaseUrl: e.UNSUBSCRIBE_BASE_URL.replace(/\/+$/, ''),
+    // No default in production: unset there means no links (the link operations say so); http://localhost:4000 elsewhere.
+    unsubscribeBaseUrl: (e.UNSUBSCRIBE_BASE_URL ?? (production ? null : DEV_UNSUBSCRIBE_BASE_URL))?.replace(/\/+$/, '') ?? null,
     faults: { erasureStepDelayMs: e.FAULT_ERASURE_STEP_DELAY_MS },
   };
 }

@@ -48,7 +48,6 @@ import { DsrService } from './modules/privacy/dsr.service.js';
 import { DsrRepository, RetentionDirectory } from './modules/privacy/dsr.repository.js';
 import { RetentionService } from './modules/privacy/retention.service.js';
 import { RetentionSweepJob } from './jobs/retention-sweep.job.js';
-import { deriveLedgerKey } from './modules/consent/consent-ledger.js';
 import { ConsentRepository } from './modules/consent/consent.repository.js';
 import { ConsentService } from './modules/consent/consent.service.js';
 
@@ -221,12 +220,12 @@ export async function createServices({ config, db, logger, sealedData = [], priv
   const subjectKeys = new SubjectKeyStore({ keys, cipher: new TenantCipher(keys), cacheTtlMs: privacy.subjectKeyCacheMs });
   const tenantName = async (tenantId: string) => (await tenantRepository.findById(tenantId))?.name ?? '';
   // Consent: depends on privacy (subjects, their keys); privacy's export and erasure reach it through callbacks.
+  // Its ledger and suppression keys are its own random keys, wrapped under the tenant DEK (never derived from another key).
   const consent = new ConsentService({
     consentOf: (tenantId) => new ConsentRepository(new TenantScope(db, tenantId)),
     subjectsOf,
     keyStore: subjectKeys,
     cipher: new TenantCipher(keys),
-    ledgerKey: async (tenantId) => deriveLedgerKey(await keys.auditKey(tenantId)),
     audit,
     logger,
     signer: () => tokens.signingKey(),
@@ -234,6 +233,8 @@ export async function createServices({ config, db, logger, sealedData = [], priv
     issuer: config.jwt.issuer,
     tenantName,
     publicBaseUrl: config.unsubscribeBaseUrl,
+    // The record of processing states the tenant's retention policy (privacy's), read through this callback.
+    retentionOf: (tenantId) => retention.policyOf(tenantId),
   });
   const subjects: SubjectService = new SubjectService({
     subjectsOf,
@@ -258,7 +259,7 @@ export async function createServices({ config, db, logger, sealedData = [], priv
   const dsrOf = (tenantId: string) => new DsrRepository(new TenantScope(db, tenantId));
   const clock = privacy.now ?? (() => new Date());
   const dsr: DsrService = new DsrService({ dsrOf, subjectsOf, keyStore: subjectKeys, subjects, erasure: subjectErasure, audit, logger, now: clock });
-  const retention = new RetentionService({ dsrOf, subjectsOf, erasure: subjectErasure, directory: new RetentionDirectory(db), audit, logger, now: clock });
+  const retention: RetentionService = new RetentionService({ dsrOf, subjectsOf, erasure: subjectErasure, directory: new RetentionDirectory(db), audit, logger, now: clock });
 
   const services: Services = {
     auth,

@@ -257,6 +257,7 @@ export const permissionRules: IRules = {
   NoticeVersion: allow,
   ConsentPurpose: allow,
   ProcessingRecord: allow,
+  ProcessingRetention: allow,
   ConsentRecord: allow,
   ConsentRecordEdge: allow,
   ConsentRecordConnection: allow,

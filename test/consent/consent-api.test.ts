@@ -51,8 +51,8 @@ describe('purposes and notices', () => {
     const entry = ropa.find((r) => r.purpose.key === 'newsletter')!;
     expect(entry.legalBasis).toBe('CONSENT');
     expect(entry.personalData).toEqual(expect.arrayContaining(['email', 'phone', 'fullName', 'consentProof']));
-    expect(entry.retention).toBeNull();
-    expect(entry.retentionNote).toMatch(/retention/i);
+    expect(entry.retention).toBe('data subjects: kept; data-access log: kept; closed requests: kept');
+    expect(entry.retentionNote).toMatch(/retention policy/i);
     // Bad input: clear errors naming the field.
     const bad = await server.gql('mutation { createConsentPurpose(input: { key: "Bad Key!", name: "x", description: "y", legalBasis: CONSENT, noticeText: "z" }) { id } }', {}, owner.accessToken);
     expectCode(bad, 'BAD_USER_INPUT');
@@ -133,6 +133,36 @@ describe('the consent ledger', () => {
     await expect(verifyConsentReceipt(`${h}.${Buffer.from(JSON.stringify(altered)).toString('base64url')}.${s}`, jwks)).rejects.toThrow();
     await expect(jwtVerify(receipt.jws, createLocalJWKSet(jwks), { typ: 'coffer-erasure-receipt+jwt' })).rejects.toThrow();
     await expect(verifyConsentReceipt(owner.accessToken, jwks)).rejects.toThrow();
+  });
+});
+
+describe('record of processing', () => {
+  const ROPA = '{ recordsOfProcessing { purpose { key } retention retentionPeriods { subjectRetentionDays accessLogRetentionDays requestRetentionDays } } }';
+  type Ropa = { recordsOfProcessing: { purpose: { key: string }; retention: string; retentionPeriods: Record<string, number | null> }[] };
+
+  it('states the tenant\'s retention policy (null keeps), for every purpose, and follows changes to it', async () => {
+    const admin = await signUp(server, 'Retention Co');
+    await mustPurpose(server, admin, 'mail');
+    await mustPurpose(server, admin, 'offers');
+    const read = async () => expectOk(await server.gql<Ropa>(ROPA, {}, admin.accessToken)).recordsOfProcessing;
+
+    for (const entry of await read()) expect(entry.retentionPeriods).toEqual({ subjectRetentionDays: null, accessLogRetentionDays: null, requestRetentionDays: null });
+
+    expectOk(await server.gql('mutation { setRetentionPolicy(input: { subjectRetentionDays: 365, accessLogRetentionDays: 90 }) { subjectRetentionDays } }', {}, admin.accessToken));
+    const set = await read();
+    expect(set.map((r) => r.purpose.key).sort()).toEqual(['mail', 'offers']);
+    for (const entry of set) {
+      expect(entry.retentionPeriods).toEqual({ subjectRetentionDays: 365, accessLogRetentionDays: 90, requestRetentionDays: null });
+      expect(entry.retention).toBe('data subjects: 365 days after their last change; data-access log: 90 days after recording; closed requests: kept');
+    }
+
+    // Another tenant's policy is its own.
+    const other = expectOk(await server.gql<Ropa>(ROPA, {}, owner.accessToken)).recordsOfProcessing;
+    expect(other[0]!.retentionPeriods.subjectRetentionDays).toBeNull();
+
+    // A MANAGER may read the record of processing (the policy itself is ADMIN+).
+    const manager = await addMember(server, admin, 'MANAGER');
+    expect(expectOk(await server.gql<Ropa>(ROPA, {}, manager.accessToken)).recordsOfProcessing[0]!.retentionPeriods.accessLogRetentionDays).toBe(90);
   });
 });
 

@@ -127,6 +127,48 @@ describe('unsubscribe links and pages', () => {
     expect((await status(server, owner, subject.id)).entries).toEqual([expect.objectContaining({ purpose: 'newsletter', channel: 'EMAIL', granted: true })]);
     expect(await server.db.collection('consent_ledger').findOne({ subjectId: subject.id })).toMatchObject({ method: 'DOUBLE_OPT_IN', actor: { type: 'PUBLIC' } });
   });
+
+  it('double opt-in: a confirmation link is single-use, so it cannot re-grant consent after a withdrawal', async () => {
+    const subject = await mustCreateSubject(server, owner, { email: 'h5@example.org' });
+    const link = expectOk(await server.gql<{ requestConsentConfirmation: { url: string } }>(
+      'mutation($s: ID!) { requestConsentConfirmation(subjectId: $s, purpose: "newsletter", channel: EMAIL) { url expiresAt } }', { s: subject.id }, owner.accessToken)).requestConsentConfirmation;
+    const url = onServer(server, link.url);
+    const post = () => fetch(url, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'confirm=consent' });
+    const records = () => server.db.collection('consent_ledger').countDocuments({ subjectId: subject.id });
+
+    const first = await post();
+    expect(first.status).toBe(200);
+    const confirmed = (page: string) => page.match(/<h1 id="done">[^<]*<\/h1>/)?.[0];
+    const firstPage = confirmed(await first.text());
+    expect(firstPage).toBeTruthy();
+    expect(await records()).toBe(1);
+
+    expectOk(await server.gql('mutation($s: ID!) { withdrawConsent(subjectId: $s, purpose: "newsletter", channel: EMAIL) { id } }', { s: subject.id }, owner.accessToken));
+    expect(await records()).toBe(2);
+
+    // The same link again (twice at once, too): the same page, nothing written, still withdrawn.
+    const again = await Promise.all([post(), post()]);
+    for (const response of again) {
+      expect(response.status).toBe(200);
+      expect(confirmed(await response.text())).toBe(firstPage);
+    }
+    expect(await records()).toBe(2);
+    expect((await status(server, owner, subject.id)).entries).toEqual([expect.objectContaining({ purpose: 'newsletter', channel: 'EMAIL', granted: false })]);
+    // What made it single-use: the token's mark (no personal data in it).
+    const marks = await server.db.collection('consent_used_links').find({ tenantId: owner.tenantId }).toArray();
+    expect(marks.length).toBeGreaterThanOrEqual(1);
+    for (const mark of marks) expect(Object.keys(mark).sort()).toEqual(['_id', 'expiresAt', 'tenantId', 'usedAt']);
+  });
+
+  it('double opt-in: two concurrent first POSTs of one link record one grant', async () => {
+    const subject = await mustCreateSubject(server, owner, { email: 'h6@example.org' });
+    const link = expectOk(await server.gql<{ requestConsentConfirmation: { url: string } }>(
+      'mutation($s: ID!) { requestConsentConfirmation(subjectId: $s, purpose: "newsletter", channel: EMAIL) { url expiresAt } }', { s: subject.id }, owner.accessToken)).requestConsentConfirmation;
+    const url = onServer(server, link.url);
+    const responses = await Promise.all(Array.from({ length: 4 }, () => fetch(url, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'confirm=consent' })));
+    expect(responses.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect(await server.db.collection('consent_ledger').countDocuments({ subjectId: subject.id })).toBe(1);
+  });
 });
 
 describe('rate limit', () => {

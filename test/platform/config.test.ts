@@ -301,6 +301,24 @@ describe('vault settings', () => {
   });
 });
 
+describe('UNSUBSCRIBE_BASE_URL', () => {
+  const prod = (overrides: Record<string, string> = {}) =>
+    validEnv({ NODE_ENV: 'production', MONGODB_URI: 'mongodb://db:27017/coffer', ...overrides });
+
+  it('must be https in production: an http URL is refused at start, by name', () => {
+    const problems = problemsOf(prod({ UNSUBSCRIBE_BASE_URL: 'http://mail.example.com' }));
+    expect(problems).toEqual([expect.stringMatching(/^UNSUBSCRIBE_BASE_URL: must be an https URL in production/)]);
+    expect(load(prod({ UNSUBSCRIBE_BASE_URL: 'https://mail.example.com/' })).unsubscribeBaseUrl).toBe('https://mail.example.com');
+  });
+
+  it('has no default in production (no links until it is set); outside production http is allowed and it defaults to http://localhost:4000', () => {
+    expect(load(prod()).unsubscribeBaseUrl).toBeNull();
+    expect(load(validEnv()).unsubscribeBaseUrl).toBe('http://localhost:4000');
+    expect(load(validEnv({ UNSUBSCRIBE_BASE_URL: 'http://127.0.0.1:8080/pages/' })).unsubscribeBaseUrl).toBe('http://127.0.0.1:8080/pages');
+    expect(problemsOf(validEnv({ UNSUBSCRIBE_BASE_URL: 'ftp://x.example' }))[0]).toMatch(/^UNSUBSCRIBE_BASE_URL:/);
+  });
+});
+
 describe('numeric variables', () => {
   /** Every `NAME: int(min, max)` of envSchema, read from the source so a new one is covered too. */
   const NUMERIC = [...readFileSync(path.join(import.meta.dirname, '..', '..', 'src', 'config.ts'), 'utf8').matchAll(/^\s+([A-Z0-9_]+): int\((-?[\d_]+), (-?[\d_* ]+)\)/gm)].map(

@@ -65,7 +65,7 @@ async function populated(s: TestServer, name: string) {
     await s.gql<{ createApiKey: { apiKey: string } }>('mutation { createApiKey(input: { name: "ci", role: USER, prefixes: ["*"] }) { apiKey } }', {}, admin.accessToken),
   ).createApiKey.apiKey;
   expectOk(await s.gql('{ secrets { totalCount } }', {}, key));
-  // Consent data too (purposes, the ledger and its head, suppression entries and the suppression key), and a request.
+  // Consent data too (purposes, the ledger, its head and its key, suppression entries and the suppression key), and a request.
   await mustPurpose(s, owner, 'newsletter');
   await mustRecord(s, owner, { subjectId: subject.id, purpose: 'newsletter', channel: 'EMAIL', granted: true, method: 'API' });
   expectOk(await s.gql('mutation($s: ID!) { optOut(subjectId: $s, channel: EMAIL, reason: SUBJECT_REQUEST, source: API) { id } }', { s: subject.id }, owner.accessToken));
@@ -119,6 +119,7 @@ describe('deleteTenant', () => {
     const deletion = expectOk(await server.gql<{ deleteTenant: Deletion }>(DELETE, { slug }, o.accessToken)).deleteTenant;
     expect(deletion).toMatchObject({ tenantId, state: 'DONE', requestedBy: o.userId, destroyedDekVersions: [1], destroyedAuditKey: true });
     expect(deletion.destroyedWrappedKeys).toEqual([
+      { collection: 'consent_ledger_keys', count: 1 },
       { collection: 'consent_suppression_keys', count: 1 },
       { collection: 'subject_index_keys', count: 1 },
       { collection: 'subject_keys', count: 1 },

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { isDuplicateKey } from '../../db/mongo-errors.js';
 import { checkLink, GENESIS_HASH, linkHash } from '../audit/audit-chain.js';
 import type { LedgerProblem } from './consent-vocab.js';
@@ -6,22 +6,18 @@ import type { LedgerRecordDoc } from './consent.document.js';
 import type { ConsentRepository } from './consent.repository.js';
 
 /**
- * The consent ledger's tamper evidence (docs/ARCHITECTURE.md §12): one HMAC chain per tenant,
+ * The consent ledger's tamper evidence (docs/ARCHITECTURE.md §14): one HMAC chain per tenant,
  * linked exactly like the audit log (audit-chain.ts: hash = HMAC(key, prevHash || canonical
  * record without `hash`), covering every stored field, tenantId and seq included).
  *
- * Key decision: the ledger key is derived from the tenant's audit-chain key (kept wrapped by the
- * keyring in tenant_keys, never in the database in clear) as HMAC-SHA256(auditKey,
- * "coffer:consent-ledger:v1"). The label separates the two chains, so an audit hash can never be
- * passed off as a ledger hash; no new key has to be stored, wrapped or re-wrapped.
+ * Key decision: the ledger key is a random 32-byte key of its own per tenant, created on first
+ * use and stored only wrapped under the tenant DEK (`consent_ledger_keys`, a registered
+ * sealed-data kind, so DEK rotation re-wraps it and tenant deletion shreds it). It is never
+ * derived from another key's bytes (the audit-chain key included): each key has one use.
  */
 
-export const LEDGER_KEY_LABEL = 'coffer:consent-ledger:v1';
-
-/** The ledger key of a tenant from its audit-chain key. */
-export function deriveLedgerKey(auditKey: Buffer): Buffer {
-  return createHmac('sha256', auditKey).update(LEDGER_KEY_LABEL, 'utf8').digest();
-}
+/** Size of the tenant's random ledger HMAC key. */
+export const LEDGER_KEY_BYTES = 32;
 
 /** A record before it is linked: everything but its place in the chain. */
 export type UnlinkedRecord = Omit<LedgerRecordDoc, 'tenantId' | '_id' | 'seq' | 'prevHash' | 'hash'>;

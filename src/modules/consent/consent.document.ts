@@ -13,6 +13,8 @@ export const LEDGER_COLLECTION = 'consent_ledger';
 export const LEDGER_HEADS_COLLECTION = 'consent_ledger_heads';
 export const SUPPRESSIONS_COLLECTION = 'consent_suppressions';
 export const SUPPRESSION_KEYS_COLLECTION = 'consent_suppression_keys';
+export const LEDGER_KEYS_COLLECTION = 'consent_ledger_keys';
+export const USED_LINKS_COLLECTION = 'consent_used_links';
 
 /** One published version of a purpose's notice: its text and SHA-256 (hex), kept for ever. */
 export interface NoticeVersion {
@@ -38,7 +40,7 @@ export interface PurposeDoc extends TenantDocument {
 }
 
 /**
- * One immutable ledger record, chained per tenant like the audit log (docs/ARCHITECTURE.md §12):
+ * One immutable ledger record, chained per tenant like the audit log (docs/ARCHITECTURE.md §14):
  * hash = HMAC(ledger key, prevHash || canonical(record without hash)). `proof` is the sealed
  * proof as base64 (iv || tag || ciphertext under the subject key), so the chain covers the
  * ciphertext and still verifies once erasure has destroyed the key.
@@ -90,9 +92,26 @@ export interface SuppressionDoc extends TenantDocument {
   createdAt: Date;
 }
 
-/** The tenant's suppression HMAC key, wrapped by a tenant DEK; `_id` is `sup:<tenantId>`. */
-export interface SuppressionKeyDoc extends TenantDocument {
+/** A random per-tenant key of the consent module, stored only wrapped by a tenant DEK (never in clear). */
+export interface WrappedKeyDoc extends TenantDocument {
   wrapped: Binary;
   dekVersion: number;
   createdAt: Date;
+}
+
+/** The tenant's suppression HMAC key, wrapped by a tenant DEK; `_id` is `sup:<tenantId>`. */
+export type SuppressionKeyDoc = WrappedKeyDoc;
+
+/** The tenant's consent-ledger HMAC key, wrapped by a tenant DEK; `_id` is `ledger:<tenantId>`. */
+export type LedgerKeyDoc = WrappedKeyDoc;
+
+/**
+ * A double opt-in confirmation token that has been used (`_id` = `confirm:<tenantId>:<jti>`):
+ * inserted before the consent is recorded, so a token records at most one grant however often
+ * (or however concurrently) it is posted. Holds no personal data.
+ */
+export interface UsedLinkDoc extends TenantDocument {
+  usedAt: Date;
+  /** When the token itself expires (after that the signature check refuses it anyway). */
+  expiresAt: Date;
 }

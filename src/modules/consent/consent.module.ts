@@ -1,12 +1,12 @@
 import type { CofferModule } from '../module.js';
-import { LEDGER_COLLECTION, LEDGER_HEADS_COLLECTION, PURPOSES_COLLECTION, SUPPRESSION_KEYS_COLLECTION, SUPPRESSIONS_COLLECTION } from './consent.document.js';
+import { LEDGER_COLLECTION, LEDGER_HEADS_COLLECTION, LEDGER_KEYS_COLLECTION, PURPOSES_COLLECTION, SUPPRESSION_KEYS_COLLECTION, SUPPRESSIONS_COLLECTION, USED_LINKS_COLLECTION } from './consent.document.js';
 import { ConsentResolver } from './consent.resolver.js';
-import { suppressionKeySealedData } from './consent.sealed-data.js';
+import { ledgerKeySealedData, suppressionKeySealedData } from './consent.sealed-data.js';
 
 /**
  * Consent: purposes and notices, the immutable chained consent ledger with signed receipts,
  * opt-outs, the suppression list that outlives erasure, contact decisions, public unsubscribe
- * and confirmation pages (docs/ARCHITECTURE.md §12).
+ * and confirmation pages (docs/ARCHITECTURE.md §14).
  */
 export const consentModule: CofferModule = {
   name: 'consent',
@@ -34,6 +34,10 @@ export const consentModule: CofferModule = {
       tenantData: 'RECORDS',
     },
     { name: SUPPRESSION_KEYS_COLLECTION, indexes: [], tenantData: 'KEYS' },
+    // The ledger's random HMAC key (`_id` ledger:<tenantId>), wrapped under the DEK; shredded with the tenant.
+    { name: LEDGER_KEYS_COLLECTION, indexes: [], tenantData: 'KEYS' },
+    // Used double opt-in tokens (`_id` confirm:<tenantId>:<jti>): the unique _id makes each single-use.
+    { name: USED_LINKS_COLLECTION, indexes: [], tenantData: 'RECORDS' },
   ],
-  sealedData: [suppressionKeySealedData],
+  sealedData: [suppressionKeySealedData, ledgerKeySealedData],
 };

@@ -4,18 +4,22 @@ import type { TenantCollection, TenantInsert, TenantScope } from '../../db/tenan
 import {
   LEDGER_COLLECTION,
   LEDGER_HEADS_COLLECTION,
+  LEDGER_KEYS_COLLECTION,
+  USED_LINKS_COLLECTION,
   PURPOSES_COLLECTION,
   SUPPRESSION_KEYS_COLLECTION,
   SUPPRESSIONS_COLLECTION,
   type LedgerHeadDoc,
+  type LedgerKeyDoc,
   type LedgerRecordDoc,
   type PurposeDoc,
   type SuppressionDoc,
   type SuppressionKeyDoc,
+  type UsedLinkDoc,
 } from './consent.document.js';
 
 /**
- * One tenant's purposes, consent ledger, suppression list and suppression key. The ledger has
+ * One tenant's purposes, consent ledger and its key, suppression list and suppression key. The ledger has
  * no update and no delete method: records are only ever inserted (the chain head is the one
  * document that moves, by compare-and-set).
  */
@@ -25,6 +29,8 @@ export class ConsentRepository {
   readonly heads: TenantCollection<LedgerHeadDoc>;
   readonly suppressions: TenantCollection<SuppressionDoc>;
   readonly suppressionKeys: TenantCollection<SuppressionKeyDoc>;
+  readonly ledgerKeys: TenantCollection<LedgerKeyDoc>;
+  readonly usedLinks: TenantCollection<UsedLinkDoc>;
 
   constructor(readonly scope: TenantScope) {
     this.purposes = scope.collection<PurposeDoc>(PURPOSES_COLLECTION);
@@ -32,6 +38,8 @@ export class ConsentRepository {
     this.heads = scope.collection<LedgerHeadDoc>(LEDGER_HEADS_COLLECTION);
     this.suppressions = scope.collection<SuppressionDoc>(SUPPRESSIONS_COLLECTION);
     this.suppressionKeys = scope.collection<SuppressionKeyDoc>(SUPPRESSION_KEYS_COLLECTION);
+    this.ledgerKeys = scope.collection<LedgerKeyDoc>(LEDGER_KEYS_COLLECTION);
+    this.usedLinks = scope.collection<UsedLinkDoc>(USED_LINKS_COLLECTION);
   }
 
   get tenantId(): string {
@@ -152,5 +160,38 @@ export class ConsentRepository {
 
   insertSuppressionKey(doc: Omit<TenantInsert<SuppressionKeyDoc>, '_id'>): Promise<SuppressionKeyDoc> {
     return this.suppressionKeys.insertOne({ ...doc, _id: `sup:${this.tenantId}` });
+  }
+
+  // ---- the ledger key (random, wrapped; the loser of a creation race reads the winner's)
+  findLedgerKey(): Promise<LedgerKeyDoc | null> {
+    return this.ledgerKeys.findOne({ _id: `ledger:${this.tenantId}` });
+  }
+
+  insertLedgerKey(doc: Omit<TenantInsert<LedgerKeyDoc>, '_id'>): Promise<LedgerKeyDoc> {
+    return this.ledgerKeys.insertOne({ ...doc, _id: `ledger:${this.tenantId}` });
+  }
+
+  // ---- single-use confirmation tokens
+  /**
+   * Marks a confirmation token used: true for the one caller whose insert created the mark,
+   * false when it was used already (the unique `_id` refuses a second mark, atomically).
+   */
+  async claimConfirmation(tokenId: string, expiresAt: Date): Promise<boolean> {
+    try {
+      await this.usedLinks.insertOne({ _id: this.usedLinkId(tokenId), usedAt: new Date(), expiresAt });
+      return true;
+    } catch (error) {
+      if (isDuplicateKey(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Gives a claimed token back (the consent could not be recorded), so the subject can try again. */
+  async releaseConfirmation(tokenId: string): Promise<void> {
+    await this.usedLinks.deleteOne({ _id: this.usedLinkId(tokenId) });
+  }
+
+  private usedLinkId(tokenId: string): string {
+    return `confirm:${this.tenantId}:${tokenId}`;
   }
 }

@@ -5,6 +5,7 @@ import { READABLE_FIELDS } from '../privacy/subject.document.js';
 import type { ConsentEntryState } from './consent-state.js';
 import type { Channel, OptOutReason, OptOutSource } from './consent-vocab.js';
 import type { LedgerRecordDoc, PurposeDoc } from './consent.document.js';
+import type { RetentionPeriods } from './consent.service.js';
 import {
   ChannelEnum,
   ChannelOptOutState,
@@ -26,6 +27,7 @@ import {
   OptOutSourceEnum,
   OptOutStatistics,
   ProcessingRecord,
+  ProcessingRetention,
   PublicLinkResult,
   RecordConsentInput,
   SignedLink,
@@ -82,16 +84,17 @@ export class ConsentResolver {
     return (await ctx.services.consent.purposes(tenantCallerOf(ctx), includeRetired ?? false)).map(toPurpose);
   }
 
-  @Query(() => [ProcessingRecord], { description: 'The basis of a record of processing activities (GDPR Art. 30): each purpose, its legal basis, the kinds of personal data held and retention.' })
+  @Query(() => [ProcessingRecord], { description: 'The basis of a record of processing activities (GDPR Art. 30): each purpose, its legal basis, the kinds of personal data held and the tenant\'s retention periods.' })
   async recordsOfProcessing(@Ctx() ctx: Context) {
-    const purposes = await ctx.services.consent.purposes(tenantCallerOf(ctx), true);
-    return purposes.map((p) =>
+    const records = await ctx.services.consent.recordsOfProcessing(tenantCallerOf(ctx));
+    return records.map(({ purpose: p, retention }) =>
       Object.assign(new ProcessingRecord(), {
         purpose: toPurpose(p),
         legalBasis: p.legalBasis,
         personalData: [...READABLE_FIELDS, 'consentProof'],
-        retention: null,
-        retentionNote: 'No retention policy is defined in Coffer yet: state the retention period in your own record.',
+        retention: retentionText(retention),
+        retentionPeriods: Object.assign(new ProcessingRetention(), retention),
+        retentionNote: 'From the tenant\'s retention policy (retentionPolicy, setRetentionPolicy); a subject\'s own retention date overrides the subject period. Consent ledger records and suppression entries are kept: the ledger is the proof of consent, suppression makes an opt-out outlive erasure.',
       }),
     );
   }
@@ -235,4 +238,14 @@ export class ConsentResolver {
     if (!view) throw notFoundBecause('This link is invalid or has expired');
     return linkResult(view);
   }
+}
+
+/** The retention periods in words, e.g. "data subjects: 365 days after their last change; data-access log: kept; closed requests: 30 days". */
+function retentionText(r: RetentionPeriods): string {
+  const days = (n: number | null, after: string) => (n === null ? 'kept' : `${n} day${n === 1 ? '' : 's'} ${after}`);
+  return [
+    `data subjects: ${days(r.subjectRetentionDays, 'after their last change')}`,
+    `data-access log: ${days(r.accessLogRetentionDays, 'after recording')}`,
+    `closed requests: ${days(r.requestRetentionDays, 'after closing')}`,
+  ].join('; ');
 }

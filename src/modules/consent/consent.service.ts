@@ -4,7 +4,7 @@ import { Binary } from 'mongodb';
 import { fromCursor, toCursor } from '../../db/cursor.js';
 import { isDuplicateKey } from '../../db/mongo-errors.js';
 import { sha256Hex } from '../../crypto/random.js';
-import { badInput, conflict, forbidden, notFound, notFoundBecause } from '../../errors.js';
+import { appError, badInput, conflict, forbidden, notFound, notFoundBecause } from '../../errors.js';
 import type { RequestInfo, TenantCaller } from '../../identity/caller.js';
 import type { Logger } from '../../logger.js';
 import { auditEvent, type AuditCaller } from '../audit/audit-builder.js';
@@ -17,7 +17,7 @@ import type { SubjectKeyStore } from '../privacy/subject-keys.js';
 import { emailEntry, phoneEntry } from '../privacy/subject-rules.js';
 import type { DataSubjectDoc } from '../privacy/subject.document.js';
 import type { SubjectRepository } from '../privacy/subject.repository.js';
-import { appendRecord, newRecordId, verifyLedger, type LedgerVerification, type UnlinkedRecord } from './consent-ledger.js';
+import { appendRecord, LEDGER_KEY_BYTES, newRecordId, verifyLedger, type LedgerVerification, type UnlinkedRecord } from './consent-ledger.js';
 import { CONFIRMATION_DAYS, signLink, UNSUBSCRIBE_DAYS, verifyLink, type LinkClaims, type LinkKind } from './consent-links.js';
 import { signConsentReceipt, type ConsentReceiptPayload, type ReceiptKey } from './consent-receipt.js';
 import {
@@ -37,24 +37,42 @@ import {
 import { consentEntries, contactReasons, latestGpcSeq, optedOut, type ConsentEntryState } from './consent-state.js';
 import { contactKindOf, type Channel, type ConsentMethod, type ContactReason, type LegalBasis, type OptOutReason, type OptOutSource } from './consent-vocab.js';
 import type { LedgerRecordDoc, PurposeDoc } from './consent.document.js';
+import { ledgerKeyAad, suppressionKeyAad } from './consent.sealed-data.js';
+import type { WrappedKeyDoc } from './consent.document.js';
 import type { ConsentRepository } from './consent.repository.js';
 
 export interface ConsentServiceDeps {
   consentOf: (tenantId: string) => ConsentRepository;
   subjectsOf: (tenantId: string) => SubjectRepository;
   keyStore: SubjectKeyStore;
-  /** Seals the tenant's suppression key under its DEK. */
+  /** Wraps the tenant's suppression and ledger keys under its DEK. */
   cipher: TenantCipher;
-  /** The tenant's ledger HMAC key (derived from its audit-chain key, consent-ledger.ts). */
-  ledgerKey: (tenantId: string) => Promise<Buffer>;
   audit: AuditSink;
   logger: Logger;
   signer: () => { privateKey: ReceiptKey; kid: string };
   jwks: () => JSONWebKeySet;
   issuer: string;
   tenantName: (tenantId: string) => Promise<string>;
-  /** UNSUBSCRIBE_BASE_URL: where the public pages are served (no trailing slash). */
-  publicBaseUrl: string;
+  /**
+   * The tenant's retention periods in days (null: kept), for the record of processing. Wired in
+   * services.ts to the privacy module's retention policy, so consent reads no privacy collection.
+   */
+  retentionOf: (tenantId: string) => Promise<RetentionPeriods>;
+  /** UNSUBSCRIBE_BASE_URL: where the public pages are served (no trailing slash); null when unset in production (no links). */
+  publicBaseUrl: string | null;
+}
+
+/** How long the tenant keeps each kind of data, in days; null keeps it (privacy's retention policy). */
+export interface RetentionPeriods {
+  subjectRetentionDays: number | null;
+  accessLogRetentionDays: number | null;
+  requestRetentionDays: number | null;
+}
+
+/** One entry of the record of processing activities (GDPR Art. 30). */
+export interface ProcessingRecordView {
+  purpose: PurposeDoc;
+  retention: RetentionPeriods;
 }
 
 export interface PurposeInput {
@@ -118,19 +136,19 @@ export interface PublicLinkView {
   purposeName: string;
 }
 
-const SUPPRESSION_AAD = (tenantId: string) => Buffer.from(JSON.stringify(['coffer:suppression-key:v1', tenantId]), 'utf8');
 const proofField = (recordId: string) => `consent_proof:${recordId}`;
 
 const CHANNEL_TEXT: Record<Channel, string> = { EMAIL: 'email', SMS: 'text message (SMS)', WHATSAPP: 'WhatsApp', PUSH: 'push notification', PHONE: 'phone call', POST: 'post' };
 export const channelText = (channel: Channel) => CHANNEL_TEXT[channel];
 
 /**
- * Consent (GDPR Art. 7), opt-outs, suppression and contact decisions (docs/ARCHITECTURE.md §12).
+ * Consent (GDPR Art. 7), opt-outs, suppression and contact decisions (docs/ARCHITECTURE.md §14).
  * Every decision is an immutable, chained ledger record with its proof sealed under the subject's
  * key; current state is computed from the subject's records (latest wins).
  */
 export class ConsentService {
-  private readonly suppressionKeys = new Map<string, { key: Buffer; at: number }>();
+  /** Unwrapped tenant keys, by `<kind>:<tenantId>`, for at most 60 s. */
+  private readonly tenantKeys = new Map<string, { key: Buffer; at: number }>();
 
   constructor(private readonly deps: ConsentServiceDeps) {}
 
@@ -215,6 +233,17 @@ export class ConsentService {
     return includeRetired ? all : all.filter((p) => !p.retiredAt);
   }
 
+  /** The basis of the Art. 30 record: every purpose (retired ones too) with the tenant's retention periods. */
+  async recordsOfProcessing(caller: TenantCaller): Promise<ProcessingRecordView[]> {
+    const [purposes, retention] = await Promise.all([this.purposes(caller, true), this.deps.retentionOf(caller.tenantId)]);
+    const periods: RetentionPeriods = {
+      subjectRetentionDays: retention.subjectRetentionDays ?? null,
+      accessLogRetentionDays: retention.accessLogRetentionDays ?? null,
+      requestRetentionDays: retention.requestRetentionDays ?? null,
+    };
+    return purposes.map((purpose) => ({ purpose, retention: { ...periods } }));
+  }
+
   // ---------------------------------------------------------------- the ledger
 
   async recordConsent(caller: TenantCaller, input: RecordConsentInput) {
@@ -276,7 +305,7 @@ export class ConsentService {
   }
 
   async verifyLedger(caller: TenantCaller): Promise<LedgerVerification> {
-    const key = await this.deps.ledgerKey(caller.tenantId);
+    const key = await this.ledgerKey(caller.tenantId);
     try {
       return await verifyLedger(this.deps.consentOf(caller.tenantId), key);
     } finally {
@@ -384,13 +413,14 @@ export class ConsentService {
   // ---------------------------------------------------------------- links and public pages
 
   async unsubscribeLink(caller: TenantCaller, subjectId: string, channel: Channel, purposeKey: string, validForDays?: number | null) {
+    const base = this.publicBaseUrl();
     const days = validForDays ?? UNSUBSCRIBE_DAYS.default;
     if (!Number.isInteger(days) || days < UNSUBSCRIBE_DAYS.min || days > UNSUBSCRIBE_DAYS.max) throw badInput('validForDays', `must be ${UNSUBSCRIBE_DAYS.min} to ${UNSUBSCRIBE_DAYS.max} days`);
     const ch = validChannel(channel);
     const purpose = await this.purpose(this.deps.consentOf(caller.tenantId), purposeKey, 'purpose');
     const subject = await this.liveSubject(caller.tenantId, subjectId, 'subjectId');
     const { token, expiresAt } = await signLink('unsubscribe', { tenantId: caller.tenantId, subjectId: subject._id, channel: ch, purposeKey: purpose.key, noticeVersion: null }, days, this.deps.signer(), this.deps.issuer);
-    return { url: `${this.deps.publicBaseUrl}/unsubscribe/${token}`, expiresAt };
+    return { url: `${base}/unsubscribe/${token}`, expiresAt };
   }
 
   /** RFC 8058 headers for an email: List-Unsubscribe (https URL) and List-Unsubscribe-Post. */
@@ -400,6 +430,7 @@ export class ConsentService {
   }
 
   async requestConfirmation(caller: TenantCaller, subjectId: string, purposeKey: string, channel: Channel) {
+    const base = this.publicBaseUrl();
     const ch = validChannel(channel);
     const purpose = await this.purpose(this.deps.consentOf(caller.tenantId), purposeKey, 'purpose');
     if (purpose.retiredAt) throw conflict('purpose: this purpose is retired and takes no new consent');
@@ -412,7 +443,13 @@ export class ConsentService {
       this.deps.issuer,
     );
     await this.deps.audit.append(auditEvent('consent.confirmation_requested', { caller, resource: { id: subject._id }, details: { purposeKey: purpose.key, channel: ch } }));
-    return { url: `${this.deps.publicBaseUrl}/confirm/${token}`, expiresAt };
+    return { url: `${base}/confirm/${token}`, expiresAt };
+  }
+
+  /** Where links point; SERVICE_UNAVAILABLE naming the setting when it is unset (production without UNSUBSCRIBE_BASE_URL). */
+  private publicBaseUrl(): string {
+    if (this.deps.publicBaseUrl) return this.deps.publicBaseUrl;
+    throw appError('SERVICE_UNAVAILABLE', 'Unsubscribe and confirmation links are not configured: set UNSUBSCRIBE_BASE_URL (an https URL) to issue them', { setting: 'UNSUBSCRIBE_BASE_URL' });
   }
 
   /** What a public page may show for a valid token; null for an invalid, expired or dangling one (the page says nothing more). */
@@ -442,7 +479,12 @@ export class ConsentService {
     return { tenantName: resolved.tenantName, channel: claims.channel, purposeName: purpose.name };
   }
 
-  /** Double opt-in: records the consent (method DOUBLE_OPT_IN, the notice version of the request) unless it is already granted. */
+  /**
+   * Double opt-in: records the consent (method DOUBLE_OPT_IN, the notice version of the request).
+   * Each token is single-use: it is marked used (an insert with a unique `_id`) before the grant
+   * is written, so a second POST of the same link, even after a withdrawal or concurrently with
+   * the first, answers the same page and writes nothing.
+   */
   async confirm(token: string, request: RequestInfo): Promise<PublicLinkView | null> {
     const resolved = await this.resolveLink('confirmation', token);
     if (!resolved) return null;
@@ -450,15 +492,17 @@ export class ConsentService {
     if (purpose.retiredAt) return null;
     const notice = purpose.notices.find((n) => n.version === claims.noticeVersion);
     if (!notice) return null;
+    const view = { tenantName: resolved.tenantName, channel: claims.channel, purposeName: purpose.name };
     const repo = this.deps.consentOf(claims.tenantId);
-    const records = await repo.recordsOfSubjects([subject._id]);
-    const last = records.filter((r) => r.kind === 'CONSENT' && r.purposeId === purpose._id && r.channel === claims.channel).sort((a, b) => b.seq - a.seq)[0];
-    const alreadyConfirmed = last?.granted === true && last.method === 'DOUBLE_OPT_IN' && last.at >= claims.issuedAt;
-    if (!alreadyConfirmed) {
+    if (!(await repo.claimConfirmation(claims.tokenId, claims.expiresAt))) return view;
+    try {
       const proof: Proof = { ip: request.ip, userAgent: request.userAgent, capturedAt: new Date().toISOString(), evidence: `confirmation link ${claims.tokenId}` };
       await this.appendConsent(repo, this.publicCallerIn(claims.tenantId, request), subject, purpose, claims.channel, true, 'DOUBLE_OPT_IN', notice, proof, false);
+    } catch (error) {
+      await repo.releaseConfirmation(claims.tokenId).catch(() => {});
+      throw error;
     }
-    return { tenantName: resolved.tenantName, channel: claims.channel, purposeName: purpose.name };
+    return view;
   }
 
   // ---------------------------------------------------------------- for the privacy module (export, erasure)
@@ -562,25 +606,48 @@ export class ConsentService {
   }
 
   /** The tenant's suppression key (32 random bytes, wrapped under its DEK, created on first use; cached 60 s). */
-  private async suppressionKey(tenantId: string): Promise<Buffer> {
-    const cached = this.suppressionKeys.get(tenantId);
-    if (cached && Date.now() - cached.at < 60_000) return Buffer.from(cached.key);
+  private suppressionKey(tenantId: string): Promise<Buffer> {
     const repo = this.deps.consentOf(tenantId);
-    let doc = await repo.findSuppressionKey();
+    return this.tenantKey('suppression', tenantId, HASH_KEY_BYTES, suppressionKeyAad(tenantId), () => repo.findSuppressionKey(), (doc) => repo.insertSuppressionKey(doc));
+  }
+
+  /** The tenant's ledger HMAC key (32 random bytes of its own, wrapped under its DEK, created on first use; cached 60 s). */
+  private ledgerKey(tenantId: string): Promise<Buffer> {
+    const repo = this.deps.consentOf(tenantId);
+    return this.tenantKey('ledger', tenantId, LEDGER_KEY_BYTES, ledgerKeyAad(tenantId), () => repo.findLedgerKey(), (doc) => repo.insertLedgerKey(doc));
+  }
+
+  /**
+   * A random per-tenant key stored only wrapped: read it, or create it on first use. Creation is
+   * race-safe: the document has one fixed `_id`, so of two creators one insert fails on the
+   * unique `_id` and that one reads the winner's key. The caller gets its own copy to zero.
+   */
+  private async tenantKey(
+    kind: string,
+    tenantId: string,
+    bytes: number,
+    aad: Buffer,
+    find: () => Promise<WrappedKeyDoc | null>,
+    insert: (doc: Omit<WrappedKeyDoc, '_id' | 'tenantId'>) => Promise<WrappedKeyDoc>,
+  ): Promise<Buffer> {
+    const cacheKey = `${kind}:${tenantId}`;
+    const cached = this.tenantKeys.get(cacheKey);
+    if (cached && Date.now() - cached.at < 60_000) return Buffer.from(cached.key);
+    let doc = await find();
     if (!doc) {
-      const key = randomBytes(HASH_KEY_BYTES);
-      const sealed = await this.deps.cipher.seal(tenantId, SUPPRESSION_AAD(tenantId), key);
+      const key = randomBytes(bytes);
+      const sealed = await this.deps.cipher.seal(tenantId, aad, key);
       key.fill(0);
       try {
-        doc = await repo.insertSuppressionKey({ wrapped: new Binary(sealed.blob), dekVersion: sealed.dekVersion, createdAt: new Date() });
+        doc = await insert({ wrapped: new Binary(sealed.blob), dekVersion: sealed.dekVersion, createdAt: new Date() });
       } catch (error) {
         if (!isDuplicateKey(error)) throw error;
-        doc = await repo.findSuppressionKey();
+        doc = await find();
       }
-      if (!doc) throw new Error('suppression key vanished after creation');
+      if (!doc) throw new Error(`${kind} key vanished after creation`);
     }
-    const key = await this.deps.cipher.open(tenantId, SUPPRESSION_AAD(tenantId), Buffer.from(doc.wrapped.buffer), doc.dekVersion);
-    this.suppressionKeys.set(tenantId, { key: Buffer.from(key), at: Date.now() });
+    const key = await this.deps.cipher.open(tenantId, aad, Buffer.from(doc.wrapped.buffer), doc.dekVersion);
+    this.tenantKeys.set(cacheKey, { key: Buffer.from(key), at: Date.now() });
     return key;
   }
 
@@ -656,7 +723,7 @@ export class ConsentService {
         key.fill(0);
       }
     }
-    const ledgerKey = await this.deps.ledgerKey(repo.tenantId);
+    const ledgerKey = await this.ledgerKey(repo.tenantId);
     try {
       return await appendRecord(repo, ledgerKey, record, id);
     } finally {

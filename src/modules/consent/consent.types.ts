@@ -64,12 +64,20 @@ export class ConsentPurpose {
   @Field(() => Date, { nullable: true, description: 'When it last changed.' }) updatedAt!: Date | null;
 }
 
+@ObjectType({ description: 'How long the tenant keeps personal data (its retention policy), in days; null keeps it.' })
+export class ProcessingRetention {
+  @Field(() => Int, { nullable: true, description: 'Data subjects are erased this many days after their last change (a subject\'s own retention date overrides it).' }) subjectRetentionDays!: number | null;
+  @Field(() => Int, { nullable: true, description: 'Data-access log entries are deleted this many days after they were recorded.' }) accessLogRetentionDays!: number | null;
+  @Field(() => Int, { nullable: true, description: 'Closed data-subject requests are deleted this many days after they were closed.' }) requestRetentionDays!: number | null;
+}
+
 @ObjectType({ description: 'One entry of the record of processing activities (GDPR Art. 30).' })
 export class ProcessingRecord {
   @Field(() => ConsentPurpose, { description: 'The purpose.' }) purpose!: ConsentPurpose;
   @Field(() => LegalBasisEnum, { description: 'Its legal basis.' }) legalBasis!: LegalBasis;
   @Field(() => [String], { description: 'Kinds of personal data held about data subjects (field names).' }) personalData!: string[];
-  @Field(() => String, { nullable: true, description: 'The retention period, when a retention policy exists.' }) retention!: string | null;
+  @Field(() => String, { nullable: true, description: 'The tenant\'s retention periods in words (from its retention policy; "kept" where no period is set).' }) retention!: string | null;
+  @Field(() => ProcessingRetention, { description: 'The tenant\'s retention periods in days (its retention policy; null keeps that data).' }) retentionPeriods!: ProcessingRetention;
   @Field(() => String, { nullable: true, description: 'A note on retention.' }) retentionNote!: string | null;
 }
 

@@ -81,7 +81,12 @@ export class RetentionService {
   constructor(private readonly deps: RetentionDeps) {}
 
   async policy(caller: TenantCaller): Promise<RetentionPolicyView> {
-    return viewOf(await this.deps.dsrOf(caller.tenantId).findPolicy());
+    return this.policyOf(caller.tenantId);
+  }
+
+  /** The tenant's policy (all null when none is set), for the consent module's record of processing (wired in services.ts). */
+  async policyOf(tenantId: string): Promise<RetentionPolicyView> {
+    return viewOf(await this.deps.dsrOf(tenantId).findPolicy());
   }
 
   /** Sets the whole policy (a field left out or null keeps that kind of data). */
