@@ -250,6 +250,14 @@ function rateLimit(perMinute: number): RequestHandler {
   };
 }
 
+/**
+ * The path as logged: the token of a public link page (`/unsubscribe/<token>`, `/confirm/<token>`)
+ * is a credential, so it is replaced by `:token` (routing is case-insensitive, so is this).
+ */
+function loggedPath(path: string): string {
+  return path.replace(/^\/(unsubscribe|confirm)\/.*$/i, (_whole, page: string) => `/${page}/:token`);
+}
+
 function requestLog(logger: Logger): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
@@ -259,7 +267,7 @@ function requestLog(logger: Logger): RequestHandler {
           requestId: res.locals.requestId,
           ...(res.locals.clientRequestId ? { clientRequestId: res.locals.clientRequestId } : {}),
           method: req.method,
-          path: req.originalUrl.split('?')[0],
+          path: loggedPath(req.originalUrl.split('?')[0]!),
           status: res.statusCode,
           ms: Number((process.hrtime.bigint() - started) / 1_000_000n),
         },
