@@ -122,7 +122,7 @@ export async function createApp({ config, db, logger, sealedData, privacy }: App
   });
 
   // Public unsubscribe and double opt-in pages (server-rendered HTML, their own strict CSP and rate limit).
-  app.use(consentPages(services.consent, { perMinute: config.rateLimit.authAttemptsPerMinute, logger }));
+  app.use(consentPages(services.consentLinks, { perMinute: config.rateLimit.authAttemptsPerMinute, logger }));
 
   // Query limits: depth, aliases, static cost and size, so one request cannot fan out without bound.
   // The token limit is graphql-js's own (parseOptions below): a document over it is a parse

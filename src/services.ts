@@ -49,7 +49,13 @@ import { DsrRepository, RetentionDirectory } from './modules/privacy/dsr.reposit
 import { RetentionService } from './modules/privacy/retention.service.js';
 import { RetentionSweepJob } from './jobs/retention-sweep.job.js';
 import { ConsentRepository } from './modules/consent/consent.repository.js';
-import { ConsentService } from './modules/consent/consent.service.js';
+import { ConsentLedgerService } from './modules/consent/consent-ledger.service.js';
+import { ConsentLinkService } from './modules/consent/consent-links.service.js';
+import { SuppressionHashes } from './modules/consent/consent-suppression.js';
+import { ConsentTenantKeys } from './modules/consent/consent-tenant-keys.js';
+import { ContactDecisionService } from './modules/consent/contact-decision.service.js';
+import { OptOutService } from './modules/consent/opt-out.service.js';
+import { PurposeService } from './modules/consent/purpose.service.js';
 
 /** The services resolvers, the CLI and jobs call; each method takes the Caller it acts for. */
 export interface Services {
@@ -69,7 +75,11 @@ export interface Services {
   accountClosure: AccountClosureService;
   dsr: DsrService;
   retention: RetentionService;
-  consent: ConsentService;
+  consentPurposes: PurposeService;
+  consentLedger: ConsentLedgerService;
+  optOuts: OptOutService;
+  contactDecisions: ContactDecisionService;
+  consentLinks: ConsentLinkService;
 }
 
 /** Privacy options: a hook after each erasure step (tests stop an erasure there), the subject-key cache lifetime. */
@@ -221,20 +231,33 @@ export async function createServices({ config, db, logger, sealedData = [], priv
   const tenantName = async (tenantId: string) => (await tenantRepository.findById(tenantId))?.name ?? '';
   // Consent: depends on privacy (subjects, their keys); privacy's export and erasure reach it through callbacks.
   // Its ledger and suppression keys are its own random keys, wrapped under the tenant DEK (never derived from another key).
-  const consent = new ConsentService({
-    consentOf: (tenantId) => new ConsentRepository(new TenantScope(db, tenantId)),
+  const consentOf = (tenantId: string) => new ConsentRepository(new TenantScope(db, tenantId));
+  const consentKeys = new ConsentTenantKeys({ consentOf, cipher: new TenantCipher(keys) });
+  const suppression = new SuppressionHashes({ subjectsOf, keyStore: subjectKeys, keys: consentKeys });
+  // The record of processing states the tenant's retention policy (privacy's), read through this callback.
+  const consentPurposes = new PurposeService({ consentOf, audit, retentionOf: (tenantId) => retention.policyOf(tenantId) });
+  const consentLedger = new ConsentLedgerService({
+    consentOf,
     subjectsOf,
     keyStore: subjectKeys,
-    cipher: new TenantCipher(keys),
+    keys: consentKeys,
     audit,
-    logger,
+    signer: () => tokens.signingKey(),
+    tenantName,
+  });
+  const optOuts = new OptOutService({ consentOf, subjectsOf, audit, ledger: consentLedger, suppression });
+  const contactDecisions = new ContactDecisionService({ consentOf, subjectsOf, keyStore: subjectKeys, keys: consentKeys, suppression, ledger: consentLedger, audit });
+  const consentLinks = new ConsentLinkService({
+    consentOf,
+    subjectsOf,
+    audit,
     signer: () => tokens.signingKey(),
     jwks: () => tokens.jwks(),
     issuer: config.jwt.issuer,
     tenantName,
     publicBaseUrl: config.unsubscribeBaseUrl,
-    // The record of processing states the tenant's retention policy (privacy's), read through this callback.
-    retentionOf: (tenantId) => retention.policyOf(tenantId),
+    ledger: consentLedger,
+    optOuts,
   });
   const subjects: SubjectService = new SubjectService({
     subjectsOf,
@@ -243,7 +266,7 @@ export async function createServices({ config, db, logger, sealedData = [], priv
     logger,
     tenantName,
     requestsOf: (tenantId, subject) => dsr.forExport(tenantId, subject),
-    consentFacts: (tenantId, subjectId) => consent.exportFacts(tenantId, subjectId),
+    consentFacts: (tenantId, subjectId) => consentLedger.exportFacts(tenantId, subjectId),
   });
   const subjectErasure = new SubjectErasureService({
     subjectsOf,
@@ -253,7 +276,7 @@ export async function createServices({ config, db, logger, sealedData = [], priv
     signer: () => tokens.signingKey(),
     tenantsWithErasures: () => new SubjectErasureDirectory(db).tenantsWithErasures(),
     afterStep: privacy.afterErasureStep ?? erasureStepDelay(config.faults.erasureStepDelayMs),
-    suppressionEntriesKept: (tenantId, subjectId) => consent.suppressionEntriesKept(tenantId, subjectId),
+    suppressionEntriesKept: (tenantId, subjectId) => optOuts.suppressionEntriesKept(tenantId, subjectId),
   });
   // Data-subject requests and retention (privacy): same keys, the export and the erasure above.
   const dsrOf = (tenantId: string) => new DsrRepository(new TenantScope(db, tenantId));
@@ -291,7 +314,11 @@ export async function createServices({ config, db, logger, sealedData = [], priv
     accountClosure: new AccountClosureService({ users, tenants: tenantRepository, memberships: membershipDirectory, sessions, members, auth, guard, throttle, logger, audit }),
     dsr,
     retention,
-    consent,
+    consentPurposes,
+    consentLedger,
+    optOuts,
+    contactDecisions,
+    consentLinks,
   };
   // Periodic jobs share one skeleton (jobs/interval-job.ts) and a lease, so one instance sweeps at a time.
   const leases = new JobLeaseRepository(db);

@@ -4,7 +4,7 @@ import type { RequestInfo } from '../../identity/caller.js';
 import type { Logger } from '../../logger.js';
 import { AppError } from '../../errors.js';
 import { Throttle } from '../auth/throttle.js';
-import { channelText, type ConsentService, type PublicLinkView } from './consent.service.js';
+import { channelText, type ConsentLinkService, type PublicLinkView } from './consent-links.service.js';
 
 /**
  * The public pages (DESIGN.md §8): `GET/POST /unsubscribe/<token>` and `GET/POST /confirm/<token>`.
@@ -80,7 +80,7 @@ function ask(res: Response, view: PublicLinkView, kind: 'unsubscribe' | 'confirm
   }
 }
 
-export function consentPages(consent: ConsentService, options: { perMinute: number; logger: Logger }): Router {
+export function consentPages(consent: ConsentLinkService, options: { perMinute: number; logger: Logger }): Router {
   const router = express.Router();
   const throttle = new Throttle(options.perMinute);
   const limited = async (req: Request, res: Response): Promise<boolean> => {

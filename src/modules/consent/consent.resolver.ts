@@ -5,7 +5,7 @@ import { READABLE_FIELDS } from '../privacy/subject.document.js';
 import type { ConsentEntryState } from './consent-state.js';
 import type { Channel, OptOutReason, OptOutSource } from './consent-vocab.js';
 import type { LedgerRecordDoc, PurposeDoc } from './consent.document.js';
-import type { RetentionPeriods } from './consent.service.js';
+import type { RetentionPeriods } from './purpose.service.js';
 import {
   ChannelEnum,
   ChannelOptOutState,
@@ -66,27 +66,27 @@ const linkResult = (view: { tenantName: string; channel: Channel; purposeName: s
 export class ConsentResolver {
   @Mutation(() => ConsentPurpose, { description: 'Create a processing purpose with its legal basis and notice (version 1).' })
   async createConsentPurpose(@Arg('input', () => CreateConsentPurposeInput, { description: 'The purpose.' }) input: CreateConsentPurposeInput, @Ctx() ctx: Context) {
-    return toPurpose(await ctx.services.consent.createPurpose(tenantCallerOf(ctx), input));
+    return toPurpose(await ctx.services.consentPurposes.createPurpose(tenantCallerOf(ctx), input));
   }
 
   @Mutation(() => ConsentPurpose, { description: 'Change a purpose; a changed notice text publishes a new notice version (consent under older versions then needs renewal).' })
   async updateConsentPurpose(@Arg('input', () => UpdateConsentPurposeInput, { description: 'The changes.' }) input: UpdateConsentPurposeInput, @Ctx() ctx: Context) {
-    return toPurpose(await ctx.services.consent.updatePurpose(tenantCallerOf(ctx), input));
+    return toPurpose(await ctx.services.consentPurposes.updatePurpose(tenantCallerOf(ctx), input));
   }
 
   @Mutation(() => ConsentPurpose, { description: 'Retire a purpose: it takes no new consent; it is never deleted while records refer to it.' })
   async retireConsentPurpose(@Arg('key', () => String, { description: 'The purpose key.' }) key: string, @Ctx() ctx: Context) {
-    return toPurpose(await ctx.services.consent.retirePurpose(tenantCallerOf(ctx), key));
+    return toPurpose(await ctx.services.consentPurposes.retirePurpose(tenantCallerOf(ctx), key));
   }
 
   @Query(() => [ConsentPurpose], { description: 'The tenant\'s purposes, by key.' })
   async consentPurposes(@Arg('includeRetired', () => Boolean, { nullable: true, description: 'Include retired purposes (default false).' }) includeRetired: boolean | null, @Ctx() ctx: Context) {
-    return (await ctx.services.consent.purposes(tenantCallerOf(ctx), includeRetired ?? false)).map(toPurpose);
+    return (await ctx.services.consentPurposes.purposes(tenantCallerOf(ctx), includeRetired ?? false)).map(toPurpose);
   }
 
   @Query(() => [ProcessingRecord], { description: 'The basis of a record of processing activities (GDPR Art. 30): each purpose, its legal basis, the kinds of personal data held and the tenant\'s retention periods.' })
   async recordsOfProcessing(@Ctx() ctx: Context) {
-    const records = await ctx.services.consent.recordsOfProcessing(tenantCallerOf(ctx));
+    const records = await ctx.services.consentPurposes.recordsOfProcessing(tenantCallerOf(ctx));
     return records.map(({ purpose: p, retention }) =>
       Object.assign(new ProcessingRecord(), {
         purpose: toPurpose(p),
@@ -101,7 +101,7 @@ export class ConsentResolver {
 
   @Mutation(() => ConsentRecord, { description: 'Append a consent decision to the immutable ledger (granted: false withdraws). The proof is sealed under the subject\'s key.' })
   async recordConsent(@Arg('input', () => RecordConsentInput, { description: 'The decision.' }) input: RecordConsentInput, @Ctx() ctx: Context) {
-    return toRecord(await ctx.services.consent.recordConsent(tenantCallerOf(ctx), input));
+    return toRecord(await ctx.services.consentLedger.recordConsent(tenantCallerOf(ctx), input));
   }
 
   @Mutation(() => ConsentRecord, { description: 'Withdraw consent to a purpose on a channel (a ledger record with granted: false).' })
@@ -111,12 +111,12 @@ export class ConsentResolver {
     @Arg('channel', () => ChannelEnum, { description: 'Channel.' }) channel: Channel,
     @Ctx() ctx: Context,
   ) {
-    return toRecord(await ctx.services.consent.withdrawConsent(tenantCallerOf(ctx), subjectId, purpose, channel));
+    return toRecord(await ctx.services.consentLedger.withdrawConsent(tenantCallerOf(ctx), subjectId, purpose, channel));
   }
 
   @Query(() => ConsentStatus, { description: 'Current consent per purpose × channel (latest record wins; needsRenewal under an older notice; GPC conflicts shown) and channel opt-outs.' })
   async consentStatus(@Arg('subjectId', () => ID, { description: 'The subject.' }) subjectId: string, @Ctx() ctx: Context) {
-    const status = await ctx.services.consent.status(tenantCallerOf(ctx), subjectId);
+    const status = await ctx.services.consentLedger.status(tenantCallerOf(ctx), subjectId);
     return Object.assign(new ConsentStatus(), {
       subjectId: status.subjectId,
       entries: status.entries.map(toEntry),
@@ -133,20 +133,20 @@ export class ConsentResolver {
     @Arg('after', () => String, { nullable: true, description: 'endCursor of the previous page.' }) after: string | null,
     @Ctx() ctx: Context,
   ) {
-    const page = await ctx.services.consent.history(tenantCallerOf(ctx), subjectId, first, after);
+    const page = await ctx.services.consentLedger.history(tenantCallerOf(ctx), subjectId, first, after);
     const edges = page.items.map((r) => ({ cursor: page.cursorOf(r), node: toRecord(r) }));
     return ConsentRecordConnection.of({ edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null }, totalCount: page.totalCount });
   }
 
   @Query(() => ConsentReceipt, { description: 'The signed receipt of a ledger record.' })
   async consentReceipt(@Arg('id', () => ID, { description: 'Receipt (record) id.' }) id: string, @Ctx() ctx: Context) {
-    const receipt = await ctx.services.consent.receipt(tenantCallerOf(ctx), id);
+    const receipt = await ctx.services.consentLedger.receipt(tenantCallerOf(ctx), id);
     return Object.assign(new ConsentReceipt(), { id: receipt.id, jws: receipt.jws, payload: receipt.payload as unknown as Record<string, unknown> });
   }
 
   @Query(() => ConsentLedgerVerification, { description: 'Verify the tenant\'s consent ledger chain: edits, deletions and insertions made in the database are reported.' })
   async verifyConsentLedger(@Ctx() ctx: Context) {
-    const result = await ctx.services.consent.verifyLedger(tenantCallerOf(ctx));
+    const result = await ctx.services.consentLedger.verifyLedger(tenantCallerOf(ctx));
     return Object.assign(new ConsentLedgerVerification(), { ...result, findings: result.findings.map((f) => Object.assign(new ConsentLedgerFinding(), f)) });
   }
 
@@ -160,7 +160,7 @@ export class ConsentResolver {
     @Arg('proof', () => ConsentProofInput, { nullable: true, description: 'Proof (sealed).' }) proof: ConsentProofInput | null,
     @Ctx() ctx: Context,
   ) {
-    return toRecord(await ctx.services.consent.optOut(tenantCallerOf(ctx), { subjectId, channel, reason, source, purpose, proof }));
+    return toRecord(await ctx.services.optOuts.optOut(tenantCallerOf(ctx), { subjectId, channel, reason, source, purpose, proof }));
   }
 
   @Mutation(() => ConsentRecord, { description: 'Opt a subject back in to a channel (proof required); removes matching suppression entries.' })
@@ -171,12 +171,12 @@ export class ConsentResolver {
     @Arg('purpose', () => String, { nullable: true, description: 'Only this purpose (default: every purpose).' }) purpose: string | null,
     @Ctx() ctx: Context,
   ) {
-    return toRecord(await ctx.services.consent.optIn(tenantCallerOf(ctx), { subjectId, channel, proof, purpose }));
+    return toRecord(await ctx.services.optOuts.optIn(tenantCallerOf(ctx), { subjectId, channel, proof, purpose }));
   }
 
   @Query(() => OptOutStatistics, { description: 'Opt-outs recorded in [from, to), per channel and reason.' })
   async optOutStatistics(@Arg('from', () => Date, { description: 'Start.' }) from: Date, @Arg('to', () => Date, { description: 'End (at most 366 days later).' }) to: Date, @Ctx() ctx: Context) {
-    const stats = await ctx.services.consent.optOutStatistics(tenantCallerOf(ctx), from, to);
+    const stats = await ctx.services.optOuts.optOutStatistics(tenantCallerOf(ctx), from, to);
     return Object.assign(new OptOutStatistics(), { ...stats, counts: stats.counts.map((c) => Object.assign(new OptOutCount(), c)) });
   }
 
@@ -188,7 +188,7 @@ export class ConsentResolver {
     @Arg('gpc', () => Boolean, { nullable: true, description: 'A Global Privacy Control signal came with the request.' }) gpc: boolean | null,
     @Ctx() ctx: Context,
   ) {
-    return Object.assign(new ContactDecision(), await ctx.services.consent.canContact(tenantCallerOf(ctx), subjectId, channel, purpose, gpc ?? false));
+    return Object.assign(new ContactDecision(), await ctx.services.contactDecisions.canContact(tenantCallerOf(ctx), subjectId, channel, purpose, gpc ?? false));
   }
 
   @Query(() => [ContactDecision], { description: 'Contact decisions for up to 1,000 recipients (by subject id, email or phone) in one call, in input order.' })
@@ -198,7 +198,7 @@ export class ConsentResolver {
     @Arg('purpose', () => String, { description: 'Purpose key.' }) purpose: string,
     @Ctx() ctx: Context,
   ) {
-    return (await ctx.services.consent.canContactMany(tenantCallerOf(ctx), contacts, channel, purpose)).map((d) => Object.assign(new ContactDecision(), d));
+    return (await ctx.services.contactDecisions.canContactMany(tenantCallerOf(ctx), contacts, channel, purpose)).map((d) => Object.assign(new ContactDecision(), d));
   }
 
   @Query(() => SignedLink, { description: 'A signed unsubscribe link (UNSUBSCRIBE_BASE_URL/unsubscribe/<token>) bound to tenant, subject, channel and purpose.' })
@@ -209,7 +209,7 @@ export class ConsentResolver {
     @Arg('validForDays', () => Int, { nullable: true, description: 'Lifetime in days (30 to 365, default 90).' }) validForDays: number | null,
     @Ctx() ctx: Context,
   ) {
-    return Object.assign(new SignedLink(), await ctx.services.consent.unsubscribeLink(tenantCallerOf(ctx), subjectId, channel, purpose, validForDays));
+    return Object.assign(new SignedLink(), await ctx.services.consentLinks.unsubscribeLink(tenantCallerOf(ctx), subjectId, channel, purpose, validForDays));
   }
 
   @Query(() => EmailUnsubscribeHeaders, { description: 'The RFC 8058 headers to set on an email: List-Unsubscribe and List-Unsubscribe-Post.' })
@@ -218,7 +218,7 @@ export class ConsentResolver {
     @Arg('purpose', () => String, { description: 'Purpose key.' }) purpose: string,
     @Ctx() ctx: Context,
   ) {
-    return Object.assign(new EmailUnsubscribeHeaders(), await ctx.services.consent.emailUnsubscribeHeaders(tenantCallerOf(ctx), subjectId, purpose));
+    return Object.assign(new EmailUnsubscribeHeaders(), await ctx.services.consentLinks.emailUnsubscribeHeaders(tenantCallerOf(ctx), subjectId, purpose));
   }
 
   @Mutation(() => SignedLink, { description: 'A signed, expiring (7 days) double opt-in confirmation link; opening it and confirming records consent with method DOUBLE_OPT_IN.' })
@@ -228,13 +228,13 @@ export class ConsentResolver {
     @Arg('channel', () => ChannelEnum, { description: 'Channel.' }) channel: Channel,
     @Ctx() ctx: Context,
   ) {
-    return Object.assign(new SignedLink(), await ctx.services.consent.requestConfirmation(tenantCallerOf(ctx), subjectId, purpose, channel));
+    return Object.assign(new SignedLink(), await ctx.services.consentLinks.requestConfirmation(tenantCallerOf(ctx), subjectId, purpose, channel));
   }
 
   @Mutation(() => PublicLinkResult, { description: 'Unsubscribe with a link token (for apps): the same as the public page. Public; a signed-in caller may only use tokens of its own tenant. Repeating it is harmless.' })
   async unsubscribe(@Arg('token', () => String, { description: 'The token of an unsubscribe link.' }) token: string, @Ctx() ctx: Context) {
     const tenantId = ctx.apiKey?.tenantId ?? ctx.viewer?.tenantId ?? null;
-    const view = await ctx.services.consent.unsubscribe(token, ctx.request, 'APP', tenantId);
+    const view = await ctx.services.consentLinks.unsubscribe(token, ctx.request, 'APP', tenantId);
     if (!view) throw notFoundBecause('This link is invalid or has expired');
     return linkResult(view);
   }
