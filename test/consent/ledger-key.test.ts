@@ -80,7 +80,10 @@ describe('the consent-ledger key', () => {
 
   it('no longer reaches the audit-chain key: the composition root wires no ledger key from it', () => {
     const services = readFileSync(new URL('../../src/services.ts', import.meta.url), 'utf8');
-    const consentWiring = services.slice(services.indexOf('new ConsentService('), services.indexOf('});', services.indexOf('new ConsentService(')));
+    const start = services.indexOf('new ConsentTenantKeys(');
+    expect(start, 'the consent keys are created in services.ts').toBeGreaterThan(-1);
+    const consentWiring = services.slice(start, services.indexOf('});', start));
+    expect(consentWiring).toMatch(/cipher/); // the slice really is the consent key wiring
     expect(consentWiring).not.toMatch(/auditKey|ledgerKey/);
     expect(services).not.toMatch(/deriveLedgerKey/);
   });
