@@ -95,7 +95,8 @@ interface ReencryptionDoc {
 describe('kill -9 during tenant re-encryption', () => {
   it('killed partway through rotateTenantKey\'s re-encryption, the restarted server finishes it: every version of every secret opens, old keys retired', async () => {
     const dbName = freshDbName('reenc');
-    const env = serverEnv(dbName, { REENCRYPTION_BATCH_SIZE: '2' });
+    // A short lease (REENCRYPTION_LEASE_SECONDS, default 60) so the restarted server takes over soon.
+    const env = serverEnv(dbName, { REENCRYPTION_BATCH_SIZE: '2', REENCRYPTION_LEASE_SECONDS: '8' });
     const db = await openDb(dbName);
     const first = await startServerProcess(env);
     const owner = await signUp(first, 'Rotation Co');
@@ -121,13 +122,13 @@ describe('kill -9 during tenant re-encryption', () => {
 
     const restartedAt = Date.now();
     const second = await startServerProcess(env);
-    // The dead instance's lease lapses (60 s), then the restarted server takes the job over.
+    // The dead instance's lease lapses (8 s), then the restarted server takes the job over.
     const finished = await waitFor(async () => {
       const doc = await keys.findOne({ tenantId: owner.tenantId });
       return doc?.reencryption.state === 'DONE' ? doc : undefined;
-    }, 110_000, () => output(second), second, 250);
+    }, 60_000, () => output(second), second, 250);
     const resumeMs = Date.now() - restartedAt;
-    console.log(`re-encryption: killed at ${partway.done}/${partway.total} (saved ${atKill.done}), finished ${resumeMs} ms after the restart`);
+    console.log(`re-encryption: killed at ${partway.done}/${partway.total} (saved ${atKill.done}), finished ${resumeMs} ms after the restart (lease 8 s)`);
 
     expect(finished.deks.filter((d) => d.version !== 2).every((d) => d.retiredAt !== null)).toBe(true);
     const status = await second.gql<{ tenantKeyStatus: { activeDekVersion: number; versions: { version: number; retiredAt: string | null; secretVersionCount: number }[] } }>(
