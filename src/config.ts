@@ -47,7 +47,7 @@ export interface Config {
   invitationTtlHours: number;
   rateLimit: { requestsPerMinute: number; authAttemptsPerMinute: number };
   secrets: { recoveryDays: number };
-  keys: { reencryptionBatchSize: number; retireGraceSeconds: number };
+  keys: { reencryptionBatchSize: number; reencryptionLeaseSeconds: number; retireGraceSeconds: number };
   retention: { sweepIntervalMinutes: number };
   /** Where the public unsubscribe and confirmation pages are served (no trailing slash). */
   /** Base URL of the public consent pages (no trailing slash); null in production when UNSUBSCRIBE_BASE_URL is unset. */
@@ -145,6 +145,7 @@ const envSchema = z.object({
   AUTH_RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(30),
   SECRET_RECOVERY_DAYS: int(1, 365).default(30),
   REENCRYPTION_BATCH_SIZE: int(1, 10_000).default(100),
+  REENCRYPTION_LEASE_SECONDS: int(5, 3600).default(60),
   KEY_RETIRE_GRACE_SECONDS: int(0, 3600).default(30),
   RETENTION_SWEEP_INTERVAL_MINUTES: int(1, 10_080).default(1440),
   UNSUBSCRIBE_BASE_URL: z
@@ -279,7 +280,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
       authAttemptsPerMinute: e.AUTH_RATE_LIMIT_PER_MINUTE,
     },
     secrets: { recoveryDays: e.SECRET_RECOVERY_DAYS },
-    keys: { reencryptionBatchSize: e.REENCRYPTION_BATCH_SIZE, retireGraceSeconds: e.KEY_RETIRE_GRACE_SECONDS },
+    keys: { reencryptionBatchSize: e.REENCRYPTION_BATCH_SIZE, reencryptionLeaseSeconds: e.REENCRYPTION_LEASE_SECONDS, retireGraceSeconds: e.KEY_RETIRE_GRACE_SECONDS },
     retention: { sweepIntervalMinutes: e.RETENTION_SWEEP_INTERVAL_MINUTES },
     // No default in production: unset there means no links (the link operations say so); http://localhost:4000 elsewhere.
     unsubscribeBaseUrl: (e.UNSUBSCRIBE_BASE_URL ?? (production ? null : DEV_UNSUBSCRIBE_BASE_URL))?.replace(/\/+$/, '') ?? null,

@@ -130,6 +130,7 @@ export async function createServices({ config, db, logger, sealedData = [], priv
     logger,
     audit,
     batchSize: config.keys.reencryptionBatchSize,
+    leaseMs: config.keys.reencryptionLeaseSeconds * 1000,
     retireGraceMs: config.keys.retireGraceSeconds * 1000,
   });
   keys.useReencryption(reencryption);

@@ -2,6 +2,7 @@ import type { Db } from 'mongodb';
 import { Collections } from '../db/collections.js';
 import { systemSweep } from '../db/cross-tenant-sweep.js';
 import type { Logger } from '../logger.js';
+import { USED_LINKS_COLLECTION } from '../modules/consent/consent.document.js';
 import { IntervalJob } from './interval-job.js';
 import type { JobLeaseRepository } from './job-lease.repository.js';
 
@@ -16,9 +17,15 @@ interface HousekeepingDeps {
   leases?: JobLeaseRepository;
 }
 
+/** Used confirmation-link marks are kept this long past their token's expiry (clock differences between instances). */
+const USED_LINK_MARGIN_MS = 3_600_000;
+
 /**
  * Deletes what queries already ignore: sessions that expired or were revoked,
- * and invitations that were accepted or expired, once they are `keepDays` old.
+ * and invitations that were accepted or expired, once they are `keepDays` old; and the
+ * used marks of single-use consent confirmation links (`consent_used_links`) once their
+ * token has expired (an expired token is refused by its signature check, so its mark
+ * guards nothing), an hour after, for clocks that differ between instances.
  * FerretDB v1 has no TTL indexes, so expiry is enforced in queries plus this sweep.
  */
 export class HousekeepingJob {
@@ -43,7 +50,7 @@ export class HousekeepingJob {
   }
 
   /** One pass; returns what was removed. */
-  async sweep(now = new Date()): Promise<{ sessions: number; invitations: number }> {
+  async sweep(now = new Date()): Promise<{ sessions: number; invitations: number; usedLinks: number }> {
     const cutoff = new Date(now.getTime() - (this.deps.keepDays ?? 30) * 86_400_000);
     const sessions = await systemSweep(this.deps.db, Collections.sessions).deleteMany({
       $or: [{ expiresAt: { $lte: cutoff } }, { revokedAt: { $ne: null, $lte: cutoff } }],
@@ -51,8 +58,9 @@ export class HousekeepingJob {
     const invitations = await systemSweep(this.deps.db, Collections.invitations).deleteMany({
       $or: [{ expiresAt: { $lte: cutoff } }, { acceptedAt: { $ne: null, $lte: cutoff } }],
     });
-    const removed = { sessions: sessions.deletedCount, invitations: invitations.deletedCount };
-    if (removed.sessions || removed.invitations) this.deps.logger.info({ event: 'housekeeping', ...removed }, 'removed ended sessions and invitations');
+    const usedLinks = await systemSweep(this.deps.db, USED_LINKS_COLLECTION).deleteMany({ expiresAt: { $lte: new Date(now.getTime() - USED_LINK_MARGIN_MS) } });
+    const removed = { sessions: sessions.deletedCount, invitations: invitations.deletedCount, usedLinks: usedLinks.deletedCount };
+    if (removed.sessions || removed.invitations || removed.usedLinks) this.deps.logger.info({ event: 'housekeeping', ...removed }, 'removed ended sessions, invitations and expired link marks');
     return removed;
   }
 }

@@ -95,7 +95,8 @@ interface ReencryptionDoc {
 describe('kill -9 during tenant re-encryption', () => {
   it('killed partway through rotateTenantKey\'s re-encryption, the restarted server finishes it: every version of every secret opens, old keys retired', async () => {
     const dbName = freshDbName('reenc');
-    const env = serverEnv(dbName, { REENCRYPTION_BATCH_SIZE: '2' });
+    // A short lease (REENCRYPTION_LEASE_SECONDS, default 60) so the restarted server takes over soon.
+    const env = serverEnv(dbName, { REENCRYPTION_BATCH_SIZE: '2', REENCRYPTION_LEASE_SECONDS: '8' });
     const db = await openDb(dbName);
     const first = await startServerProcess(env);
     const owner = await signUp(first, 'Rotation Co');
@@ -121,13 +122,13 @@ describe('kill -9 during tenant re-encryption', () => {
 
     const restartedAt = Date.now();
     const second = await startServerProcess(env);
-    // The dead instance's lease lapses (60 s), then the restarted server takes the job over.
+    // The dead instance's lease lapses (8 s), then the restarted server takes the job over.
     const finished = await waitFor(async () => {
       const doc = await keys.findOne({ tenantId: owner.tenantId });
       return doc?.reencryption.state === 'DONE' ? doc : undefined;
-    }, 110_000, () => output(second), second, 250);
+    }, 60_000, () => output(second), second, 250);
     const resumeMs = Date.now() - restartedAt;
-    console.log(`re-encryption: killed at ${partway.done}/${partway.total} (saved ${atKill.done}), finished ${resumeMs} ms after the restart`);
+    console.log(`re-encryption: killed at ${partway.done}/${partway.total} (saved ${atKill.done}), finished ${resumeMs} ms after the restart (lease 8 s)`);
 
     expect(finished.deks.filter((d) => d.version !== 2).every((d) => d.retiredAt !== null)).toBe(true);
     const status = await second.gql<{ tenantKeyStatus: { activeDekVersion: number; versions: { version: number; retiredAt: string | null; secretVersionCount: number }[] } }>(
@@ -287,10 +288,116 @@ describe('kill -9 during subject erasure', () => {
     await expectAuditChainValid(server, owner);
     await crash(server);
   }, 240_000);
+});
 
-  // TODO(retention, consent): a retention purge and consent records are being built in parallel.
-  // When they land, add here: kill -9 during a retention purge run (restart; the purge finishes,
-  // nothing past its retention survives, nothing within it is gone), and consent records of an
-  // erased subject are gone too. Not faked before they exist.
-  it.todo('kill -9 during a retention purge (add when the retention purge exists)');
+const PURGE = 'mutation { purgeExpiredData { subjectsErased accessLogEntriesDeleted requestsDeleted } }';
+
+describe('kill -9 during a retention purge', () => {
+  it('killed partway through purgeExpiredData, a restart and a second purge finish it: every subject past retention erased with a verifiable receipt, none half-done, counts add up, none within retention touched', async () => {
+    const dbName = freshDbName('purge');
+    // A pause after every erasure step makes the purge (one erasure after another) last long enough to kill partway.
+    const env = serverEnv(dbName, { FAULT_ERASURE_STEP_DELAY_MS: '100' });
+    const db = await openDb(dbName);
+    const first = await startServerProcess(env);
+    const owner = await signUp(first, 'Retention Co');
+    const PAST = 20;
+    const KEPT = 8;
+    // Policy: subjects are kept 3650 days after their last change; a subject's own date overrides it.
+    const policy = await first.gql('mutation { setRetentionPolicy(input: { subjectRetentionDays: 3650 }) { subjectRetentionDays } }', {}, owner.token);
+    expect(policy.errors, JSON.stringify(policy.errors)).toBeUndefined();
+    const create = async (i: number, kind: string) => {
+      const res = await first.gql<{ createDataSubject: { id: string } }>('mutation($input: CreateDataSubjectInput!) { createDataSubject(input: $input) { id } }', {
+        input: { externalId: `${kind}-${i}`, email: `${kind}.${i}@example.net`, fullName: `${kind} person ${i}`, identities: [{ label: 'badge', value: `${kind}-badge-${i}` }] },
+      }, owner.token);
+      expect(res.errors, JSON.stringify(res.errors)).toBeUndefined();
+      return res.data!.createDataSubject.id;
+    };
+    const setUntil = async (id: string, until: Date) => {
+      const res = await first.gql('mutation($id: ID!, $u: DateTimeISO) { setSubjectRetention(subjectId: $id, until: $u) { retainUntil } }', { id, u: until.toISOString() }, owner.token);
+      expect(res.errors, JSON.stringify(res.errors)).toBeUndefined();
+    };
+    // Past retention: their own date a few seconds ahead, then waited out (the server's clock is the real one).
+    const lapseAt = new Date(Date.now() + 8_000);
+    const past = await inParallel(Array.from({ length: PAST }, (_, i) => i), 4, async (i) => {
+      const id = await create(i, 'past');
+      await setUntil(id, lapseAt);
+      return id;
+    });
+    // Within retention: half with their own date a month ahead, half under the 3650-day policy.
+    const kept = await inParallel(Array.from({ length: KEPT }, (_, i) => i), 4, async (i) => {
+      const id = await create(i, 'kept');
+      if (i % 2 === 0) await setUntil(id, new Date(Date.now() + 30 * 86_400_000));
+      return id;
+    });
+    const subjects = db.collection<SubjectDoc & { revision: number; sealed: object; lookup: unknown[] }>('data_subjects');
+    const keptBefore = await subjects.find({ _id: { $in: kept } }).toArray();
+    const keptKeysBefore = await db.collection('subject_keys').countDocuments({ subjectId: { $in: kept } });
+    expect(keptKeysBefore).toBeGreaterThanOrEqual(KEPT);
+    const wait = lapseAt.getTime() + 500 - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+
+    const countBy = async (status: string) => subjects.countDocuments({ _id: { $in: past }, status });
+    void first.gql(PURGE, {}, owner.token).catch(() => undefined); // its answer dies with the server
+    await waitFor(async () => {
+      const erased = await countBy('ERASED');
+      if (erased === PAST) throw new Error('the purge finished before the kill: make it longer');
+      return erased >= PAST / 4 && (await countBy('ERASING')) === 1 ? erased : undefined;
+    }, 90_000, () => output(first), first, 20);
+    await crash(first);
+    const atKill = { erased: await countBy('ERASED'), erasing: await countBy('ERASING'), active: await countBy('ACTIVE') };
+    expect(atKill.erased + atKill.erasing + atKill.active).toBe(PAST);
+    expect(atKill.erasing, 'one erasure in flight at the kill').toBe(1);
+    expect(atKill.active).toBeGreaterThan(0);
+    const midway = (await subjects.findOne({ _id: { $in: past }, status: 'ERASING' }))!;
+    expect(await db.collection('audit_events').countDocuments({ tenantId: owner.tenantId, action: 'retention.purged' }), 'the killed purge never finished').toBe(0);
+
+    const restartedAt = Date.now();
+    const second = await startServerProcess(env); // resumes the erasure in flight at start
+    const again = await second.gql<{ purgeExpiredData: { subjectsErased: number; accessLogEntriesDeleted: number; requestsDeleted: number } }>(PURGE, {}, owner.token);
+    expect(again.errors, JSON.stringify(again.errors)).toBeUndefined();
+    await waitFor(async () => ((await countBy('ERASED')) === PAST ? true : undefined), 60_000, () => output(second), second, 100);
+    console.log(`retention purge: ${PAST} subjects past retention, ${KEPT} within; killed with ${atKill.erased} erased, 1 in flight (${midway.erasure?.state}), ${atKill.active} not started; the second purge erased ${again.data!.purgeExpiredData.subjectsErased}, all done ${Date.now() - restartedAt} ms after the restart (0.1 s pause per step)`);
+    // Counts add up: the second purge counts exactly the ones the first never started.
+    expect(again.data!.purgeExpiredData).toEqual({ subjectsErased: atKill.active, accessLogEntriesDeleted: 0, requestsDeleted: 0 });
+    const third = await second.gql<{ purgeExpiredData: { subjectsErased: number } }>(PURGE, {}, owner.token);
+    expect(third.data?.purgeExpiredData.subjectsErased, 'a purge after that finds nothing').toBe(0);
+
+    // Every subject past retention: erased with a receipt that verifies, reason RETENTION_PERIOD_ENDED, every check passed.
+    const jwks = createLocalJWKSet((await (await fetch(`${second.url}/.well-known/jwks.json`)).json()) as JSONWebKeySet);
+    await inParallel(past, 4, async (id) => {
+      const receipt = await second.gql<{ erasureReceipt: { state: string; receipt: string } }>(RECEIPT, { id }, owner.token);
+      expect(receipt.errors, JSON.stringify(receipt.errors)).toBeUndefined();
+      expect(receipt.data!.erasureReceipt.state).toBe('DONE');
+      const verified = await verifyReceipt(receipt.data!.erasureReceipt.receipt, jwks);
+      expect(verified.payload).toMatchObject({ tombstoneId: id, tenantId: owner.tenantId, reasonCode: 'RETENTION_PERIOD_ENDED' });
+      expect(verified.payload.checks.every((c) => c.passed)).toBe(true);
+    });
+    // None half-erased: no key, access-log entry, sealed field, lookup or plan data left.
+    expect(await db.collection('subject_keys').countDocuments({ subjectId: { $in: past } })).toBe(0);
+    expect(await db.collection('data_access_log').countDocuments({ subjectId: { $in: past } })).toBe(0);
+    for (const doc of await subjects.find({ _id: { $in: past } }).toArray()) {
+      expect(doc.status).toBe('ERASED');
+      expect(doc.sealed).toEqual({});
+      expect(doc.lookup).toEqual([]);
+      expect((doc.erasure as Record<string, unknown>).formerLookup).toBeUndefined();
+      expect((doc.erasure as Record<string, unknown>).sample).toBeUndefined();
+    }
+    // One start and one end per erasure; one retention.purged per finished purge run (the killed one wrote none).
+    const audits = db.collection('audit_events');
+    expect(await audits.countDocuments({ tenantId: owner.tenantId, action: 'subject.erasure_started' })).toBe(PAST);
+    expect(await audits.countDocuments({ tenantId: owner.tenantId, action: 'subject.erased' })).toBe(PAST);
+    expect(await audits.countDocuments({ tenantId: owner.tenantId, action: 'retention.purged' })).toBe(2);
+
+    // Within retention: untouched (same revision, keys kept) and readable through the API.
+    const keptAfter = await subjects.find({ _id: { $in: kept } }).toArray();
+    expect(keptAfter.map((d) => [d._id, d.status, d.revision])).toEqual(keptBefore.map((d) => [d._id, 'ACTIVE', d.revision]));
+    expect(await db.collection('subject_keys').countDocuments({ subjectId: { $in: kept } })).toBe(keptKeysBefore);
+    await inParallel(kept, 4, async (id, i) => {
+      const read = await second.gql<{ dataSubject: { email: string | null } | null }>('query($id: ID!) { dataSubject(id: $id, purpose: "support") { email } }', { id }, owner.token);
+      expect(read.errors, JSON.stringify(read.errors)).toBeUndefined();
+      expect(read.data!.dataSubject?.email).toBe(`kept.${i}@example.net`);
+    });
+    await expectAuditChainValid(second, owner);
+    await crash(second);
+  }, 240_000);
 });

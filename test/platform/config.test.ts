@@ -299,6 +299,13 @@ describe('vault settings', () => {
     expect(loadConfig({ ...prod, KEY_RETIRE_GRACE_SECONDS: '5' }, { warn: () => {} }).keys.retireGraceSeconds).toBe(5);
     expect(loadConfig({ ...prod, NODE_ENV: 'test', KEY_RETIRE_GRACE_SECONDS: '0' }, { warn: () => {} }).keys.retireGraceSeconds).toBe(0);
   });
+
+  it('REENCRYPTION_LEASE_SECONDS: 5 to 3600, default 60', () => {
+    expect(load(validEnv()).keys.reencryptionLeaseSeconds).toBe(60);
+    expect(load(validEnv({ REENCRYPTION_LEASE_SECONDS: '5' })).keys.reencryptionLeaseSeconds).toBe(5);
+    expect(load(validEnv({ REENCRYPTION_LEASE_SECONDS: '3600' })).keys.reencryptionLeaseSeconds).toBe(3600);
+    for (const bad of ['4', '3601']) expect(problemsOf(validEnv({ REENCRYPTION_LEASE_SECONDS: bad }))).toContain('REENCRYPTION_LEASE_SECONDS: must be a whole number from 5 to 3600');
+  });
 });
 
 describe('UNSUBSCRIBE_BASE_URL', () => {

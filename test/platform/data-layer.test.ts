@@ -67,7 +67,7 @@ describe('indexes', () => {
 });
 
 describe('housekeeping', () => {
-  it('removes sessions and invitations that ended more than 30 days ago, and nothing live', async () => {
+  it('removes sessions and invitations that ended more than 30 days ago, used confirmation-link marks over an hour past their expiry, and nothing live', async () => {
     const { HousekeepingJob } = await import('../../src/jobs/housekeeping.job.js');
     const { createLogger } = await import('../../src/logger.js');
     const old = new Date(Date.now() - 40 * 86_400_000);
@@ -83,8 +83,17 @@ describe('housekeeping', () => {
       { _id: 'i-accepted' as never, tenantId: 't', expiresAt: soon, acceptedAt: old },
       { _id: 'i-pending' as never, tenantId: 't', expiresAt: soon, acceptedAt: null },
     ]);
+    const hourAgo = new Date(Date.now() - 3_600_000 - 1000);
+    await db.collection('consent_used_links').insertMany([
+      { _id: 'confirm:t:expired-long-ago' as never, tenantId: 't', usedAt: old, expiresAt: old },
+      { _id: 'confirm:t2:expired-over-an-hour' as never, tenantId: 't2', usedAt: old, expiresAt: hourAgo },
+      { _id: 'confirm:t:expired-just-now' as never, tenantId: 't', usedAt: old, expiresAt: new Date(Date.now() - 1000) },
+      { _id: 'confirm:t:live' as never, tenantId: 't', usedAt: new Date(), expiresAt: soon },
+    ]);
     const removed = await new HousekeepingJob({ db, logger: createLogger('silent') }).sweep();
-    expect(removed).toEqual({ sessions: 2, invitations: 2 });
+    expect(removed).toEqual({ sessions: 2, invitations: 2, usedLinks: 2 });
+    // A mark stays while its token could still be accepted (and an hour after its expiry, for clock differences).
+    expect((await db.collection('consent_used_links').find({}).toArray()).map((m) => m._id).sort()).toEqual(['confirm:t:expired-just-now', 'confirm:t:live']);
     expect((await db.collection('sessions').find({}).toArray()).map((s) => s._id).sort()).toEqual(['s-just-revoked', 's-live']);
     expect((await db.collection('invitations').find({}).toArray()).map((s) => s._id)).toEqual(['i-pending']);
   });

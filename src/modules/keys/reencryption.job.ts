@@ -16,7 +16,7 @@ export interface ReencryptionJobDeps {
   audit?: AuditSink;
   /** Items per batch; progress is saved after each (default 100). */
   batchSize?: number;
-  /** How long a run's lease lasts without renewal; renewed every batch (default 60 s). */
+  /** How long a run's lease lasts without renewal; renewed every batch (REENCRYPTION_LEASE_SECONDS; default 60 s). */
   leaseMs?: number;
   /**
    * Old DEKs are retired no sooner than this long after the rotation, so a write that
