@@ -95,6 +95,46 @@ function assertExpected(doc: SecretDoc, input: { name: string; expectedVersion?:
   }
 }
 
+/**
+ * A new secret's document (version 1 sealed as `sealed`), options validated. The one
+ * builder of secret documents: create, bulk writes and the bench seeding use it.
+ */
+export function newSecretDoc(input: {
+  id: string;
+  name: string;
+  sealed: { ciphertext: SecretVersionDoc['ciphertext']; dekVersion: number };
+  actorId: string;
+  now: Date;
+  rotation?: { intervalDays: number; warningDays: number };
+} & Omit<CreateSecretData, 'name' | 'value'>): Omit<SecretDoc, 'tenantId'> {
+  const { id, name, sealed, now, actorId } = input;
+  const rotation =
+    input.rotation ??
+    validRotation(input.rotationIntervalDays ?? SECRET_LIMITS.rotationIntervalDefault, input.rotationWarningDays ?? SECRET_LIMITS.rotationWarningDefault);
+  return {
+    _id: id,
+    name,
+    description: validDescription(input.description ?? ''),
+    tags: validTags(input.tags ?? []),
+    metadata: validMetadata(input.metadata ?? {}),
+    expiresAt: validExpiry(input.expiresAt ?? null, now),
+    rotationIntervalDays: rotation.intervalDays,
+    rotationWarningDays: rotation.warningDays,
+    lastRotatedAt: now,
+    rotationDueAt: rotationDueAt(now, rotation.intervalDays, rotation.warningDays),
+    maxVersions: validMaxVersions(input.maxVersions ?? SECRET_LIMITS.maxVersionsDefault),
+    currentVersion: 1,
+    versions: [{ version: 1, ...sealed, createdAt: now, createdBy: actorId, destroyedAt: null }],
+    revision: 1,
+    createdAt: now,
+    createdBy: actorId,
+    updatedAt: now,
+    updatedBy: actorId,
+    deletedAt: null,
+    deletedBy: null,
+  };
+}
+
 /** Creating and changing secret values and metadata. Each write is one atomic document update. */
 export class SecretWriteService {
   constructor(private readonly deps: SecretWriteDeps) {}
@@ -110,28 +150,7 @@ export class SecretWriteService {
     );
     const id = randomUUID();
     const sealed = await this.deps.cipher.seal(principal.tenantId, id, 1, value);
-    const doc: Omit<SecretDoc, 'tenantId'> = {
-      _id: id,
-      name,
-      description: validDescription(input.description ?? ''),
-      tags: validTags(input.tags ?? []),
-      metadata: validMetadata(input.metadata ?? {}),
-      expiresAt: validExpiry(input.expiresAt ?? null, now),
-      rotationIntervalDays: rotation.intervalDays,
-      rotationWarningDays: rotation.warningDays,
-      lastRotatedAt: now,
-      rotationDueAt: rotationDueAt(now, rotation.intervalDays, rotation.warningDays),
-      maxVersions: validMaxVersions(input.maxVersions ?? SECRET_LIMITS.maxVersionsDefault),
-      currentVersion: 1,
-      versions: [{ version: 1, ...sealed, createdAt: now, createdBy: principal.actor.id, destroyedAt: null }],
-      revision: 1,
-      createdAt: now,
-      createdBy: principal.actor.id,
-      updatedAt: now,
-      updatedBy: principal.actor.id,
-      deletedAt: null,
-      deletedBy: null,
-    };
+    const doc = newSecretDoc({ ...input, id, name, sealed, actorId: principal.actor.id, now, rotation });
     let stored: SecretDoc;
     try {
       stored = await this.deps.secretsOf(principal.tenantId).insert(doc);
