@@ -91,7 +91,8 @@ export class TenantKeyRepository {
   }
 
   find(tenantId: string): Promise<TenantKeyDoc | null> {
-    return this.keys.findOne({ _id: tenantId, tenantId });
+    // `_id` is the tenant id: an `_id`-only filter, which every engine serves from the primary key.
+    return this.keys.findOne({ _id: tenantId });
   }
 
   /** Throws a duplicate-key error when the tenant already has its document. */

@@ -289,19 +289,47 @@ export class SecretWriteService {
   }
 
   /**
-   * Writes items one by one. Names outside an API key's scope are refused before any
-   * read (no existence probing) and audited as ONE denial for the whole call.
+   * Writes a batch. Names outside an API key's scope are refused before any read (no
+   * existence probing) and audited as ONE denial for the whole call. Items that may create
+   * (no expected version, or 0) are first inserted together: sealed under one DEK lookup,
+   * one unordered bulk insert, one audit append; a name already taken there (a live secret
+   * gets a new version; a deleted one is a CONFLICT) and every other item then go one by one
+   * through setOne, as before. No read precedes the insert: on engines that cannot serve a
+   * name lookup from an index (FerretDB v1) a read per item scanned the collection.
    */
   private async setEach(principal: TenantCaller, items: { name: string; value: string; expectedVersion?: number | null }[]): Promise<SetSecretOutcome[]> {
-    const outcomes: SetSecretOutcome[] = [];
+    const outcomes: (SetSecretOutcome | undefined)[] = new Array(items.length);
     const denied: string[] = [];
-    for (const item of items) {
-      if (withinPrefixes(item.name, principal.prefixes)) {
-        outcomes.push(await this.setOne(principal, item));
-        continue;
+    const fresh: { index: number; name: string; value: string; id: string }[] = [];
+    items.forEach((item, index) => {
+      if (!withinPrefixes(item.name, principal.prefixes)) {
+        denied.push(item.name);
+        outcomes[index] = { name: item.name, secret: null, created: false, error: { code: 'FORBIDDEN', message: 'This API key is limited to other name prefixes' } };
+        return;
       }
-      denied.push(item.name);
-      outcomes.push({ name: item.name, secret: null, created: false, error: { code: 'FORBIDDEN', message: 'This API key is limited to other name prefixes' } });
+      if (item.expectedVersion != null && item.expectedVersion !== 0) return; // must exist: setOne
+      try {
+        fresh.push({ index, name: validName(item.name), value: validValue(item.value), id: randomUUID() });
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        outcomes[index] = { name: item.name, secret: null, created: false, error: { code: error.code, message: error.message } };
+      }
+    });
+    if (fresh.length) {
+      const now = new Date();
+      const sealed = await this.deps.cipher.sealNew(principal.tenantId, fresh.map((f) => ({ secretId: f.id, value: f.value })));
+      const docs = fresh.map((f, i) => newSecretDoc({ id: f.id, name: f.name, sealed: sealed[i]!, actorId: principal.actor.id, now }));
+      const taken = await this.deps.secretsOf(principal.tenantId).insertNew(docs);
+      const events = [];
+      for (const [i, f] of fresh.entries()) {
+        if (taken.has(i)) continue;
+        outcomes[f.index] = { name: f.name, secret: { ...docs[i]!, tenantId: principal.tenantId } as SecretDoc, created: true, error: null };
+        events.push(auditEvent('secret.created', { caller: principal, resource: { id: f.id }, details: { name: f.name, version: 1 } }));
+      }
+      await this.deps.audit.append(...events);
+    }
+    for (const [index, item] of items.entries()) {
+      outcomes[index] ??= await this.setOne(principal, item);
     }
     if (denied.length) {
       await this.deps.audit.append(
@@ -313,7 +341,7 @@ export class SecretWriteService {
         }),
       );
     }
-    return outcomes;
+    return outcomes as SetSecretOutcome[];
   }
 
   private async setOne(principal: TenantCaller, item: { name: string; value: string; expectedVersion?: number | null }): Promise<SetSecretOutcome> {
