@@ -13,6 +13,8 @@
  *   --long         RSS growth from 50,000 to 100,000 requests (default: 10,000 to 20,000)
  *   --seconds S    length of each throughput run (default 5)
  *   --reencrypt N  secrets re-encrypted in the rotation row (default 300)
+ *   --rows 1,3,5   only these sections (1 read/me throughput, 3 setSecrets, 4 p99 under logins,
+ *                  5 listing, 6 re-encryption, 7 RSS)
  */
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -45,6 +47,9 @@ const SECONDS = Number(arg('seconds') ?? 5);
 const RSS_FROM = LONG ? 50_000 : 10_000;
 const RSS_TO = LONG ? 100_000 : 20_000;
 const LIST_SMALL = 1_000;
+/** A request slower than this counts as not finished (the listing row reports ∞). */
+const LIST_TIMEOUT_S = 30;
+const ROWS = new Set((arg('rows') ?? '1,2,3,4,5,6,7').split(',').map(Number));
 const REENCRYPT_ITEMS = Number(arg('reencrypt') ?? 300);
 const PASSWORD = 'violet-Harbor-lantern-93';
 
@@ -110,14 +115,15 @@ async function main(): Promise<void> {
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify({ query, variables }),
   });
-  const cannon = async (request: ReturnType<typeof post>, connections: number, options: { duration?: number; amount?: number } = {}) => {
+  const cannon = async (request: ReturnType<typeof post>, connections: number, options: { duration?: number; amount?: number; tolerant?: boolean } = {}) => {
     const result = await autocannon({
       url,
       connections,
       ...(options.amount ? { amount: options.amount } : { duration: options.duration ?? SECONDS }),
-      timeout: 60,
+      timeout: LIST_TIMEOUT_S,
       ...request,
     });
+    if (options.tolerant && !result.non2xx && result.errors === result.requests.sent) return { ...result, latency: { ...result.latency, p50: Number.POSITIVE_INFINITY } };
     if (result.non2xx || result.errors) throw new Error(`load run had ${result.non2xx} non-2xx responses and ${result.errors} errors`);
     return result;
   };
@@ -127,11 +133,13 @@ async function main(): Promise<void> {
   const readQuery = 'query($n: String!) { secret(name: $n) { value } }';
 
   try {
-    // ── 1/2: secret read and `me` throughput vs the floor, side by side ──────────────
-    log('throughput: floor, secret read, me');
     const reader = await signUp('reader@example.com', 'Reader');
     await gql('mutation($i: CreateSecretInput!) { createSecret(input: $i) { name } }', { i: { name: 'prod/db/password', value: randomBytes(24).toString('base64') } }, reader.accessToken);
     const readRequest = post(readQuery, { n: 'prod/db/password' }, reader.accessToken);
+    const seeder = seedingKit(db, config);
+    if (ROWS.has(1)) {
+    // ── 1/2: secret read and `me` throughput vs the floor, side by side ──────────────
+    log('throughput: floor, secret read, me');
     const meRequest = post('{ me { user { email } tenant { name } role } }', {}, reader.accessToken);
     await cannon(floorRequest, 20, { duration: 1 }); // warm-up
     await cannon(readRequest, 20, { duration: 1 });
@@ -154,6 +162,8 @@ async function main(): Promise<void> {
       detail: `${fmt(me.requests.average, 0)} / ${fmt(floorRps, 0)} req/s`,
     });
 
+    }
+    if (ROWS.has(3)) {
     // ── 3: setSecrets of 100, per item vs the engine's insertOne; flat as the tenant grows ──
     log('setSecrets: 10 batches of 100 vs raw insertOne');
     const writer = await signUp('writer@example.com', 'Writer');
@@ -185,6 +195,8 @@ async function main(): Promise<void> {
       detail: `batches (ms): ${batchMs.map((m) => fmt(m, 0)).join(', ')}`,
     });
 
+    }
+    if (ROWS.has(4)) {
     // ── 4: secret read p99 while 10 clients log in / alone ──────────────────────────
     log('read p99 alone and during logins');
     const alone = await cannon(readRequest, 10);
@@ -209,29 +221,32 @@ async function main(): Promise<void> {
       detail: `${during.latency.p99} ms / ${alone.latency.p99} ms (${logins} logins)`,
     });
 
+    }
+    if (ROWS.has(5)) {
     // ── 5: secrets(first: 50) p50 with LIST_SIZE secrets in the tenant / with 1,000 ─────
     log(`listing: seeding ${LIST_SMALL} then ${LIST_SIZE} sealed secrets through the repository`);
     const lister = await signUp('lister@example.com', 'Lister');
-    const seeder = seedingKit(db, config);
     await seeder.seed(lister.tenant.id, 0, LIST_SMALL);
     const listRequest = post('{ secrets(first: 50) { edges { node { name version } } pageInfo { endCursor hasNextPage } } }', {}, lister.accessToken);
     const rawList = (n: number) => rawListMs(db, lister.tenant.id, n);
-    const small = await cannon(listRequest, 10, { amount: 30 });
+    const small = await cannon(listRequest, 10, { amount: 20, tolerant: true });
     const rawSmall = await rawList(5);
     const seedStart = performance.now();
     await seeder.seed(lister.tenant.id, LIST_SMALL, LIST_SIZE);
     const seedSeconds = (performance.now() - seedStart) / 1000;
-    const big = await cannon(listRequest, 10, { amount: 30 });
+    const big = await cannon(listRequest, 10, { amount: 20, tolerant: true });
     const rawBig = await rawList(5);
     push({
       name: `secrets(first:50) p50 at ${LIST_SIZE} secrets / at ${LIST_SMALL}, 10 conn`,
       target: '≤ 1.5',
       measured: big.latency.p50 / Math.max(small.latency.p50, 1),
       pass: big.latency.p50 / Math.max(small.latency.p50, 1) <= 1.5,
-      detail: `${big.latency.p50} ms / ${small.latency.p50} ms (seeded ${LIST_SIZE - LIST_SMALL} in ${fmt(seedSeconds, 0)} s)`,
+      detail: `${Number.isFinite(big.latency.p50) ? `${big.latency.p50} ms` : `none of 20 finished in ${LIST_TIMEOUT_S} s`} / ${small.latency.p50} ms (seeded ${LIST_SIZE - LIST_SMALL} in ${fmt(seedSeconds, 0)} s)`,
       reference: `raw find(tenant, sort name, limit 51): ${fmt(rawBig, 0)} ms / ${fmt(rawSmall, 0)} ms = ${fmt(rawBig / rawSmall)}`,
     });
 
+    }
+    if (ROWS.has(6)) {
     // ── 6: re-encryption throughput vs raw bulkWrite of the same documents ──────────
     log(`re-encryption of ${REENCRYPT_ITEMS} secrets vs raw bulkWrite`);
     const rotator = await signUp('rotator@example.com', 'Rotator');
@@ -247,6 +262,8 @@ async function main(): Promise<void> {
       reference: `raw bulkWrite ${fmt(rawSeconds, 2)} s`,
     });
 
+    }
+    if (ROWS.has(7)) {
     // ── 7: RSS growth ──────────────────────────────────────────────────────────────
     log(`RSS: ${RSS_FROM} then ${RSS_TO} secret reads`);
     global.gc?.();
@@ -264,6 +281,7 @@ async function main(): Promise<void> {
       pass: growth < 0.1,
       detail: `${fmt(rssFrom / 2 ** 20, 0)} MiB → ${fmt(rssTo / 2 ** 20, 0)} MiB (same process as the server)`,
     });
+    }
   } finally {
     await app.close();
     await db.dropDatabase().catch(() => {});
