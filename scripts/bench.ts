@@ -12,9 +12,10 @@
  *                  100000 takes tens of minutes; on MongoDB use --list-size 100000)
  *   --long         RSS growth from 50,000 to 100,000 requests (default: 10,000 to 20,000)
  *   --seconds S    length of each throughput run (default 5)
- *   --reencrypt N  secrets re-encrypted in the rotation row (default 300)
+ *   --reencrypt N  secrets re-encrypted in the rotation row (default 200)
  *   --rows 1,3,5   only these sections (1 read/me throughput, 3 setSecrets, 4 p99 under logins,
- *                  5 listing, 6 re-encryption, 7 RSS)
+ *                  5 listing, 6 re-encryption, 7 RSS); the listing runs last: on FerretDB its
+ *                  seeding fills the collection every later scan would read
  */
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -47,10 +48,11 @@ const SECONDS = Number(arg('seconds') ?? 5);
 const RSS_FROM = LONG ? 50_000 : 10_000;
 const RSS_TO = LONG ? 100_000 : 20_000;
 const LIST_SMALL = 1_000;
+const RAW_BULK = 50;
 /** A request slower than this counts as not finished (the listing row reports ∞). */
 const LIST_TIMEOUT_S = 30;
 const ROWS = new Set((arg('rows') ?? '1,2,3,4,5,6,7').split(',').map(Number));
-const REENCRYPT_ITEMS = Number(arg('reencrypt') ?? 300);
+const REENCRYPT_ITEMS = Number(arg('reencrypt') ?? 200);
 const PASSWORD = 'violet-Harbor-lantern-93';
 
 interface Row {
@@ -222,30 +224,6 @@ async function main(): Promise<void> {
     });
 
     }
-    if (ROWS.has(5)) {
-    // ── 5: secrets(first: 50) p50 with LIST_SIZE secrets in the tenant / with 1,000 ─────
-    log(`listing: seeding ${LIST_SMALL} then ${LIST_SIZE} sealed secrets through the repository`);
-    const lister = await signUp('lister@example.com', 'Lister');
-    await seeder.seed(lister.tenant.id, 0, LIST_SMALL);
-    const listRequest = post('{ secrets(first: 50) { edges { node { name version } } pageInfo { endCursor hasNextPage } } }', {}, lister.accessToken);
-    const rawList = (n: number) => rawListMs(db, lister.tenant.id, n);
-    const small = await cannon(listRequest, 10, { amount: 20, tolerant: true });
-    const rawSmall = await rawList(5);
-    const seedStart = performance.now();
-    await seeder.seed(lister.tenant.id, LIST_SMALL, LIST_SIZE);
-    const seedSeconds = (performance.now() - seedStart) / 1000;
-    const big = await cannon(listRequest, 10, { amount: 20, tolerant: true });
-    const rawBig = await rawList(5);
-    push({
-      name: `secrets(first:50) p50 at ${LIST_SIZE} secrets / at ${LIST_SMALL}, 10 conn`,
-      target: '≤ 1.5',
-      measured: big.latency.p50 / Math.max(small.latency.p50, 1),
-      pass: big.latency.p50 / Math.max(small.latency.p50, 1) <= 1.5,
-      detail: `${Number.isFinite(big.latency.p50) ? `${big.latency.p50} ms` : `none of 20 finished in ${LIST_TIMEOUT_S} s`} / ${small.latency.p50} ms (seeded ${LIST_SIZE - LIST_SMALL} in ${fmt(seedSeconds, 0)} s)`,
-      reference: `raw find(tenant, sort name, limit 51): ${fmt(rawBig, 0)} ms / ${fmt(rawSmall, 0)} ms = ${fmt(rawBig / rawSmall)}`,
-    });
-
-    }
     if (ROWS.has(6)) {
     // ── 6: re-encryption throughput vs raw bulkWrite of the same documents ──────────
     log(`re-encryption of ${REENCRYPT_ITEMS} secrets vs raw bulkWrite`);
@@ -280,6 +258,29 @@ async function main(): Promise<void> {
       measured: growth * 100,
       pass: growth < 0.1,
       detail: `${fmt(rssFrom / 2 ** 20, 0)} MiB → ${fmt(rssTo / 2 ** 20, 0)} MiB (same process as the server)`,
+    });
+    }
+    if (ROWS.has(5)) {
+    // ── 5: secrets(first: 50) p50 with LIST_SIZE secrets in the tenant / with 1,000 ─────
+    log(`listing: seeding ${LIST_SMALL} then ${LIST_SIZE} sealed secrets through the repository`);
+    const lister = await signUp('lister@example.com', 'Lister');
+    await seeder.seed(lister.tenant.id, 0, LIST_SMALL);
+    const listRequest = post('{ secrets(first: 50) { edges { node { name version } } pageInfo { endCursor hasNextPage } } }', {}, lister.accessToken);
+    const rawList = (n: number) => rawListMs(db, lister.tenant.id, n);
+    const small = await cannon(listRequest, 10, { amount: 20, tolerant: true });
+    const rawSmall = await rawList(5);
+    const seedStart = performance.now();
+    await seeder.seed(lister.tenant.id, LIST_SMALL, LIST_SIZE);
+    const seedSeconds = (performance.now() - seedStart) / 1000;
+    const big = await cannon(listRequest, 10, { amount: 20, tolerant: true });
+    const rawBig = await rawList(5);
+    push({
+      name: `secrets(first:50) p50 at ${LIST_SIZE} secrets / at ${LIST_SMALL}, 10 conn`,
+      target: '≤ 1.5',
+      measured: big.latency.p50 / Math.max(small.latency.p50, 1),
+      pass: big.latency.p50 / Math.max(small.latency.p50, 1) <= 1.5,
+      detail: `${Number.isFinite(big.latency.p50) ? `${big.latency.p50} ms` : `none of 20 finished in ${LIST_TIMEOUT_S} s`} / ${small.latency.p50} ms (seeded ${LIST_SIZE - LIST_SMALL} in ${fmt(seedSeconds, 0)} s)`,
+      reference: `raw find(tenant, sort name, limit 51): ${fmt(rawBig, 0)} ms / ${fmt(rawSmall, 0)} ms = ${fmt(rawBig / rawSmall)}`,
     });
     }
   } finally {
@@ -350,27 +351,33 @@ async function rawListMs(db: Db, tenantId: string, times: number): Promise<numbe
 
 /**
  * Rotation through the key service, then the job's run to DONE (grace 0), timed; against
- * a raw bulkWrite of the same documents (same compare-and-set filter, batches of the job's size).
+ * a raw bulkWrite of the same documents (same compare-and-set filter, in bulks of RAW_BULK).
  */
 async function reencryption(db: Db, config: Config, tenantId: string): Promise<{ reencryptSeconds: number; rawSeconds: number }> {
   const built = await createServices({ config, db, logger: createLogger('silent') });
   const docs = await db.collection(SECRETS_COLLECTION).find({ tenantId }).toArray();
+  log(`copying ${docs.length} documents for the raw reference`);
   const raw = db.collection(`raw_reseal_${randomUUID().slice(0, 6)}`);
   for (const index of secretsModule.collections[0]!.indexes) await raw.createIndex(index.key, { name: index.name, unique: index.unique ?? false });
   await raw.insertMany(docs);
+  log('copied');
   const t0 = performance.now();
-  for (let i = 0; i < docs.length; i += config.keys.reencryptionBatchSize) {
-    const batch = docs.slice(i, i + config.keys.reencryptionBatchSize);
+  // Chunks of 50: FerretDB v1.24.2 behind the proxy never answered one `update` command of 100
+  // compare-and-set updates in this bench (75 answered), so the reference stays below that.
+  for (let i = 0; i < docs.length; i += RAW_BULK) {
+    const batch = docs.slice(i, i + RAW_BULK);
     await raw.bulkWrite(
       batch.map((d) => ({ updateOne: { filter: { _id: d._id, tenantId, revision: d.revision }, update: { $set: { versions: d.versions }, $inc: { revision: 1 } } } })),
       { ordered: false },
     );
   }
   const rawSeconds = (performance.now() - t0) / 1000;
+  log(`raw bulkWrite done in ${rawSeconds.toFixed(2)} s; rotating`);
   await raw.drop().catch(() => {});
 
   const t1 = performance.now();
   await built.services.keys.rotate(tenantId, { type: 'SYSTEM', id: 'bench' });
+  log('rotated; waiting for the re-encryption run');
   await built.reencryption.settled();
   const reencryptSeconds = (performance.now() - t1) / 1000;
   const status = await built.services.keys.status(tenantId);
