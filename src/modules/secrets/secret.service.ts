@@ -3,7 +3,7 @@ import { parse as parseDotenv } from 'dotenv';
 import type { Logger } from '../../logger.js';
 import { AppError, appError, badInput, conflict, forbidden, notFound } from '../../errors.js';
 import { roleAtLeast } from '../../identity/roles.js';
-import type { AuditSink } from '../audit/audit-event.js';
+import type { AuditSink, CataloguedEvent } from '../audit/audit-event.js';
 import { auditEvent } from '../audit/audit-builder.js';
 import type { TenantCaller } from '../../identity/caller.js';
 import { isDuplicateKey } from '../../db/mongo-errors.js';
@@ -294,13 +294,15 @@ export class SecretWriteService {
    * (no expected version, or 0) are first inserted together: sealed under one DEK lookup,
    * one unordered bulk insert, one audit append; a name already taken there (a live secret
    * gets a new version; a deleted one is a CONFLICT) and every other item then go one by one
-   * through setOne, as before. No read precedes the insert: on engines that cannot serve a
+   * through setOne, as before, their audit events collected; all events go out in one append,
+   * in item order, before anything is returned. No read precedes the insert: on engines that cannot serve a
    * name lookup from an index (FerretDB v1) a read per item scanned the collection.
    */
   private async setEach(principal: TenantCaller, items: { name: string; value: string; expectedVersion?: number | null }[]): Promise<SetSecretOutcome[]> {
     const outcomes: (SetSecretOutcome | undefined)[] = new Array(items.length);
     const denied: string[] = [];
     const fresh: { index: number; name: string; value: string; id: string }[] = [];
+    const events: CataloguedEvent[][] = items.map(() => []);
     items.forEach((item, index) => {
       if (!withinPrefixes(item.name, principal.prefixes)) {
         denied.push(item.name);
@@ -320,19 +322,28 @@ export class SecretWriteService {
       const sealed = await this.deps.cipher.sealNew(principal.tenantId, fresh.map((f) => ({ secretId: f.id, value: f.value })));
       const docs = fresh.map((f, i) => newSecretDoc({ id: f.id, name: f.name, sealed: sealed[i]!, actorId: principal.actor.id, now }));
       const taken = await this.deps.secretsOf(principal.tenantId).insertNew(docs);
-      const events = [];
       for (const [i, f] of fresh.entries()) {
         if (taken.has(i)) continue;
         outcomes[f.index] = { name: f.name, secret: { ...docs[i]!, tenantId: principal.tenantId } as SecretDoc, created: true, error: null };
-        events.push(auditEvent('secret.created', { caller: principal, resource: { id: f.id }, details: { name: f.name, version: 1 } }));
+        events[f.index] = [auditEvent('secret.created', { caller: principal, resource: { id: f.id }, details: { name: f.name, version: 1 } })];
       }
-      await this.deps.audit.append(...events);
     }
-    for (const [index, item] of items.entries()) {
-      outcomes[index] ??= await this.setOne(principal, item);
+    // The rest one by one, their events collected: the chain records every item in item order.
+    try {
+      for (const [index, item] of items.entries()) {
+        if (outcomes[index]) continue;
+        const collected: CataloguedEvent[] = [];
+        const oneByOne = new SecretWriteService({ ...this.deps, audit: { append: async (...e) => void collected.push(...(e as CataloguedEvent[])) } });
+        events[index] = collected;
+        outcomes[index] = await oneByOne.setOne(principal, item);
+      }
+    } catch (error) {
+      await this.deps.audit.append(...events.flat()); // what was written before the failure stays audited
+      throw error;
     }
+    const all = events.flat();
     if (denied.length) {
-      await this.deps.audit.append(
+      all.push(
         auditEvent('permission.denied', {
           caller: principal,
           resource: { type: 'SECRET', id: null },
@@ -341,6 +352,7 @@ export class SecretWriteService {
         }),
       );
     }
+    await this.deps.audit.append(...all); // every outcome is returned only once audited
     return outcomes as SetSecretOutcome[];
   }
 
