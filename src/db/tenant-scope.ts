@@ -72,6 +72,18 @@ export class TenantCollection<T extends TenantDocument> {
     return this.collection.findOne(this.scoped(filter), options);
   }
 
+  /**
+   * The document with this `_id`, if it is this tenant's. The filter names `_id` alone and
+   * the tenant is checked on the document: engines that can only serve a bare `_id` lookup
+   * from an index (FerretDB v1 scans the whole collection for any other filter, see
+   * docs/ARCHITECTURE.md §7) answer it from the primary key; `_id` is unique, so the
+   * result is the same as filtering on both.
+   */
+  async findOneById(id: string, options?: FindOptions): Promise<WithId<T> | null> {
+    const doc: WithId<T> | null = await this.collection.findOne({ _id: id } as Filter<T>, options);
+    return doc && (doc as Document).tenantId === this.tenantId ? doc : null;
+  }
+
   find(filter: Filter<T>, options?: FindOptions) {
     return this.collection.find(this.scoped(filter), options);
   }

@@ -12,11 +12,16 @@ export interface ConnectionDescriptions {
   totalCount: string;
 }
 
-/** A page as services return it: nodes with their cursors, whether more follow, and the total. */
+/**
+ * A page as services return it: nodes with their cursors, whether more follow, and the
+ * total, given as a number or as a function counting it. A function runs only when the
+ * query selects `totalCount` (at most once): a count is a scan of every match on some
+ * engines (FerretDB v1 scans the collection), too dear to pay for a field nobody asked for.
+ */
 export interface Page<T> {
   edges: { cursor: string; node: T }[];
   pageInfo: { hasNextPage: boolean; endCursor: string | null };
-  totalCount: number;
+  totalCount: number | (() => Promise<number>);
 }
 
 /**
@@ -45,11 +50,17 @@ export function connectionOf<TNode extends object>(name: string, Node: new () =>
     totalCount!: number;
   }
 
-  const of = (page: Page<TNode>): Connection =>
-    Object.assign(new Connection(), {
+  const of = (page: Page<TNode>): Connection => {
+    const connection = Object.assign(new Connection(), {
       edges: page.edges.map((edge) => Object.assign(new Edge(), edge)),
       pageInfo: Object.assign(new PageInfo(), page.pageInfo),
-      totalCount: page.totalCount,
     });
+    const total = page.totalCount;
+    if (typeof total === 'number') return Object.assign(connection, { totalCount: total });
+    let counted: Promise<number> | undefined;
+    // GraphQL awaits a promise-valued field; the getter runs only when totalCount is selected.
+    Object.defineProperty(connection, 'totalCount', { enumerable: true, get: () => (counted ??= total()) });
+    return connection;
+  };
   return { Edge, Connection, of };
 }

@@ -353,6 +353,63 @@ describe('bounded cost per request', () => {
   });
 });
 
+describe('database round trips per request', () => {
+  const during = async (work: () => Promise<unknown>) => {
+    const before = server.commands.length;
+    await work();
+    return server.commands.slice(before);
+  };
+
+  it('a repeated secret read is one lookup of the secret and one audit insert', async () => {
+    const team = await signUp(server, 'Frequent reader');
+    await mustCreate(server, team, 'rt/db', 's3cret-value');
+    expect(expectOk(await reveal(server, team, 'rt/db')).secret!.value).toBe('s3cret-value'); // warms the session check and the name lookup
+    let value: string | null | undefined;
+    const commands = await during(async () => {
+      value = expectOk(await reveal(server, team, 'rt/db')).secret!.value;
+    });
+    expect(value).toBe('s3cret-value');
+    expect(commands.filter((c) => c === 'find:secrets')).toHaveLength(1);
+    expect(commands.filter((c) => c === 'insert:audit_events')).toHaveLength(1);
+    expect(commands.length).toBeLessThanOrEqual(2);
+  });
+
+  it('a recreated secret under a remembered name is still found (the remembered id is only a hint)', async () => {
+    const team = await signUp(server, 'Recreator');
+    await mustCreate(server, team, 'rt/again', 'first');
+    expect(expectOk(await reveal(server, team, 'rt/again')).secret!.value).toBe('first');
+    expectOk(await server.gql('mutation { deleteSecret(name: "rt/again") { name } }', {}, team.accessToken));
+    expectOk(await server.gql('mutation { purgeSecret(name: "rt/again") }', {}, team.accessToken));
+    await mustCreate(server, team, 'rt/again', 'second');
+    expect(expectOk(await reveal(server, team, 'rt/again')).secret!.value).toBe('second');
+  });
+
+  it('setSecrets of new names is one bulk insert and one audit insert, with no read of secrets', async () => {
+    const team = await signUp(server, 'Bulk loader');
+    const items = Array.from({ length: 30 }, (_, i) => ({ name: `rt/bulk/k${i}`, value: `v${i}` }));
+    const commands = await during(async () => {
+      const res = await server.gql<{ setSecrets: { ok: boolean; created: boolean }[] }>('mutation($items: [SetSecretInput!]!) { setSecrets(items: $items) { ok created } }', { items }, team.accessToken);
+      expect(expectOk(res).setSecrets.every((r) => r.ok && r.created)).toBe(true);
+    });
+    expect(commands.filter((c) => c === 'insert:secrets')).toHaveLength(1);
+    expect(commands.filter((c) => c === 'insert:audit_events')).toHaveLength(1);
+    expect(commands.filter((c) => c === 'find:secrets')).toHaveLength(0);
+  });
+
+  it('a listing counts only when totalCount is asked for', async () => {
+    const team = await signUp(server, 'Counter');
+    await mustCreate(server, team, 'rt/count/a', 'x');
+    const without = await during(async () => expectOk(await server.gql('{ secrets(first: 5) { edges { node { name } } } }', {}, team.accessToken)));
+    expect(without.filter((c) => c === 'aggregate:secrets')).toHaveLength(0);
+    let total = 0;
+    const withCount = await during(async () => {
+      total = expectOk(await server.gql<{ secrets: { totalCount: number } }>('{ secrets(first: 5) { totalCount edges { node { name } } } }', {}, team.accessToken)).secrets.totalCount;
+    });
+    expect(total).toBe(1);
+    expect(withCount.filter((c) => c === 'aggregate:secrets')).toHaveLength(1);
+  });
+});
+
 describe('bulk and import', () => {
   it('setSecrets creates and versions per item, reporting each item on its own', async () => {
     const team = await signUp(server, 'Bulk writer');

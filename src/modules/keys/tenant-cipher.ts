@@ -31,6 +31,16 @@ export class TenantCipher {
     }
   }
 
+  /** Seals several values under the tenant's active DEK, looked up once. */
+  async sealMany(tenantId: string, items: readonly { aad: Buffer; plaintext: Buffer }[]): Promise<SealedBlob[]> {
+    const dek = await this.keys.activeDek(tenantId);
+    try {
+      return items.map((item) => ({ blob: seal(dek.key, item.plaintext, item.aad), dekVersion: dek.version }));
+    } finally {
+      dek.key.fill(0);
+    }
+  }
+
   /** Opens a blob sealed under DEK `dekVersion`; IntegrityError when the blob, AAD or version is wrong. */
   async open(tenantId: string, aad: Buffer, blob: Buffer, dekVersion: number): Promise<Buffer> {
     const key = await this.keys.dek(tenantId, dekVersion);

@@ -102,7 +102,8 @@ export class TenantKeyRepository {
   }
 
   find(tenantId: string): Promise<TenantKeyDoc | null> {
-    return this.keys.findOne({ _id: tenantId, tenantId });
+    // `_id` is the tenant id: an `_id`-only filter, which every engine serves from the primary key.
+    return this.keys.findOne({ _id: tenantId });
   }
 
   /** Deletes the tenant's key document (every wrapped DEK and its audit key): crypto-shredding. */

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { fromCursor, toCursor } from '../../db/cursor.js';
 import { IntegrityError } from '../../crypto/aes-gcm.js';
 import { appError, badInput, notFound, notFoundBecause } from '../../errors.js';
@@ -107,14 +108,37 @@ export const encodeCursor = (name: string) => toCursor(name);
 export class SecretQueryService {
   /** One ciphertext loader per request (keyed by the request's reveal batch). */
   private readonly loaders = new WeakMap<RevealBatch, CiphertextLoader>();
+  /**
+   * name → id per tenant, remembered from lookups by name: the next read of that name is a
+   * lookup by `_id`, which every engine serves from the primary key (FerretDB v1 serves no
+   * other filter from an index). Only a hint: each use is checked against the document.
+   */
+  private readonly ids = new LRUCache<string, string>({ max: 100_000 });
 
   constructor(private readonly deps: QueryDeps) {}
 
-  /** The secret, or null when missing, another tenant's, or outside an API key's prefixes. */
-  async get(principal: TenantCaller, name: string): Promise<SecretDoc | null> {
+  /**
+   * The secret, or null when missing, another tenant's, or outside an API key's prefixes.
+   * `withValues`: the caller will reveal a value, so the document comes with its ciphertext
+   * in the same read (one round trip instead of two); otherwise metadata only.
+   */
+  async get(principal: TenantCaller, name: string, withValues = false): Promise<SecretDoc | null> {
     validName(name);
     if (!withinPrefixes(name, principal.prefixes)) return null;
-    return this.deps.secretsOf(principal.tenantId).findMetadataByName(name);
+    const repo = this.deps.secretsOf(principal.tenantId);
+    const key = `${principal.tenantId}\u0000${name}`;
+    const id = this.ids.get(key);
+    if (id) {
+      // A secret's id never changes and its name never moves to another id, so a document
+      // found under the remembered id with this name is the answer; anything else (purged,
+      // recreated) falls through to the lookup by name.
+      const byId = withValues ? await repo.findById(id) : await repo.findMetadataById(id);
+      if (byId && byId.name === name) return byId;
+      this.ids.delete(key);
+    }
+    const doc = withValues ? await repo.findByName(name) : await repo.findMetadataByName(name);
+    if (doc) this.ids.set(key, doc._id);
+    return doc;
   }
 
   async list(principal: TenantCaller, filter: { prefix?: string | null; tags?: string[] | null; status?: SecretStatus | null }, first: number | null | undefined, after: string | null | undefined) {

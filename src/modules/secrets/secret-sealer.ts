@@ -20,6 +20,20 @@ export class SecretSealer {
     }
   }
 
+  /** Version 1 of several new secrets, under one lookup of the active DEK. */
+  async sealNew(tenantId: string, items: readonly { secretId: string; value: string }[]): Promise<{ ciphertext: Binary; dekVersion: number }[]> {
+    const plaintexts = items.map((item) => Buffer.from(item.value, 'utf8'));
+    try {
+      const sealed = await this.cipher.sealMany(
+        tenantId,
+        items.map((item, i) => ({ aad: secretVersionAad(tenantId, item.secretId, 1), plaintext: plaintexts[i]! })),
+      );
+      return sealed.map((s) => ({ ciphertext: new Binary(s.blob), dekVersion: s.dekVersion }));
+    } finally {
+      for (const p of plaintexts) p.fill(0);
+    }
+  }
+
   /** Throws IntegrityError when the blob was tampered with, moved, or the key is wrong. */
   async open(tenantId: string, secretId: string, version: SecretVersionDoc): Promise<string> {
     if (!version.ciphertext) throw new Error('version destroyed');

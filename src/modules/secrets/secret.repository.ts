@@ -54,6 +54,16 @@ export class SecretRepository {
     return this.secrets.findOne({ name }, WITHOUT_CIPHERTEXT);
   }
 
+  /** The whole document by id (ciphertext included): an `_id`-only lookup, see TenantCollection.findOneById. */
+  findById(id: string) {
+    return this.secrets.findOneById(id);
+  }
+
+  /** Metadata only, by id. */
+  findMetadataById(id: string) {
+    return this.secrets.findOneById(id, WITHOUT_CIPHERTEXT);
+  }
+
   /** Whole documents by id, for revealing values. */
   findByIds(ids: string[]) {
     return this.secrets.find({ _id: { $in: ids } }).toArray();
@@ -62,6 +72,23 @@ export class SecretRepository {
   /** Inserts a new secret; throws a duplicate-key error when the name is taken (deleted ones included). */
   async insert(doc: Omit<SecretDoc, 'tenantId'>): Promise<SecretDoc> {
     return this.secrets.insertOne(doc);
+  }
+
+  /**
+   * Inserts new secrets in one unordered bulk insert. Returns the indexes (into `docs`) that
+   * were refused because the name is taken; any other failure throws.
+   */
+  async insertNew(docs: Omit<SecretDoc, 'tenantId'>[]): Promise<Set<number>> {
+    if (!docs.length) return new Set();
+    try {
+      await this.secrets.insertMany(docs, { ordered: false });
+      return new Set();
+    } catch (error) {
+      const raw = (error as { writeErrors?: unknown }).writeErrors;
+      const writeErrors = (Array.isArray(raw) ? raw : raw ? [raw] : []) as { index?: unknown; code?: unknown }[];
+      if (!writeErrors.length || writeErrors.some((e) => e.code !== 11000 || typeof e.index !== 'number')) throw error;
+      return new Set(writeErrors.map((e) => e.index as number));
+    }
   }
 
   /** Applies `update` only if nobody wrote since `revision`; false when someone did. */
@@ -88,10 +115,9 @@ export class SecretRepository {
   async list(filter: SecretListFilter, first: number, after: string | null, now: Date) {
     const query = this.listQuery(filter, now);
     const page = after ? { $and: [query, { name: { $gt: after } }] } : query;
-    const [docs, totalCount] = await Promise.all([
-      this.secrets.find(page as Filter<SecretDoc>, { sort: { name: 1 }, limit: first + 1, ...WITHOUT_CIPHERTEXT }).toArray(),
-      this.secrets.countDocuments(query),
-    ]);
+    const docs = await this.secrets.find(page as Filter<SecretDoc>, { sort: { name: 1 }, limit: first + 1, ...WITHOUT_CIPHERTEXT }).toArray();
+    // Counted only when asked for (the connection's totalCount field).
+    const totalCount = () => this.secrets.countDocuments(query);
     return { docs: docs.slice(0, first), hasNextPage: docs.length > first, totalCount };
   }
 

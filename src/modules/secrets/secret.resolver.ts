@@ -1,4 +1,5 @@
-import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo, SelectionSetNode } from 'graphql';
+import { Arg, Ctx, FieldResolver, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { tenantCallerOf, type Context } from '../../graphql/context.js';
 import { encodeCursor } from './secret-query.service.js';
 import {
@@ -17,6 +18,21 @@ import {
 } from './secret.types.js';
 import type { SecretDoc } from './secret.document.js';
 import type { SetSecretOutcome } from './secret.service.js';
+
+/** Whether the field's selection asks for `field` (directly, or in a fragment; fragments are followed by name). */
+function selects(info: GraphQLResolveInfo, field: string): boolean {
+  const seen = new Set<string>();
+  const walk = (set: SelectionSetNode | undefined): boolean =>
+    !!set &&
+    set.selections.some((s) => {
+      if (s.kind === 'Field') return s.name.value === field;
+      if (s.kind === 'InlineFragment') return walk(s.selectionSet);
+      if (seen.has(s.name.value)) return false;
+      seen.add(s.name.value);
+      return walk(info.fragments[s.name.value]?.selectionSet);
+    });
+  return info.fieldNodes.some((node) => walk(node.selectionSet));
+}
 
 function secretOf(ctx: Context, doc: SecretDoc): Secret {
   return toSecret(doc, (deletedAt) => ctx.services.secretLifecycle.purgeAfter(deletedAt));
@@ -37,8 +53,8 @@ function resultOf(ctx: Context, outcome: SetSecretOutcome): SetSecretResult {
 @Resolver(() => Secret)
 export class SecretResolver {
   @Query(() => Secret, { nullable: true, description: 'A secret by name; null when it does not exist (or is another tenant\'s, or outside an API key\'s prefixes).' })
-  async secret(@Arg('name', () => String, { description: 'The secret\'s name.' }) name: string, @Ctx() ctx: Context) {
-    const doc = await ctx.services.secretQueries.get(tenantCallerOf(ctx), name);
+  async secret(@Arg('name', () => String, { description: 'The secret\'s name.' }) name: string, @Ctx() ctx: Context, @Info() info: GraphQLResolveInfo) {
+    const doc = await ctx.services.secretQueries.get(tenantCallerOf(ctx), name, selects(info, 'value'));
     return doc ? secretOf(ctx, doc) : null;
   }
 

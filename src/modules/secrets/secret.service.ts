@@ -3,7 +3,7 @@ import { parse as parseDotenv } from 'dotenv';
 import type { Logger } from '../../logger.js';
 import { AppError, appError, badInput, conflict, forbidden, notFound } from '../../errors.js';
 import { roleAtLeast } from '../../identity/roles.js';
-import type { AuditSink } from '../audit/audit-event.js';
+import type { AuditSink, CataloguedEvent } from '../audit/audit-event.js';
 import { auditEvent } from '../audit/audit-builder.js';
 import type { TenantCaller } from '../../identity/caller.js';
 import { isDuplicateKey } from '../../db/mongo-errors.js';
@@ -95,6 +95,46 @@ function assertExpected(doc: SecretDoc, input: { name: string; expectedVersion?:
   }
 }
 
+/**
+ * A new secret's document (version 1 sealed as `sealed`), options validated. The one
+ * builder of secret documents: create, bulk writes and the bench seeding use it.
+ */
+export function newSecretDoc(input: {
+  id: string;
+  name: string;
+  sealed: { ciphertext: SecretVersionDoc['ciphertext']; dekVersion: number };
+  actorId: string;
+  now: Date;
+  rotation?: { intervalDays: number; warningDays: number };
+} & Omit<CreateSecretData, 'name' | 'value'>): Omit<SecretDoc, 'tenantId'> {
+  const { id, name, sealed, now, actorId } = input;
+  const rotation =
+    input.rotation ??
+    validRotation(input.rotationIntervalDays ?? SECRET_LIMITS.rotationIntervalDefault, input.rotationWarningDays ?? SECRET_LIMITS.rotationWarningDefault);
+  return {
+    _id: id,
+    name,
+    description: validDescription(input.description ?? ''),
+    tags: validTags(input.tags ?? []),
+    metadata: validMetadata(input.metadata ?? {}),
+    expiresAt: validExpiry(input.expiresAt ?? null, now),
+    rotationIntervalDays: rotation.intervalDays,
+    rotationWarningDays: rotation.warningDays,
+    lastRotatedAt: now,
+    rotationDueAt: rotationDueAt(now, rotation.intervalDays, rotation.warningDays),
+    maxVersions: validMaxVersions(input.maxVersions ?? SECRET_LIMITS.maxVersionsDefault),
+    currentVersion: 1,
+    versions: [{ version: 1, ...sealed, createdAt: now, createdBy: actorId, destroyedAt: null }],
+    revision: 1,
+    createdAt: now,
+    createdBy: actorId,
+    updatedAt: now,
+    updatedBy: actorId,
+    deletedAt: null,
+    deletedBy: null,
+  };
+}
+
 /** Creating and changing secret values and metadata. Each write is one atomic document update. */
 export class SecretWriteService {
   constructor(private readonly deps: SecretWriteDeps) {}
@@ -110,28 +150,7 @@ export class SecretWriteService {
     );
     const id = randomUUID();
     const sealed = await this.deps.cipher.seal(principal.tenantId, id, 1, value);
-    const doc: Omit<SecretDoc, 'tenantId'> = {
-      _id: id,
-      name,
-      description: validDescription(input.description ?? ''),
-      tags: validTags(input.tags ?? []),
-      metadata: validMetadata(input.metadata ?? {}),
-      expiresAt: validExpiry(input.expiresAt ?? null, now),
-      rotationIntervalDays: rotation.intervalDays,
-      rotationWarningDays: rotation.warningDays,
-      lastRotatedAt: now,
-      rotationDueAt: rotationDueAt(now, rotation.intervalDays, rotation.warningDays),
-      maxVersions: validMaxVersions(input.maxVersions ?? SECRET_LIMITS.maxVersionsDefault),
-      currentVersion: 1,
-      versions: [{ version: 1, ...sealed, createdAt: now, createdBy: principal.actor.id, destroyedAt: null }],
-      revision: 1,
-      createdAt: now,
-      createdBy: principal.actor.id,
-      updatedAt: now,
-      updatedBy: principal.actor.id,
-      deletedAt: null,
-      deletedBy: null,
-    };
+    const doc = newSecretDoc({ ...input, id, name, sealed, actorId: principal.actor.id, now, rotation });
     let stored: SecretDoc;
     try {
       stored = await this.deps.secretsOf(principal.tenantId).insert(doc);
@@ -270,22 +289,61 @@ export class SecretWriteService {
   }
 
   /**
-   * Writes items one by one. Names outside an API key's scope are refused before any
-   * read (no existence probing) and audited as ONE denial for the whole call.
+   * Writes a batch. Names outside an API key's scope are refused before any read (no
+   * existence probing) and audited as ONE denial for the whole call. Items that may create
+   * (no expected version, or 0) are first inserted together: sealed under one DEK lookup,
+   * one unordered bulk insert, one audit append; a name already taken there (a live secret
+   * gets a new version; a deleted one is a CONFLICT) and every other item then go one by one
+   * through setOne, as before, their audit events collected; all events go out in one append,
+   * in item order, before anything is returned. No read precedes the insert: on engines that cannot serve a
+   * name lookup from an index (FerretDB v1) a read per item scanned the collection.
    */
   private async setEach(principal: TenantCaller, items: { name: string; value: string; expectedVersion?: number | null }[]): Promise<SetSecretOutcome[]> {
-    const outcomes: SetSecretOutcome[] = [];
+    const outcomes: (SetSecretOutcome | undefined)[] = new Array(items.length);
     const denied: string[] = [];
-    for (const item of items) {
-      if (withinPrefixes(item.name, principal.prefixes)) {
-        outcomes.push(await this.setOne(principal, item));
-        continue;
+    const fresh: { index: number; name: string; value: string; id: string }[] = [];
+    const events: CataloguedEvent[][] = items.map(() => []);
+    items.forEach((item, index) => {
+      if (!withinPrefixes(item.name, principal.prefixes)) {
+        denied.push(item.name);
+        outcomes[index] = { name: item.name, secret: null, created: false, error: { code: 'FORBIDDEN', message: 'This API key is limited to other name prefixes' } };
+        return;
       }
-      denied.push(item.name);
-      outcomes.push({ name: item.name, secret: null, created: false, error: { code: 'FORBIDDEN', message: 'This API key is limited to other name prefixes' } });
+      if (item.expectedVersion != null && item.expectedVersion !== 0) return; // must exist: setOne
+      try {
+        fresh.push({ index, name: validName(item.name), value: validValue(item.value), id: randomUUID() });
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        outcomes[index] = { name: item.name, secret: null, created: false, error: { code: error.code, message: error.message } };
+      }
+    });
+    if (fresh.length) {
+      const now = new Date();
+      const sealed = await this.deps.cipher.sealNew(principal.tenantId, fresh.map((f) => ({ secretId: f.id, value: f.value })));
+      const docs = fresh.map((f, i) => newSecretDoc({ id: f.id, name: f.name, sealed: sealed[i]!, actorId: principal.actor.id, now }));
+      const taken = await this.deps.secretsOf(principal.tenantId).insertNew(docs);
+      for (const [i, f] of fresh.entries()) {
+        if (taken.has(i)) continue;
+        outcomes[f.index] = { name: f.name, secret: { ...docs[i]!, tenantId: principal.tenantId } as SecretDoc, created: true, error: null };
+        events[f.index] = [auditEvent('secret.created', { caller: principal, resource: { id: f.id }, details: { name: f.name, version: 1 } })];
+      }
     }
+    // The rest one by one, their events collected: the chain records every item in item order.
+    try {
+      for (const [index, item] of items.entries()) {
+        if (outcomes[index]) continue;
+        const collected: CataloguedEvent[] = [];
+        const oneByOne = new SecretWriteService({ ...this.deps, audit: { append: async (...e) => void collected.push(...(e as CataloguedEvent[])) } });
+        events[index] = collected;
+        outcomes[index] = await oneByOne.setOne(principal, item);
+      }
+    } catch (error) {
+      await this.deps.audit.append(...events.flat()); // what was written before the failure stays audited
+      throw error;
+    }
+    const all = events.flat();
     if (denied.length) {
-      await this.deps.audit.append(
+      all.push(
         auditEvent('permission.denied', {
           caller: principal,
           resource: { type: 'SECRET', id: null },
@@ -294,7 +352,8 @@ export class SecretWriteService {
         }),
       );
     }
-    return outcomes;
+    await this.deps.audit.append(...all); // every outcome is returned only once audited
+    return outcomes as SetSecretOutcome[];
   }
 
   private async setOne(principal: TenantCaller, item: { name: string; value: string; expectedVersion?: number | null }): Promise<SetSecretOutcome> {
