@@ -1,49 +1,14 @@
 /**
  * Shared helpers of the fault suite (`npm run test:faults`): real server and CLI processes
- * spawned with tsx (killed with SIGKILL mid-job), a GraphQL client for them, and waiting.
+ * spawned as `npm start` / `npm run cli` run them (killed with SIGKILL mid-job), a GraphQL client for them, and waiting.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
 import type { GraphQLResponse } from '../support/server.js';
+import { killGroup, output, spawnEntry, type Spawned } from '../support/processes.js';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
+export { killAll, killGroup, output, ROOT, type LogLine, type Spawned } from '../support/processes.js';
 export const LISTEN_TIMEOUT_MS = 90_000;
-
-export interface LogLine {
-  level?: number;
-  msg?: string;
-  [key: string]: unknown;
-}
-
-export interface Spawned {
-  child: ChildProcess;
-  stdout: string[];
-  stderr: string[];
-  lines: LogLine[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-const children = new Set<ChildProcess>();
-
-/** Every process this suite spawned and that is still alive: killed (with its group) by `killAll`. */
-export function killAll(): void {
-  for (const child of [...children]) killGroup(child);
-}
-
-/** SIGKILL to the process group (tsx's node child included): the crash under test. */
-export function killGroup(child: ChildProcess): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid, 'SIGKILL');
-  } catch {
-    child.kill('SIGKILL');
-  }
-}
 
 /** A URI of the run's database server naming database `dbName`. */
 export function databaseUri(dbName: string): string {
@@ -55,50 +20,9 @@ export function freshDbName(prefix: string): string {
   return `f_${prefix}_${randomUUID().slice(0, 8)}`;
 }
 
-/** `tsx <entry> [args]` with only `env` (plus PATH and HOME), in its own process group. */
+/** `node --import tsx <entry> [args]` (as `npm start` / `npm run cli`) with only `env`, in its own process group. */
 export function spawnTsx(entry: string, args: string[], env: Record<string, string>): Spawned {
-  const child = spawn(TSX, ['--tsconfig', path.join(ROOT, 'tsconfig.json'), path.join(ROOT, entry), ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  children.add(child);
-  const spawned: Spawned = {
-    child,
-    stdout: [],
-    stderr: [],
-    lines: [],
-    exited: new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        children.delete(child);
-        resolve({ code, signal });
-      });
-    }),
-  };
-  let pending = '';
-  child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (chunk: string) => {
-    pending += chunk;
-    let end: number;
-    while ((end = pending.indexOf('\n')) !== -1) {
-      const line = pending.slice(0, end);
-      pending = pending.slice(end + 1);
-      spawned.stdout.push(line);
-      try {
-        spawned.lines.push(JSON.parse(line) as LogLine);
-      } catch {
-        // not a pino line
-      }
-    }
-  });
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (chunk: string) => void spawned.stderr.push(chunk));
-  return spawned;
-}
-
-export function output(spawned: Spawned): string {
-  return `stdout:\n${spawned.stdout.slice(-40).join('\n')}\nstderr:\n${spawned.stderr.join('').slice(-4000)}`;
+  return spawnEntry(entry, args, { env });
 }
 
 const LISTENING = /^Coffer API listening on (http:\/\/\S+)\/graphql/;
@@ -108,7 +32,7 @@ export interface ServerProcess extends Spawned {
   gql<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, token?: string): Promise<GraphQLResponse<T>>;
 }
 
-/** `tsx src/main.ts` on `env` (MONGODB_URI of a test database); resolves once it listens. */
+/** `src/main.ts` (as `npm start` runs it) on `env` (MONGODB_URI of a test database); resolves once it listens. */
 export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
   const spawned = spawnTsx('src/main.ts', [], { NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', ...env });
   const line = await waitFor(() => spawned.lines.find((l) => typeof l.msg === 'string' && LISTENING.test(l.msg)), LISTEN_TIMEOUT_MS, () => output(spawned), spawned);

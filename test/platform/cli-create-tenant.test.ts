@@ -1,17 +1,12 @@
-import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { expectCode, expectOk, login, signUp, STRONG_PASSWORD, uniqueEmail } from '../support/auth.js';
 import { newJwtKeyPem, startServer, type TestServer } from '../support/server.js';
+import { runCli } from '../support/processes.js';
 
 /** Provisioning tenants where sign-up is closed: `npm run cli -- create-tenant`. */
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-/** How `npm start` / `npm run cli` run TypeScript: one node process with tsx as its loader (signals reach the app itself). */
-const NODE_TSX = ['--import', pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href];
 const dbName = `t_provision_${randomUUID().slice(0, 8)}`;
 const keys = {
   VAULT_MASTER_KEYS: `p1:${randomBytes(32).toString('base64')}`,
@@ -19,21 +14,12 @@ const keys = {
   JWT_PRIVATE_KEY: newJwtKeyPem(),
 };
 
-function createTenant(args: string[], stdin: string | null): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...NODE_TSX, path.join(ROOT, 'src/cli/index.ts'), 'create-tenant', ...args], {
-      cwd: tmpdir(),
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), TSX_TSCONFIG_PATH: path.join(ROOT, 'tsconfig.json'), NODE_ENV: 'test', MONGODB_URI: inject('mongoUri').replace(/\/[^/?]*(\?|$)/, `/${dbName}$1`), LOG_LEVEL: 'warn', ...keys },
-      stdio: ['pipe', 'pipe', 'pipe'],
-      timeout: 60_000,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    if (stdin !== null) child.stdin.write(stdin);
-    child.stdin.end();
+/** `npm run cli -- create-tenant …` against this file's database, with `stdin` (a password) or none. */
+function createTenant(args: string[], stdin: string | null) {
+  return runCli(['create-tenant', ...args], {
+    cwd: tmpdir(),
+    env: { NODE_ENV: 'test', MONGODB_URI: inject('mongoUri').replace(/\/[^/?]*(\?|$)/, `/${dbName}$1`), LOG_LEVEL: 'warn', ...keys },
+    stdin,
   });
 }
 

@@ -1,132 +1,30 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { expectOk, signUp, STRONG_PASSWORD, uniqueEmail } from '../support/auth.js';
 import { postGraphql } from '../support/http.js';
 import { newJwtKeyPem, startServer, type TestServer } from '../support/server.js';
+import { killAll, output, ROOT, spawnEntry, waitForExit, waitForLog, type Spawned } from '../support/processes.js';
 
 /**
  * The real entry point, `tsx src/main.ts`, as `npm start` runs it: no MONGODB_URI,
  * so it resolves an embedded database that keeps its data under DATA_DIR.
  */
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-/** How `npm start` / `npm run cli` run TypeScript: one node process with tsx as its loader (signals reach the app itself). */
-const NODE_TSX = ['--import', pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href];
 const LISTEN_TIMEOUT_MS = 120_000;
 const EXIT_TIMEOUT_MS = 20_000;
-
-interface LogLine {
-  level?: number;
-  msg?: string;
-  [key: string]: unknown;
-}
-
-interface Running {
-  child: ChildProcess;
-  stdout: string[];
-  stderr: string[];
-  /** stdout lines that were JSON (pino). */
-  lines: LogLine[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-const children = new Set<ChildProcess>();
 const tempDirs: string[] = [];
 
-/** `tsx src/main.ts` as `npm start` runs it, in `cwd` (the project root unless given). */
-function start(env: Record<string, string>, cwd = ROOT): Running {
-  const child = spawn(process.execPath, [...NODE_TSX, path.join(ROOT, 'src/main.ts')], {
-    cwd,
-    // Only what the brief's user would have: no MONGODB_URI, no keys.
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), TSX_TSCONFIG_PATH: path.join(ROOT, 'tsconfig.json'), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // Own process group, so cleanup can also reach tsx's node child and the database process.
-    detached: true,
-  });
-  children.add(child);
-  const running: Running = {
-    child,
-    stdout: [],
-    stderr: [],
-    lines: [],
-    exited: new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        children.delete(child);
-        resolve({ code, signal });
-      });
-    }),
-  };
-  let pending = '';
-  child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (chunk: string) => {
-    pending += chunk;
-    let end: number;
-    while ((end = pending.indexOf('\n')) !== -1) {
-      const line = pending.slice(0, end);
-      pending = pending.slice(end + 1);
-      running.stdout.push(line);
-      try {
-        running.lines.push(JSON.parse(line) as LogLine);
-      } catch {
-        // not a pino line
-      }
-    }
-  });
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (chunk: string) => void running.stderr.push(chunk));
-  return running;
-}
-
-function output(running: Running): string {
-  return `stdout:\n${running.stdout.join('\n')}\nstderr:\n${running.stderr.join('')}`;
-}
-
-/** Waits for a log line whose msg matches; fails early if the process exits first. */
-async function waitForLog(running: Running, pattern: RegExp, timeoutMs: number): Promise<LogLine> {
-  const deadline = Date.now() + timeoutMs;
-  let exited = false;
-  void running.exited.then(() => (exited = true));
-  while (Date.now() < deadline) {
-    const found = running.lines.find((l) => typeof l.msg === 'string' && pattern.test(l.msg));
-    if (found) return found;
-    if (exited) throw new Error(`process exited before logging ${pattern}\n${output(running)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no log line matching ${pattern} within ${timeoutMs} ms\n${output(running)}`);
-}
-
-async function waitForExit(running: Running, timeoutMs: number) {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`process did not exit within ${timeoutMs} ms\n${output(running)}`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([running.exited, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function killGroup(child: ChildProcess): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid, 'SIGKILL');
-  } catch {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+/** `node --import tsx src/main.ts` as `npm start` runs it, in `cwd` (the project root unless given). */
+function start(env: Record<string, string>, cwd = ROOT): Spawned {
+  // Only what the brief's user would have: no MONGODB_URI, no keys.
+  return spawnEntry('src/main.ts', [], { env, cwd });
 }
 
 afterAll(async () => {
-  for (const child of [...children]) killGroup(child);
+  killAll();
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 
