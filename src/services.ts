@@ -57,30 +57,6 @@ import { ContactDecisionService } from './modules/consent/contact-decision.servi
 import { OptOutService } from './modules/consent/opt-out.service.js';
 import { PurposeService } from './modules/consent/purpose.service.js';
 
-/** The services resolvers, the CLI and jobs call; each method takes the Caller it acts for. */
-export interface Services {
-  auth: AuthService;
-  account: AccountService;
-  members: MemberService;
-  tenants: TenantService;
-  secretWrites: SecretWriteService;
-  secretQueries: SecretQueryService;
-  secretLifecycle: SecretLifecycleService;
-  apiKeys: ApiKeyService;
-  keys: TenantKeyService;
-  audit: AuditLog;
-  subjects: SubjectService;
-  subjectErasure: SubjectErasureService;
-  tenantDeletion: TenantDeletionService;
-  accountClosure: AccountClosureService;
-  dsr: DsrService;
-  retention: RetentionService;
-  consentPurposes: PurposeService;
-  consentLedger: ConsentLedgerService;
-  optOuts: OptOutService;
-  contactDecisions: ContactDecisionService;
-  consentLinks: ConsentLinkService;
-}
 
 /** Privacy options: a hook after each erasure step (tests stop an erasure there), the subject-key cache lifetime. */
 export interface PrivacyOptions {
@@ -104,6 +80,10 @@ export interface ServiceOptions {
   sealedData?: readonly SealedDataKind[];
   privacy?: PrivacyOptions;
 }
+
+import type { Services } from './service-types.js';
+
+export type { Services };
 
 /** The composition root: every service gets its dependencies here, explicitly. */
 export async function createServices({ config, db, logger, sealedData = [], privacy = {} }: ServiceOptions) {

@@ -2,7 +2,7 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { BSON, ObjectId, type Db, type Document } from 'mongodb';
 import { AppError } from '../errors.js';
 import { Collections } from '../db/collections.js';
-import type { Services } from '../services.js';
+import type { Services } from '../service-types.js';
 import { API_KEYS_COLLECTION } from '../modules/apikeys/api-key.repository.js';
 import { AUDIT_COLLECTION } from '../modules/audit/audit.document.js';
 import { inTenant } from '../identity/caller.js';

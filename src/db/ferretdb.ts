@@ -16,7 +16,7 @@ import { access, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/prom
 import { Socket } from 'node:net';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import type { ResolveDatabaseOptions, ResolvedDatabase } from './engine.js';
+import type { ResolveDatabaseOptions, ResolvedDatabase } from './database-types.js';
 import { engineDataDir } from './data-dir.js';
 
 const BINARY_NAME = 'coffer-ferretdb';

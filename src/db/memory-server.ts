@@ -17,7 +17,7 @@ import {
   envToBool,
   resolveConfig,
 } from 'mongodb-memory-server-core/lib/util/resolveConfig.js';
-import type { ResolveDatabaseOptions, ResolvedDatabase } from './engine.js';
+import type { ResolveDatabaseOptions, ResolvedDatabase } from './database-types.js';
 import { engineDataDir, type EngineDataDir } from './data-dir.js';
 
 const PROBE_TIMEOUT_MS = 3_000;

@@ -4,7 +4,7 @@ import { looksLikeApiKey } from '../modules/apikeys/api-key.service.js';
 import { inTenant, type Caller, type RequestInfo, type TenantCaller } from '../identity/caller.js';
 import { publicCaller, userCaller } from '../identity/callers.js';
 import type { Viewer } from '../identity/viewer.js';
-import type { Services } from '../services.js';
+import type { Services } from '../service-types.js';
 import { RevealBatch } from '../modules/secrets/secret-query.service.js';
 import type { SessionGuard } from '../modules/auth/session-guard.js';
 import type { TokenService } from '../modules/auth/tokens.js';
