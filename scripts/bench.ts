@@ -13,16 +13,21 @@
  *   --long         RSS growth from 50,000 to 100,000 requests (default: 10,000 to 20,000)
  *   --seconds S    length of each throughput run (default 5)
  *   --reencrypt N  secrets re-encrypted in the rotation row (default 200)
+ *   --subjects N   data subjects in the tenant for the privacy rows' big case (default 10000:
+ *                  on embedded FerretDB every lookup by email scans the whole subjects
+ *                  collection, so 100000 takes tens of minutes; on MongoDB use 100000)
  *   --rows 1,3,5   only these sections (1 read/me throughput, 3 setSecrets, 4 p99 under logins,
- *                  5 listing, 6 re-encryption, 7 RSS); the listing runs last: on FerretDB its
- *                  seeding fills the collection every later scan would read
+ *                  5 listing, 6 re-encryption, 7 RSS, 8 privacy: lookup by email, canContact,
+ *                  canContactMany, subject creation); the listing runs last: on FerretDB its
+ *                  seeding fills the collection every later scan would read. Section 8 is not
+ *                  in the default set: run it with --rows 8 (a few minutes on FerretDB)
  */
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { MongoClient, type Db, type Document } from 'mongodb';
+import { Binary, MongoClient, type Db, type Document } from 'mongodb';
 import { createApp } from '../src/app.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { TenantScope } from '../src/db/tenant-scope.js';
@@ -36,6 +41,11 @@ import { newSecretDoc } from '../src/modules/secrets/secret.service.js';
 import { SECRETS_COLLECTION } from '../src/modules/secrets/secret.document.js';
 import { secretsModule } from '../src/modules/secrets/secrets.module.js';
 import { createServices } from '../src/services.js';
+import { generateSubjectKey, sealSubjectField, wrapSubjectKey } from '../src/modules/privacy/subject-cipher.js';
+import { SubjectKeyStore } from '../src/modules/privacy/subject-keys.js';
+import { lookupEntries, emailEntry, validSubjectInput } from '../src/modules/privacy/subject-rules.js';
+import { SubjectRepository } from '../src/modules/privacy/subject.repository.js';
+import { READABLE_FIELDS, SUBJECTS_COLLECTION, type SubjectField } from '../src/modules/privacy/subject.document.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name: string) => {
@@ -53,6 +63,9 @@ const RAW_BULK = 50;
 const LIST_TIMEOUT_S = 30;
 const ROWS = new Set((arg('rows') ?? '1,2,3,4,5,6,7').split(',').map(Number));
 const REENCRYPT_ITEMS = Number(arg('reencrypt') ?? 200);
+const SUBJECTS = Number(arg('subjects') ?? 10_000);
+const SUBJECTS_SMALL = 1_000;
+const MANY = 1_000;
 const PASSWORD = 'violet-Harbor-lantern-93';
 
 interface Row {
@@ -261,6 +274,113 @@ async function main(): Promise<void> {
       detail: `${fmt(rssFrom / 2 ** 20, 0)} MiB → ${fmt(rssTo / 2 ** 20, 0)} MiB (same process as the server)`,
     });
     }
+    if (ROWS.has(8)) {
+    // ── 8: privacy: lookup by email and canContact at SUBJECTS / at 1,000, canContactMany, creation ──
+    log(`privacy: seeding ${SUBJECTS_SMALL} then ${SUBJECTS} sealed data subjects through the driver`);
+    const dpo = await signUp('dpo@example.com', 'Privacy');
+    const dpoLogin = async () =>
+      (await gql<{ login: { accessToken: string } }>('mutation($i: LoginInput!) { login(input: $i) { accessToken } }', { i: { email: 'dpo@example.com', password: PASSWORD } })).login.accessToken;
+    let token = dpo.accessToken;
+    // The looked-up subject, its purpose and consent through the API (this also creates the tenant's blind-index key).
+    const target = (await gql<{ createDataSubject: { id: string } }>('mutation($i: CreateDataSubjectInput!) { createDataSubject(input: $i) { id } }', {
+      i: { email: 'target.person@bench.example', fullName: 'Target Person' },
+    }, token)).createDataSubject.id;
+    await gql('mutation($i: CreateConsentPurposeInput!) { createConsentPurpose(input: $i) { id } }', {
+      i: { key: 'newsletter', name: 'Newsletter', description: 'Monthly news', legalBasis: 'CONSENT', noticeText: 'We send you our newsletter.' },
+    }, token);
+    await gql('mutation($i: RecordConsentInput!) { recordConsent(input: $i) { id } }', { i: { subjectId: target, purpose: 'newsletter', channel: 'EMAIL', granted: true, method: 'API' } }, token);
+    const subjectSeeder = subjectSeedingKit(db, config);
+    await subjectSeeder.seed(dpo.tenant.id, 1, SUBJECTS_SMALL);
+    const lookupRequest = () => post('query($f: DataSubjectFilter, $p: String!) { dataSubjects(filter: $f, purpose: $p) { edges { node { id } } } }', { f: { email: 'target.person@bench.example' }, p: 'support' }, token);
+    const contactRequest = () => post('query($s: ID!) { canContact(subjectId: $s, channel: EMAIL, purpose: "newsletter") { allowed reasons } }', { s: target }, token);
+    const rawLookup = async () => {
+      const entry = emailEntry(await subjectSeeder.indexKey(dpo.tenant.id), 'target.person@bench.example');
+      const coll = db.collection(SUBJECTS_COLLECTION);
+      const ms: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const t0 = performance.now();
+        const found = await coll.find({ tenantId: dpo.tenant.id, lookup: entry }).toArray();
+        ms.push(performance.now() - t0);
+        if (found.length !== 1) throw new Error(`raw lookup found ${found.length} subjects`);
+      }
+      return median(ms);
+    };
+    const measure = async () => {
+      await cannon(lookupRequest(), 1, { amount: 3 });
+      const lookup = await cannon(lookupRequest(), 1, { amount: 20 });
+      await cannon(contactRequest(), 1, { amount: 3 });
+      const contact = await cannon(contactRequest(), 1, { amount: 50 });
+      return { lookup: lookup.latency.p50, contact: contact.latency.p50, raw: await rawLookup() };
+    };
+    const small = await measure();
+    const seedStart = performance.now();
+    await subjectSeeder.seed(dpo.tenant.id, SUBJECTS_SMALL, SUBJECTS);
+    const seedSeconds = (performance.now() - seedStart) / 1000;
+    token = await dpoLogin();
+    const big = await measure();
+    const lookupRatio = big.lookup / Math.max(small.lookup, 1);
+    push({
+      name: `dataSubjects(filter:{email}) p50 at ${SUBJECTS} subjects / at ${SUBJECTS_SMALL}, 1 conn`,
+      target: '≤ 1.5',
+      measured: lookupRatio,
+      pass: lookupRatio <= 1.5,
+      detail: `${big.lookup} ms / ${small.lookup} ms (seeded ${SUBJECTS - SUBJECTS_SMALL} in ${fmt(seedSeconds, 0)} s)`,
+      reference: `raw find({tenantId, lookup}): ${fmt(big.raw, 0)} ms / ${fmt(small.raw, 0)} ms = ${fmt(big.raw / small.raw)}`,
+    });
+    const contactRatio = big.contact / Math.max(small.contact, 1);
+    push({
+      name: `canContact p50 at ${SUBJECTS} subjects / at ${SUBJECTS_SMALL}, 1 conn`,
+      target: '≤ 1.5',
+      measured: contactRatio,
+      pass: contactRatio <= 1.5,
+      detail: `${big.contact} ms / ${small.contact} ms`,
+    });
+
+    log('canContact throughput vs the floor');
+    await cannon(floorRequest, 20, { duration: 1 });
+    const floor = await cannon(floorRequest, 20);
+    await cannon(contactRequest(), 20, { duration: 1 });
+    const contactRun = await cannon(contactRequest(), 20);
+    push({
+      name: `canContact rps / floor ({__typename}) rps, 20 conn, ${SUBJECTS} subjects`,
+      target: '(report)',
+      measured: contactRun.requests.average / floor.requests.average,
+      pass: true,
+      detail: `${fmt(contactRun.requests.average, 0)} / ${fmt(floor.requests.average, 0)} req/s`,
+    });
+
+    log(`canContactMany of ${MANY} recipients by email`);
+    const contacts = Array.from({ length: MANY }, (_, i) => ({ email: seedEmail(1 + Math.floor((i * (SUBJECTS - 1)) / MANY)) }));
+    const manyRequest = post('query($c: [ContactInput!]!) { canContactMany(contacts: $c, channel: EMAIL, purpose: "newsletter") { subjectId allowed } }', { c: contacts }, token);
+    const probe = await gql<{ canContactMany: { subjectId: string | null }[] }>('query($c: [ContactInput!]!) { canContactMany(contacts: $c, channel: EMAIL, purpose: "newsletter") { subjectId allowed } }', { c: contacts }, token);
+    if (probe.canContactMany.filter((d) => d.subjectId).length !== MANY) throw new Error('canContactMany did not find every seeded recipient');
+    const many = await cannon(manyRequest, 1, { amount: 10 });
+    const perRecipient = many.latency.p50 / MANY / Math.max(big.contact, 1);
+    push({
+      name: `canContactMany(${MANY} by email) p50; per recipient / single canContact p50`,
+      target: '(report)',
+      measured: perRecipient,
+      pass: true,
+      detail: `${many.latency.p50} ms for ${MANY} = ${fmt(many.latency.p50 / MANY, 3)} ms each / ${big.contact} ms`,
+    });
+
+    log('creation: createDataSubject vs createSecret, 4 workers each');
+    token = await dpoLogin();
+    let n = 0;
+    const subjectsPerS = await opsPerSecond(SECONDS, 4, () =>
+      gql('mutation($i: CreateDataSubjectInput!) { createDataSubject(input: $i) { id } }', { i: { email: `created-${n++}@bench.example`, fullName: 'Created Person' } }, token),
+    );
+    const secretsPerS = await opsPerSecond(SECONDS, 4, () =>
+      gql('mutation($i: CreateSecretInput!) { createSecret(input: $i) { name } }', { i: { name: `created/${n++}`, value: randomBytes(24).toString('base64') } }, token),
+    );
+    push({
+      name: 'createDataSubject/s / createSecret/s, 4 sequential workers',
+      target: '(report)',
+      measured: subjectsPerS / secretsPerS,
+      pass: true,
+      detail: `${fmt(subjectsPerS, 1)} / ${fmt(secretsPerS, 1)} per s`,
+    });
+    }
     if (ROWS.has(5)) {
     // ── 5: secrets(first: 50) p50 with LIST_SIZE secrets in the tenant / with 1,000 ─────
     log(`listing: seeding ${LIST_SMALL} then ${LIST_SIZE} sealed secrets through the repository`);
@@ -301,7 +421,7 @@ async function main(): Promise<void> {
   const outDir = path.join(root, 'bench', 'results');
   mkdirSync(outDir, { recursive: true });
   const file = path.join(outDir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify({ engine: resolved.engine, at: new Date().toISOString(), listSize: LIST_SIZE, long: LONG, seconds: SECONDS, rows }, null, 2));
+  writeFileSync(file, JSON.stringify({ engine: resolved.engine, at: new Date().toISOString(), listSize: LIST_SIZE, subjects: SUBJECTS, long: LONG, seconds: SECONDS, rows }, null, 2));
   console.log(`\nwritten ${path.relative(root, file)}`);
 }
 
@@ -321,6 +441,82 @@ function seedingKit(db: Db, config: Config) {
           docs.push(newSecretDoc({ id, name: `seed/${String(i).padStart(7, '0')}`, sealed, actorId: 'bench', now }));
         }
         await repo.insertMany(docs);
+      }
+    },
+  };
+}
+
+const seedEmail = (i: number) => `seed-${String(i).padStart(7, '0')}@bench.example`;
+
+/** `fn` called back to back by `workers` loops for `seconds`; completed calls per second. */
+async function opsPerSecond(seconds: number, workers: number, fn: () => Promise<unknown>): Promise<number> {
+  const until = performance.now() + seconds * 1000;
+  let done = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: workers }, async () => {
+    while (performance.now() < until) {
+      await fn();
+      done++;
+    }
+  }));
+  return done / ((performance.now() - t0) / 1000);
+}
+
+/**
+ * Data subjects written in bulk through the driver, sealed as SubjectService.create seals them:
+ * the app's key store for the tenant's blind-index key, a fresh subject key wrapped under the
+ * tenant's active DEK, each personal field sealed under it, the lookup entries from the same
+ * rules. Subject `i` has the email seedEmail(i).
+ */
+function subjectSeedingKit(db: Db, config: Config) {
+  const keys = new TenantKeyService({ db, keyring: MasterKeyring.fromConfig(config.vault), logger: createLogger('silent') });
+  const keyStore = new SubjectKeyStore({ keys, cipher: new TenantCipher(keys) });
+  const repoOf = (tenantId: string) => new SubjectRepository(new TenantScope(db, tenantId));
+  return {
+    indexKey: (tenantId: string) => keyStore.indexKey(repoOf(tenantId)),
+    async seed(tenantId: string, from: number, to: number): Promise<void> {
+      const repo = repoOf(tenantId);
+      const indexKey = await keyStore.indexKey(repo);
+      const dek = await keys.activeDek(tenantId);
+      const now = new Date();
+      try {
+        for (let start = from; start < to; start += 1000) {
+          const subjects = [];
+          const subjectKeys = [];
+          for (let i = start; i < Math.min(to, start + 1000); i++) {
+            const id = `ds_${randomBytes(12).toString('hex')}`;
+            const keyId = `sk_${randomBytes(12).toString('hex')}`;
+            const key = generateSubjectKey();
+            const values = validSubjectInput({ email: seedEmail(i), fullName: `Seed Person ${i}` });
+            values.attributes = {};
+            const sealed: Partial<Record<SubjectField, Binary>> = {};
+            for (const field of READABLE_FIELDS) {
+              const value = values[field];
+              if (value === undefined || value === null) continue;
+              sealed[field] = new Binary(sealSubjectField(key, { tenantId, subjectId: id, field }, typeof value === 'string' ? value : JSON.stringify(value)));
+            }
+            subjectKeys.push({ _id: keyId, subjectId: id, wrapped: new Binary(wrapSubjectKey(dek.key, key, tenantId, id, dek.version)), dekVersion: dek.version, createdAt: now });
+            key.fill(0);
+            subjects.push({
+              _id: id,
+              status: 'ACTIVE' as const,
+              keyId,
+              sealed,
+              lookup: lookupEntries(indexKey, values),
+              externalKey: `none:${id}`,
+              restriction: null,
+              createdAt: now,
+              updatedAt: null,
+              revision: 1,
+              erasure: null,
+            });
+          }
+          await repo.keys.insertMany(subjectKeys);
+          await repo.subjects.insertMany(subjects);
+        }
+      } finally {
+        dek.key.fill(0);
+        indexKey.fill(0);
       }
     },
   };
