@@ -42,6 +42,21 @@ describe('data subjects', () => {
     expect(expectOk(await findSubjects(server, owner.accessToken, { email: 'nobody@example.com' })).dataSubjects.edges).toEqual([]);
   });
 
+  it('counts the matches only when the query asks for totalCount (a count is another scan on some engines)', async () => {
+    const created = await mustCreateSubject(server, owner, person('tc9'));
+    const countsDuring = async (query: string) => {
+      const before = server.commands.length;
+      const res = expectOk(await server.gql<{ dataSubjects: { edges: { node: { id: string } }[]; totalCount?: number } }>(query, { f: { email: 'ada.tc9@example.com' } }, owner.accessToken));
+      return { res, counts: server.commands.slice(before).filter((c) => c === 'aggregate:data_subjects' || c === 'count:data_subjects').length };
+    };
+    const without = await countsDuring('query($f: DataSubjectFilter) { dataSubjects(purpose: "support", filter: $f) { edges { node { id } } } }');
+    expect(without.res.dataSubjects.edges.map((e) => e.node.id)).toEqual([created.id]);
+    expect(without.counts).toBe(0);
+    const withTotal = await countsDuring('query($f: DataSubjectFilter) { dataSubjects(purpose: "support", filter: $f) { totalCount edges { node { id } } } }');
+    expect(withTotal.res.dataSubjects.totalCount).toBe(1);
+    expect(withTotal.counts).toBe(1);
+  });
+
   it('keeps the same email in two tenants apart (different blind-index values, no cross-tenant reads)', async () => {
     const other = await signUp(server, 'Other tenant');
     const mine = await mustCreateSubject(server, owner, { email: 'shared@example.org' });

@@ -61,11 +61,11 @@ export interface SubjectFilter {
   identity?: Identity | null;
 }
 
-/** A page of subjects or access-log entries, with the total the filter matches. */
+/** A page of subjects or access-log entries, with the total the filter matches (counted only when asked for). */
 export interface SubjectPage<T> {
   items: T[];
   hasNextPage: boolean;
-  totalCount: number;
+  totalCount: () => Promise<number>;
   cursorOf: (item: T) => string;
 }
 
@@ -237,7 +237,9 @@ export class SubjectService {
         indexKey.fill(0);
       }
     }
-    const [docs, totalCount] = await Promise.all([repo.listSubjects(query, cursor, size + 1), repo.countSubjects(query)]);
+    const docs = await repo.listSubjects(query, cursor, size + 1);
+    // Counted only when the query selects totalCount (graphql/connection.ts): a count is another scan on some engines.
+    const totalCount = () => repo.countSubjects(query);
     const page = docs.slice(0, size);
     const readable = page.filter((doc) => !doc.restriction || purpose === RESTRICTED_PURPOSE);
     const views = await Promise.all(page.map((doc) => this.open(repo, doc, readable.includes(doc) ? fields : [])));
@@ -286,7 +288,8 @@ export class SubjectService {
     const repo = this.deps.subjectsOf(caller.tenantId);
     const doc = await repo.findSubject(subjectId);
     if (!doc || doc.status === 'ERASED') throw subjectNotFound();
-    const [entries, totalCount] = await Promise.all([repo.accessLogOf(subjectId, before, size + 1), repo.countAccessLogOf(subjectId)]);
+    const entries = await repo.accessLogOf(subjectId, before, size + 1);
+    const totalCount = () => repo.countAccessLogOf(subjectId);
     return {
       items: entries.slice(0, size),
       hasNextPage: entries.length > size,
