@@ -1,9 +1,7 @@
-import { registerEnumType } from 'type-graphql';
 import { ROLES } from '../identity/roles.js';
-import { enumOf } from './enums.js';
+import { domainEnum } from './enums.js';
 
-export const RoleEnum = enumOf(ROLES);
-registerEnumType(RoleEnum, {
+export const RoleEnum = domainEnum(ROLES, {
   name: 'Role',
   description: 'A member\'s role in a tenant, highest first: OWNER > ADMIN > MANAGER > USER.',
   valuesConfig: {

@@ -1,14 +1,13 @@
 import { IsOptional, MaxLength } from 'class-validator';
-import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { enumOf } from '../../graphql/enums.js';
+import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { domainEnum } from '../../graphql/enums.js';
 import { RoleEnum } from '../../graphql/role.enum.js';
 import type { Role } from '../../identity/roles.js';
 import { API_KEY_SCOPES, type ApiKeyScope } from '../../identity/scopes.js';
 import type { ApiKeyDoc } from './api-key.repository.js';
 import { scopesOf } from './api-key-scopes.js';
 
-export const ApiKeyScopeEnum = enumOf(API_KEY_SCOPES);
-registerEnumType(ApiKeyScopeEnum, {
+export const ApiKeyScopeEnum = domainEnum(API_KEY_SCOPES, {
   name: 'ApiKeyScope',
   description: 'What an API key may reach, on top of its role. Keys made before scopes have SECRETS_READ and SECRETS_WRITE.',
   valuesConfig: {

@@ -1,11 +1,14 @@
 import type { AuditAction, AuditResourceType } from './audit-catalogue.js';
+import type { ActorType } from '../../identity/caller.js';
 
 /**
  * What every part of Coffer hands to the audit log. Never put a secret value,
  * password or token in here (details included): the log is for who/what/when.
  */
-export type ActorType = 'USER' | 'API_KEY' | 'SYSTEM' | 'PUBLIC';
-export type AuditOutcome = 'SUCCESS' | 'FAILURE' | 'DENIED';
+export type { ActorType } from '../../identity/caller.js';
+/** How an audited action ended. */
+export const AUDIT_OUTCOMES = ['SUCCESS', 'FAILURE', 'DENIED'] as const;
+export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 
 export { AUDIT_ACTIONS, AUDIT_RESOURCE_TYPES, type AuditAction, type AuditResourceType } from './audit-catalogue.js';
 

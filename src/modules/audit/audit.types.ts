@@ -2,14 +2,15 @@ import { IsOptional, MaxLength } from 'class-validator';
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { connectionOf } from '../../graphql/connection.js';
+import { domainEnum } from '../../graphql/enums.js';
+import { ACTOR_TYPES } from '../../identity/caller.js';
 import { AUDIT_ACTIONS, AUDIT_CATALOGUE, AUDIT_RESOURCES, AUDIT_RESOURCE_TYPES, actionEnumName } from './audit-catalogue.js';
-import type { ActorType, AuditAction, AuditOutcome, AuditResourceType } from './audit-event.js';
+import { AUDIT_OUTCOMES, type ActorType, type AuditAction, type AuditOutcome, type AuditResourceType } from './audit-event.js';
 import type { AuditEventPage } from './audit-query.js';
 import type { AuditVerification as AuditVerificationData } from './audit-verify.js';
 import type { AuditDetails, AuditEventDoc } from './audit.document.js';
 
-export const ActorTypeEnum = { USER: 'USER', API_KEY: 'API_KEY', SYSTEM: 'SYSTEM', PUBLIC: 'PUBLIC' } as const;
-registerEnumType(ActorTypeEnum, {
+export const ActorTypeEnum = domainEnum(ACTOR_TYPES, {
   name: 'ActorType',
   description: 'What kind of principal performed an audited action.',
   valuesConfig: {
@@ -20,8 +21,7 @@ registerEnumType(ActorTypeEnum, {
   },
 });
 
-export const AuditOutcomeEnum = { SUCCESS: 'SUCCESS', FAILURE: 'FAILURE', DENIED: 'DENIED' } as const;
-registerEnumType(AuditOutcomeEnum, {
+export const AuditOutcomeEnum = domainEnum(AUDIT_OUTCOMES, {
   name: 'AuditOutcome',
   description: 'How an audited action ended.',
   valuesConfig: {

@@ -1,10 +1,9 @@
-import { Field, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { enumOf } from '../../graphql/enums.js';
+import { Field, Int, ObjectType } from 'type-graphql';
+import { domainEnum } from '../../graphql/enums.js';
 import { REENCRYPTION_STATES, type ReencryptionState } from './tenant-key.repository.js';
 import type { MasterKeyStatusView, TenantKeyStatusView, TenantKeyVersionView } from './tenant-key.service.js';
 
-export const ReencryptionStateEnum = enumOf(REENCRYPTION_STATES);
-registerEnumType(ReencryptionStateEnum, {
+export const ReencryptionStateEnum = domainEnum(REENCRYPTION_STATES, {
   name: 'ReencryptionState',
   description: 'Progress of re-encrypting a tenant\'s secrets after a key rotation.',
   valuesConfig: {

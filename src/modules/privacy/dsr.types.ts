@@ -1,6 +1,6 @@
-import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { connectionOf } from '../../graphql/connection.js';
-import { enumOf } from '../../graphql/enums.js';
+import { describeEach, domainEnum } from '../../graphql/enums.js';
 import { DSR_STATUSES, DSR_TYPES, type DsrStatus, type DsrType } from './dsr-state.js';
 import { SubjectErasure, SubjectExport } from './subject.types.js';
 
@@ -19,17 +19,15 @@ const STATUS_DESCRIPTIONS: Record<DsrStatus, string> = {
   REJECTED: 'Refused, e.g. manifestly unfounded or unverifiable (Art. 12(5); final).',
 };
 
-export const DsrTypeEnum = enumOf(DSR_TYPES);
-registerEnumType(DsrTypeEnum, {
+export const DsrTypeEnum = domainEnum(DSR_TYPES, {
   name: 'DataSubjectRequestType',
   description: 'The right a data-subject request exercises.',
-  valuesConfig: Object.fromEntries(DSR_TYPES.map((t) => [t, { description: TYPE_DESCRIPTIONS[t] }])),
+  valuesConfig: describeEach(TYPE_DESCRIPTIONS),
 });
-export const DsrStatusEnum = enumOf(DSR_STATUSES);
-registerEnumType(DsrStatusEnum, {
+export const DsrStatusEnum = domainEnum(DSR_STATUSES, {
   name: 'DataSubjectRequestStatus',
   description: 'Where a data-subject request stands: RECEIVED → IN_PROGRESS → COMPLETED | REJECTED (REJECTED also straight from RECEIVED).',
-  valuesConfig: Object.fromEntries(DSR_STATUSES.map((s) => [s, { description: STATUS_DESCRIPTIONS[s] }])),
+  valuesConfig: describeEach(STATUS_DESCRIPTIONS),
 });
 
 @ObjectType({ description: 'The one extension of a request\'s deadline (GDPR Art. 12(3)).' })

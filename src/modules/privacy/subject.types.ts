@@ -1,7 +1,7 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
-import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { connectionOf } from '../../graphql/connection.js';
-import { enumOf } from '../../graphql/enums.js';
+import { describeEach, domainEnum } from '../../graphql/enums.js';
 import { ActorTypeEnum } from '../audit/audit.types.js';
 import type { ActorType } from '../audit/audit-event.js';
 import type { JsonObject } from './attributes.js';
@@ -18,11 +18,10 @@ const REASON_DESCRIPTIONS: Record<ErasureReasonCode, string> = {
   TENANT_DECISION: 'The tenant decided to erase the subject.',
 };
 
-export const ErasureReasonEnum = enumOf(ERASURE_REASON_CODES);
-registerEnumType(ErasureReasonEnum, {
+export const ErasureReasonEnum = domainEnum(ERASURE_REASON_CODES, {
   name: 'ErasureReason',
   description: 'Why a data subject is erased (recorded in the signed receipt).',
-  valuesConfig: Object.fromEntries(ERASURE_REASON_CODES.map((code) => [code, { description: REASON_DESCRIPTIONS[code] }])),
+  valuesConfig: describeEach(REASON_DESCRIPTIONS),
 });
 
 @ObjectType({ description: 'A labelled identifier of a data subject (customer number, device id, …), blind-indexed for exact lookup.' })

@@ -1,13 +1,12 @@
 import { IsOptional, MaxLength } from 'class-validator';
 import { GraphQLJSONObject } from 'graphql-scalars';
-import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { enumOf } from '../../graphql/enums.js';
+import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { domainEnum } from '../../graphql/enums.js';
 import { connectionOf } from '../../graphql/connection.js';
 import type { SecretDoc } from './secret.document.js';
 import { SECRET_STATUSES, rotationView, secretStatus, type SecretStatus } from './secret-rules.js';
 
-export const SecretStatusEnum = enumOf(SECRET_STATUSES);
-registerEnumType(SecretStatusEnum, {
+export const SecretStatusEnum = domainEnum(SECRET_STATUSES, {
   name: 'SecretStatus',
   description: 'A secret\'s state; when several apply the first of DELETED, EXPIRED, ROTATION_DUE, ACTIVE is shown.',
   valuesConfig: {

@@ -1,10 +1,9 @@
-import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { enumOf } from '../../graphql/enums.js';
+import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { domainEnum } from '../../graphql/enums.js';
 import { TENANT_DELETION_STATES, TENANT_STATUSES, type TenantDoc } from './tenant.repository.js';
 import type { TenantDeletionView } from './tenant-deletion.service.js';
 
-export const TenantStatusEnum = enumOf(TENANT_STATUSES);
-registerEnumType(TenantStatusEnum, {
+export const TenantStatusEnum = domainEnum(TENANT_STATUSES, {
   name: 'TenantStatus',
   description: 'Whether a tenant can be used.',
   valuesConfig: {
@@ -42,8 +41,7 @@ export function toTenant(doc: TenantDoc): Tenant {
   });
 }
 
-export const TenantDeletionStateEnum = enumOf(TENANT_DELETION_STATES);
-registerEnumType(TenantDeletionStateEnum, {
+export const TenantDeletionStateEnum = domainEnum(TENANT_DELETION_STATES, {
   name: 'TenantDeletionState',
   description: 'How far a tenant deletion has got; each step is stored, so an interrupted deletion carries on.',
   valuesConfig: {
