@@ -10,6 +10,13 @@ import { AuditChainStore } from './audit-store.js';
 import { verifyChain, type AuditVerification } from './audit-verify.js';
 import { ChainWriter, HeadCache, type MacKeyProvider } from './audit-writer.js';
 
+/**
+ * Told about events once they are durably stored (metrics, webhooks). Called synchronously
+ * after the append resolves; it must not throw or block (a throw is logged and ignored).
+ * It sees the stored events, which never hold a secret value or personal datum.
+ */
+export type AuditObserver = (events: readonly UnchainedEvent[]) => void;
+
 export interface AuditLogDeps {
   db: Db;
   /**
@@ -42,6 +49,7 @@ function positiveInteger(value: number | null | undefined, field: string): numbe
 export class AuditLog implements AuditSink {
   private readonly writers = new Map<string, ChainWriter>();
   private readonly heads: HeadCache;
+  private readonly observers: AuditObserver[] = [];
 
   constructor(private readonly deps: AuditLogDeps) {
     this.heads = new HeadCache(deps.headCacheSize ?? 10_000);
@@ -55,6 +63,22 @@ export class AuditLog implements AuditSink {
     if (inputs.length === 0) return;
     const byChain = this.prepare(inputs);
     await Promise.all([...byChain].map(([chainId, events]) => this.writerFor(chainId).submit(events)));
+    if (this.observers.length > 0) this.notify([...byChain.values()].flat());
+  }
+
+  /** Registers an observer of stored events (see AuditObserver). */
+  observe(observer: AuditObserver): void {
+    this.observers.push(observer);
+  }
+
+  private notify(events: readonly UnchainedEvent[]): void {
+    for (const observer of this.observers) {
+      try {
+        observer(events);
+      } catch (error) {
+        this.deps.logger.error({ event: 'audit.observer_failed', err: error }, 'an audit observer failed');
+      }
+    }
   }
 
   /** Checks the chain of `tenantId` over seq from..to (inclusive; defaults: 1 to the newest). */
