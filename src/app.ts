@@ -205,7 +205,7 @@ export async function createApp({ config, db, logger, sealedData, privacy }: App
     close: async () => {
       await apollo.stop(); // the drain plugin closes the HTTP server and waits for in-flight requests
       reencryption.stop();
-      await Promise.all([reencryption.settled(), secretPurge.stop(), housekeeping.stop(), retentionSweep.stop()]);
+      await Promise.all([reencryption.settled(), secretPurge.stop(), housekeeping.stop(), retentionSweep.stop(), services.apiKeys.stop()]);
       if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

@@ -186,14 +186,19 @@ describe('using a key', () => {
     expectCode(await server.gql(CREATE, { input: { name: 'x', role: 'USER', prefixes: ['*'] } }, apiKey), 'FORBIDDEN');
   });
 
-  it('tracks use: lastUsedAt and useCount', async () => {
+  it('tracks use: lastUsedAt and useCount, written in one batch rather than once per request', async () => {
     const { apiKey, key } = await newKey(owner, { role: 'USER', prefixes: ['*'] });
+    expectOk(await server.gql('{ apiKeys { id } }', {}, owner.accessToken)); // earlier tests' counted uses written
+    const writesBefore = server.writes.length;
     for (let i = 0; i < 3; i++) await reveal(server, apiKey, 'mail/smtp');
-    await new Promise((r) => setTimeout(r, 200));
+    // Three authenticated requests wrote their audit events and nothing to the key itself.
+    expect(server.writes.slice(writesBefore).filter((w) => w === 'update:api_keys')).toHaveLength(0);
     const listed = expectOk(await server.gql<{ apiKeys: { id: string; lastUsedAt: string | null; useCount: number }[] }>('{ apiKeys { id lastUsedAt useCount } }', {}, owner.accessToken)).apiKeys;
     const mine = listed.find((k) => k.id === key.id)!;
     expect(mine.useCount).toBe(3);
     expect(mine.lastUsedAt).not.toBeNull();
+    // Listing flushed the three uses as one update.
+    expect(server.writes.slice(writesBefore).filter((w) => w === 'update:api_keys')).toHaveLength(1);
   });
 
   it('rotates without downtime: two keys overlap, then the old one is revoked and stops at once', async () => {

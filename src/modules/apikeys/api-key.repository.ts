@@ -64,7 +64,8 @@ export class ApiKeyDirectory {
     return this.keys.findOne({ _id: id });
   }
 
-  async recordUse(id: string, at: Date): Promise<void> {
-    await this.keys.updateOne({ _id: id }, { $inc: { useCount: 1 }, $max: { lastUsedAt: at } });
+  /** `count` uses, the latest at `at` (see ApiKeyUsage: uses are written in batches). */
+  async recordUse(id: string, at: Date, count: number): Promise<void> {
+    await this.keys.updateOne({ _id: id }, { $inc: { useCount: count }, $max: { lastUsedAt: at } });
   }
 }

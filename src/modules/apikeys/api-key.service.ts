@@ -1,5 +1,6 @@
 import type { LRUCache } from 'lru-cache';
 import { forgetWhere, shortLivedCache } from '../../cache.js';
+import { ApiKeyUsage } from './api-key-usage.js';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../logger.js';
 import { digestsEqual, randomToken, sha256Hex } from '../../crypto/random.js';
@@ -32,6 +33,8 @@ interface ApiKeyDeps {
   audit: AuditSink;
   logger: Logger;
   cacheSeconds: number;
+  /** How often counted uses are written (ApiKeyUsage); default 5 s. */
+  useFlushMs?: number;
 }
 
 type Cached = {
@@ -45,9 +48,16 @@ type Cached = {
 /** Machine credentials scoped to one tenant, a role, name prefixes and scopes. */
 export class ApiKeyService {
   private readonly cache: LRUCache<string, Cached> | null;
+  private readonly usage: ApiKeyUsage;
 
   constructor(private readonly deps: ApiKeyDeps) {
     this.cache = shortLivedCache(deps.cacheSeconds, 10_000);
+    this.usage = new ApiKeyUsage(deps.directory, deps.logger, deps.useFlushMs ?? 5_000);
+  }
+
+  /** Writes the uses counted so far and stops counting on a timer (the app's shutdown). */
+  stop(): Promise<void> {
+    return this.usage.stop();
   }
 
   async create(caller: Caller, input: { name: string; role: Role; prefixes: string[]; scopes?: readonly ApiKeyScope[] | null; expiresAt?: Date | null }) {
@@ -93,8 +103,9 @@ export class ApiKeyService {
     return revoked;
   }
 
-  list(caller: Caller): Promise<ApiKeyDoc[]> {
+  async list(caller: Caller): Promise<ApiKeyDoc[]> {
     const viewer = userOf(caller);
+    await this.usage.flush(); // this instance's counted uses first, so the listing is current here
     return this.deps.keysOf(viewer.tenantId!).list();
   }
 
@@ -142,7 +153,7 @@ export class ApiKeyService {
       this.cache?.delete(key);
       return null;
     }
-    void this.deps.directory.recordUse(id, new Date()).catch((error: unknown) => this.deps.logger.warn({ err: error }, 'could not record API key use'));
+    this.usage.record(id, new Date());
     return apiKeyCaller(cached.key, request);
   }
 

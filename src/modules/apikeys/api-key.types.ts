@@ -42,10 +42,10 @@ export class ApiKey {
   @Field(() => Date, { nullable: true, description: 'When it stops working, if set.' })
   expiresAt!: Date | null;
 
-  @Field(() => Date, { nullable: true, description: 'When it was last used.' })
+  @Field(() => Date, { nullable: true, description: 'When it was last used (written every few seconds, not per request).' })
   lastUsedAt!: Date | null;
 
-  @Field(() => Int, { description: 'How many requests it has authenticated.' })
+  @Field(() => Int, { description: 'How many requests it has authenticated (written every few seconds, not per request).' })
   useCount!: number;
 }
 
