@@ -12,7 +12,7 @@ import type { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type CofferApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { connectMongo } from '../../src/db/client.js';
+import { connectMongo, SOCKET_TIMEOUT_MS } from '../../src/db/client.js';
 import type { ResolvedDatabase } from '../../src/db/engine.js';
 import { startFerretDb } from '../../src/db/ferretdb.js';
 import { createLogger } from '../../src/logger.js';
@@ -25,6 +25,9 @@ class StoppableDatabase {
   private engine: ResolvedDatabase | undefined;
   private front: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
+  /** Client ↔ engine socket pairs, so a freeze can stop the bytes without closing anything. */
+  private readonly pairs = new Set<[net.Socket, net.Socket]>();
+  private frozen = false;
   port = 0;
 
   constructor(private readonly dataDir: string) {}
@@ -46,7 +49,13 @@ class StoppableDatabase {
           server.destroy();
         });
       }
-      client.pipe(server).pipe(client);
+      const pair: [net.Socket, net.Socket] = [client, server];
+      this.pairs.add(pair);
+      client.on('close', () => this.pairs.delete(pair));
+      if (this.frozen) {
+        client.pause();
+        server.pause();
+      } else client.pipe(server).pipe(client);
     });
     await new Promise<void>((resolve, reject) => {
       front.once('error', reject);
@@ -54,6 +63,25 @@ class StoppableDatabase {
     });
     this.port = (front.address() as net.AddressInfo).port;
     this.front = front;
+  }
+
+  /**
+   * The database hangs: connections stay open and new ones are accepted, but no byte goes
+   * either way (a frozen host, a black-holing network) until thaw().
+   */
+  freeze(): void {
+    this.frozen = true;
+    for (const [client, server] of this.pairs) {
+      client.unpipe(server);
+      server.unpipe(client);
+      client.pause();
+      server.pause();
+    }
+  }
+
+  thaw(): void {
+    this.frozen = false;
+    for (const [client, server] of this.pairs) client.pipe(server).pipe(client);
   }
 
   /** The engine process stops (SIGTERM, as an operator would); the port refuses connections. */
@@ -70,6 +98,8 @@ class StoppableDatabase {
 
 const LOAD_WORKERS = 4;
 const FAIL_FAST_LIMIT_MS = 10_000;
+/** How long the hang test keeps the database frozen: well past the socket timeout. */
+const HANG_MS = SOCKET_TIMEOUT_MS + 10_000;
 
 interface Outcome {
   startedAt: number;
@@ -214,6 +244,83 @@ describe('the database stops under load and comes back', () => {
       expect(res.data?.secret?.value, name).toBe(`value of ${name}`);
     });
   }, 180_000);
+
+  it('a database that hangs (connections open, no answer) fails requests within the socket timeout, not never; they succeed again once it answers', async () => {
+    const signed = await gqlAt<{ signUp: { accessToken: string } }>(url, 'mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }', {
+      input: { email: uniqueEmail('hang'), password: STRONG_PASSWORD, tenantName: 'Hang Co' },
+    });
+    expect(signed.errors, JSON.stringify(signed.errors)).toBeUndefined();
+    const token = signed.data!.signUp.accessToken;
+    const outcomes: Outcome[] = [];
+    let counter = 0;
+    let running = true;
+    const worker = async (w: number) => {
+      while (running) {
+        const name = `hang/w${w}/s${counter++}`;
+        const startedAt = Date.now();
+        let outcome: Outcome;
+        try {
+          const res = await gqlAt<{ createSecret: { name: string } }>(url, 'mutation($input: CreateSecretInput!) { createSecret(input: $input) { name version } }', { input: { name, value: `value of ${name}` } }, token);
+          const ok = !res.errors && res.data?.createSecret.name === name;
+          outcome = { startedAt, ms: Date.now() - startedAt, ok, code: res.errors?.[0]?.extensions.code ?? null, httpStatus: res.status, name };
+        } catch (error) {
+          outcome = { startedAt, ms: Date.now() - startedAt, ok: false, code: `NO_RESPONSE: ${String(error)}`, httpStatus: 0, name };
+        }
+        outcomes.push(outcome);
+        await sleep(outcome.ok ? 40 : 100);
+      }
+    };
+    const load = Promise.all(Array.from({ length: LOAD_WORKERS }, (_, w) => worker(w)));
+    let frozenAt = 0, thawedAt = 0, recoveredAt = 0;
+    try {
+      await sleep(2_000);
+      frozenAt = Date.now();
+      database.freeze();
+      await sleep(HANG_MS);
+      thawedAt = Date.now();
+      database.thaw();
+      while (Date.now() - thawedAt < 60_000) {
+        const latest = outcomes.filter((o) => o.startedAt >= thawedAt && o.ok);
+        if (latest.length) {
+          recoveredAt = Math.min(...latest.map((o) => o.startedAt + o.ms));
+          break;
+        }
+        await sleep(50);
+      }
+      await sleep(1_000);
+    } finally {
+      running = false;
+      await load;
+    }
+    const whileFrozen = outcomes.filter((o) => o.startedAt >= frozenAt && o.startedAt < thawedAt);
+    const failed = whileFrozen.filter((o) => !o.ok);
+    const report = {
+      requests: outcomes.length,
+      startedWhileFrozen: whileFrozen.length,
+      failedWhileFrozen: failed.length,
+      codes: [...new Set(failed.map((o) => o.code))],
+      slowestMs: Math.max(0, ...outcomes.map((o) => o.ms)),
+      medianFailMs: median(failed.map((o) => o.ms)),
+      recoveryAfterThawMs: recoveredAt - thawedAt,
+    };
+    console.log(`database hang: ${JSON.stringify(report)}`);
+    expect(failed.length).toBeGreaterThan(0);
+    expect(report.codes, JSON.stringify(failed.slice(0, 5))).toEqual(['SERVICE_UNAVAILABLE']);
+    // Not by how long the database hangs: the driver's monitor misses a heartbeat (every 10 s,
+    // each given SERVER_SELECTION_TIMEOUT_MS to connect) and clears the pool, interrupting the
+    // operations in flight (measured 12.6–13.4 s at worst); SOCKET_TIMEOUT_MS bounds a stalled
+    // connection whatever the monitor sees.
+    expect(report.slowestMs, 'a request hung').toBeLessThan(SOCKET_TIMEOUT_MS);
+    expect(outcomes.filter((o) => o.httpStatus === 0), 'requests without an HTTP answer').toEqual([]);
+    expect(recoveredAt, 'no request succeeded after the database answered again').toBeGreaterThan(0);
+    expect(unhandled, String(unhandled[0])).toEqual([]);
+    const acknowledged = outcomes.filter((o) => o.ok).map((o) => o.name!);
+    await inParallel(acknowledged, 4, async (name) => {
+      const res = await gqlAt<{ secret: { value: string } | null }>(url, 'query($n: String!) { secret(name: $n) { value } }', { n: name }, token);
+      expect(res.errors, JSON.stringify(res.errors)).toBeUndefined();
+      expect(res.data?.secret?.value, name).toBe(`value of ${name}`);
+    });
+  }, 240_000);
 });
 
 function median(values: number[]): number {
