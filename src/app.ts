@@ -86,6 +86,7 @@ export async function createApp({ config, db, logger, sealedData, privacy }: App
 
   const app = express();
   const server = http.createServer(app);
+  server.on('clientError', parserRefusal(logger));
   app.disable('x-powered-by');
   // No ETags: Express's default is a hash of the body, and a body can hold a secret's value
   // (an offline guessing target in any proxy log, and an If-None-Match oracle).
@@ -247,6 +248,34 @@ function rateLimit(perMinute: number): RequestHandler {
         res.setHeader('Retry-After', String(error.extensions.retryAfterSeconds));
         res.status(429).json(graphqlErrorBody(res, 'RATE_LIMITED', error.message));
       });
+  };
+}
+
+/** What Node's HTTP parser refused before the app saw a request, by its error code. */
+const PARSER_REFUSALS: Record<string, { status: number; reason: string; message: string }> = {
+  HPE_HEADER_OVERFLOW: { status: 431, reason: 'Request Header Fields Too Large', message: 'Request headers or URL too large (16 KiB at most)' },
+  HPE_URI_TOO_LONG: { status: 414, reason: 'URI Too Long', message: 'Request URL too long' },
+};
+
+/**
+ * Requests Node's HTTP parser refuses (headers or a URL over its limit, a malformed request
+ * line) get the same JSON error shape as everything else, with a code, instead of Node's bare
+ * status line; logged at info (the client's mistake), without the offending bytes.
+ */
+function parserRefusal(logger: Logger): (error: NodeJS.ErrnoException & { bytesParsed?: number }, socket: import('node:stream').Duplex) => void {
+  return (error, socket) => {
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const known = PARSER_REFUSALS[error.code ?? ''];
+    const status = known?.status ?? 400;
+    const body = JSON.stringify({ errors: [{ message: known?.message ?? 'Malformed HTTP request', extensions: { code: 'BAD_USER_INPUT' } }] });
+    logger.info({ status, type: error.code ?? 'malformed' }, 'refused a request the HTTP parser could not accept');
+    socket.end(
+      `HTTP/1.1 ${status} ${known?.reason ?? 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+    );
   };
 }
 

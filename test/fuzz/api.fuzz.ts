@@ -169,9 +169,9 @@ function problems(c: FuzzCase, authorization: string | undefined, answer: Answer
   const found: string[] = [];
   if (answer.status >= 500) found.push(`HTTP ${answer.status}`);
   const errors = errorsOf(answer.json);
-  // Node's HTTP parser answers some requests before the app sees them (431 for headers or a URL
-  // over its 16 KiB limit, 400 for a malformed request line): a bare 4xx, no body, no request id.
-  if (answer.status >= 400 && answer.status < 500 && answer.requestId === null && answer.text === '') return found;
+  // Node's HTTP parser refuses some requests before the app sees them (431 for headers or a URL
+  // over its 16 KiB limit, 400 for a malformed request line): the JSON error shape with a code,
+  // but no request id (there was no request).
   const expectsJson = c.method !== 'HEAD' && (c.path.startsWith('/graphql') || answer.status >= 400);
   if (expectsJson && answer.json === undefined) found.push(`body is not JSON: ${answer.text.slice(0, 200)}`);
   if (answer.status >= 400 && c.method !== 'HEAD' && !errors?.length) found.push(`HTTP ${answer.status} without GraphQL errors`);

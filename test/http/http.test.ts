@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -640,6 +640,26 @@ describe('client mistakes are 4xx with a code, logged below error level', () => 
     expect(errorLines()).toEqual([]);
     // control: the same body sent plainly works
     expect((await postGraphql(api.url, TYPENAME)).json).toEqual({ data: { __typename: 'Query' } });
+  });
+
+  it('requests the HTTP parser refuses (headers over 16 KiB, a malformed request line) get the JSON error shape with a code', async () => {
+    const big = await request(`${api.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-filler': 'a'.repeat(20_000) }, body });
+    expect(big.status).toBe(431);
+    expect(big.json.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(big.json.errors[0].message).toMatch(/headers or URL too large/);
+    expect(big.text).not.toContain('aaaa');
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(new URL(api.url).port), '127.0.0.1', () => socket.write('THIS IS NOT HTTP\r\n\r\n'));
+      let received = '';
+      socket.on('data', (chunk) => (received += chunk.toString('utf8')));
+      socket.on('end', () => resolve(received));
+      socket.on('error', reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+    expect(raw).toContain('application/json');
+    const [, json] = raw.split('\r\n\r\n');
+    expect(JSON.parse(json!).errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(errorLines()).toEqual([]);
   });
 
   it('a valid gzip body is accepted', async () => {
