@@ -53,9 +53,9 @@ export class AccountService {
   /** The user, the current tenant and every membership (with its tenant). */
   async profile(caller: Caller): Promise<Profile> {
     const viewer = userOf(caller);
-    const user = await this.deps.users.findById(viewer.userId);
+    // The user and their memberships at once, then their tenants: two round trips, not three.
+    const [user, memberships] = await Promise.all([this.deps.users.findById(viewer.userId), this.deps.memberships.ofUser(viewer.userId)]);
     if (!user) throw unauthenticated();
-    const memberships = await this.deps.memberships.ofUser(user._id);
     const tenants = new Map((await this.deps.tenants.findManyByIds(memberships.map((m) => m.tenantId))).map((t) => [t._id, t]));
     return {
       user,
@@ -102,9 +102,9 @@ export class AccountService {
     const viewer = userOf(caller);
     const { request } = caller;
     await this.deps.throttle.consume(`export:${viewer.userId}`);
-    const user = await this.deps.users.findById(viewer.userId);
+    // The user and their memberships at once, then their tenants: two round trips, not three.
+    const [user, memberships] = await Promise.all([this.deps.users.findById(viewer.userId), this.deps.memberships.ofUser(viewer.userId)]);
     if (!user) throw unauthenticated();
-    const memberships = await this.deps.memberships.ofUser(user._id);
     const tenants = new Map((await this.deps.tenants.findManyByIds(memberships.map((m) => m.tenantId))).map((t) => [t._id, t]));
     const sessions = await this.deps.sessions.listAllOfUser(user._id, ACCOUNT_EXPORT_SESSION_LIMIT);
     const chains = [...new Set(memberships.map((m) => m.tenantId)), PLATFORM_CHAIN];
