@@ -1,6 +1,6 @@
 import type { Db } from 'mongodb';
 import type { Config } from './config.js';
-import { TenantScope } from './db/tenant-scope.js';
+import { learnIdLookupShape, TenantScope } from './db/tenant-scope.js';
 import type { Logger } from './logger.js';
 import { AccountService } from './modules/auth/account.service.js';
 import { AuthService } from './modules/auth/auth.service.js';
@@ -87,6 +87,9 @@ export type { Services };
 
 /** The composition root: every service gets its dependencies here, explicitly. */
 export async function createServices({ config, db, logger, sealedData = [], privacy = {} }: ServiceOptions) {
+  // findOneById's filter for this engine: `{ _id }` on FerretDB v1, `{ _id, tenantId }` on MongoDB.
+  const idLookups = await learnIdLookupShape(db);
+  logger.debug({ idLookups }, 'tenant-scoped lookups by id');
   const users = new UserRepository(db);
   const tenantRepository = new TenantRepository(db);
   const sessions = new SessionRepository(db);

@@ -48,6 +48,7 @@ export class TenantCollection<T extends TenantDocument> {
   constructor(
     private readonly collection: Collection<T>,
     readonly tenantId: string,
+    private readonly bareIdLookups = false,
   ) {}
 
   private scoped(filter: Filter<T>): Filter<T> {
@@ -77,9 +78,12 @@ export class TenantCollection<T extends TenantDocument> {
    * the tenant is checked on the document: engines that can only serve a bare `_id` lookup
    * from an index (FerretDB v1 scans the whole collection for any other filter, see
    * docs/ARCHITECTURE.md §7) answer it from the primary key; `_id` is unique, so the
-   * result is the same as filtering on both.
+   * result is the same as filtering on both. On MongoDB the filter names the tenant too, so a
+   * cluster sharded on a `tenantId`-prefixed key sends the lookup to one shard, not all
+   * (which shape is used: learnIdLookupShape, once per database handle).
    */
   async findOneById(id: string, options?: FindOptions): Promise<WithId<T> | null> {
+    if (!this.bareIdLookups) return this.collection.findOne({ _id: id, tenantId: this.tenantId } as Filter<T>, options);
     const doc: WithId<T> | null = await this.collection.findOne({ _id: id } as Filter<T>, options);
     return doc && (doc as Document).tenantId === this.tenantId ? doc : null;
   }
@@ -157,6 +161,23 @@ export class TenantScope {
   }
 
   collection<T extends TenantDocument>(name: string): TenantCollection<T> {
-    return new TenantCollection<T>(this.db.collection<T>(name), this.tenantId);
+    return new TenantCollection<T>(this.db.collection<T>(name), this.tenantId, BARE_ID_LOOKUPS.has(this.db));
   }
+}
+
+/** Database handles whose engine serves only a bare `{ _id }` filter from an index (FerretDB v1). */
+const BARE_ID_LOOKUPS = new WeakSet<Db>();
+
+/**
+ * Asks the server what it is (buildInfo) and picks findOneById's filter for this handle:
+ * `{ _id }` alone on FerretDB (the only filter it serves from an index), `{ _id, tenantId }`
+ * on MongoDB (shard-targeted; the default when the server does not say). Call once, before
+ * serving requests (createServices does).
+ */
+export async function learnIdLookupShape(db: Db): Promise<'bare' | 'scoped'> {
+  const info = await db.admin().command({ buildInfo: 1 }).catch(() => ({}) as Document);
+  const ferret = typeof info.ferretdbVersion === 'string' || (info.ferretdbFeatures !== undefined);
+  if (ferret) BARE_ID_LOOKUPS.add(db);
+  else BARE_ID_LOOKUPS.delete(db);
+  return ferret ? 'bare' : 'scoped';
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { MongoClient, type Db, type Document } from 'mongodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { systemSweep } from '../../src/db/cross-tenant-sweep.js';
-import { TenantScope, type TenantDocument } from '../../src/db/tenant-scope.js';
+import { learnIdLookupShape, TenantScope, type TenantDocument } from '../../src/db/tenant-scope.js';
 
 interface Note extends TenantDocument {
   text: string;
@@ -14,11 +14,14 @@ let client: MongoClient;
 let db: Db;
 /** Aggregate pipelines as the server received them. */
 const pipelines: Document[][] = [];
+/** Find filters as the server received them. */
+const findFilters: Document[] = [];
 
 beforeAll(async () => {
   client = new MongoClient(inject('mongoUri'), { monitorCommands: true });
   client.on('commandStarted', (event) => {
     if (event.commandName === 'aggregate') pipelines.push(event.command.pipeline as Document[]);
+    if (event.commandName === 'find') findFilters.push(event.command.filter as Document);
   });
   await client.connect();
   db = client.db(`u_${randomUUID().slice(0, 8)}`);
@@ -41,6 +44,23 @@ beforeEach(async () => {
 });
 
 describe('TenantCollection', () => {
+  it('findOneById names the tenant in its filter on MongoDB (shard-targeted) and `_id` alone on FerretDB v1; both refuse a foreign id', async () => {
+    // A handle nobody asked about gets the MongoDB shape.
+    findFilters.length = 0;
+    expect((await notesOf('a').findOneById('a1'))?.text).toBe('one');
+    expect(await notesOf('a').findOneById('b1')).toBeNull();
+    expect(findFilters).toEqual([
+      { _id: 'a1', tenantId: 'a' },
+      { _id: 'b1', tenantId: 'a' },
+    ]);
+    // The test engine is FerretDB v1: once learned, `_id` alone, the tenant checked on the document.
+    expect(await learnIdLookupShape(db)).toBe(inject('mongoEngine') === 'ferretdb' ? 'bare' : 'scoped');
+    findFilters.length = 0;
+    expect((await notesOf('a').findOneById('a1'))?.text).toBe('one');
+    expect(await notesOf('a').findOneById('b1')).toBeNull();
+    if (inject('mongoEngine') === 'ferretdb') expect(findFilters).toEqual([{ _id: 'a1' }, { _id: 'b1' }]);
+  });
+
   it('refuses filters that name tenantId', () => {
     expect(() => notesOf('a').find({ tenantId: 'b' })).toThrow(/must not name tenantId/);
     expect(() => notesOf('a').deleteMany({ tenantId: 'b' })).toThrow(/must not name tenantId/);
