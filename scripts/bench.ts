@@ -325,8 +325,10 @@ async function main(): Promise<void> {
       return median(ms);
     };
     const measure = async () => {
-      await cannon(lookupRequest(), 1, { amount: 3 });
-      const lookup = await cannon(lookupRequest(), 1, { amount: 20 });
+      // Tolerant: at 100,000 subjects a lookup on FerretDB v1 (a collection scan) can outlast the
+      // request timeout; its p50 is then reported as ∞, beside the raw driver's time for the same find.
+      await cannon(lookupRequest(), 1, { amount: 2, tolerant: true });
+      const lookup = await cannon(lookupRequest(), 1, { amount: SUBJECTS > 10_000 ? 5 : 20, tolerant: true });
       await cannon(contactRequest(), 1, { amount: 3 });
       const contact = await cannon(contactRequest(), 1, { amount: 50 });
       return { lookup: lookup.latency.p50, contact: contact.latency.p50, raw: await rawLookup() };
