@@ -57,7 +57,8 @@ interface TotpServiceDeps {
   users: UserRepository;
   sessions: SessionRepository;
   guard: Pick<SessionGuard, 'forget'>;
-  loginFailures: LoginFailures;
+  /** The sign-in failure counters (AuthService.failureCounters): refused codes count toward the same lockout. */
+  loginFailures: () => LoginFailures;
   /** The password check of sign-in (counted toward the same lockout): AuthService.verifyCredentials. */
   verifyPassword: (email: string, password: string, request: RequestInfo) => Promise<UserDoc>;
   audit: AuditSink;
@@ -248,7 +249,7 @@ export class TotpService {
     purpose: SecondFactorPurpose,
     options: { allowRecovery: boolean },
   ): Promise<{ kind: 'totp' | 'recovery'; step: number | null }> {
-    const failures = this.deps.loginFailures;
+    const failures = this.deps.loginFailures();
     const subjects = await failures.subjects(user.email, request.ip);
     const state = await failures.state(subjects);
     const delay = failures.backoffMs(state.accountFailures);
