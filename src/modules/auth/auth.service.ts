@@ -43,6 +43,8 @@ export interface SecondFactorLogin {
   enabled(userId: string): Promise<boolean>;
   issueChallenge(user: UserDoc, tenantId: string | null, request: RequestInfo): Promise<{ token: string; expiresAt: Date }>;
   completeChallenge(token: string, code: string, request: RequestInfo): Promise<{ user: UserDoc; tenantId: string | null }>;
+  /** Deletes the user's enrolment and challenges (account closure). */
+  removeAll(userId: string): Promise<void>;
 }
 
 /** login's answer for a user with a second factor: no tokens, a challenge for completeLogin. */
@@ -164,6 +166,16 @@ export class AuthService {
     this.deps.logger.info({ event: 'auth.login', userId: user._id, tenantId: tenant?._id, secondFactor: true, requestId: request.requestId }, 'login succeeded');
     await this.deps.audit.append(auditEvent('auth.login.succeeded', { caller: { tenantId: tenant?._id ?? null, actor: userActor(user._id), request }, resource: { id: user._id } }));
     return this.deps.sessionService.start(user, tenant, role, request, ['pwd', 'otp']);
+  }
+
+  /** Whether the user has an active second factor (exportMyData; acceptInvitation refuses password-only proof then). */
+  secondFactorEnabled(userId: string): Promise<boolean> {
+    return this.deps.twoFactor.enabled(userId);
+  }
+
+  /** Account closure: the second factor's data goes with the account. */
+  removeSecondFactor(userId: string): Promise<void> {
+    return this.deps.twoFactor.removeAll(userId);
   }
 
   /** The failed-login counters, shared with the second factor (its refused codes count toward the same lockout). */
