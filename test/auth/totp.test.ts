@@ -118,6 +118,21 @@ describe('login with a second factor', () => {
     clock.nextStep();
   });
 
+  it('the session keeps amr pwd+otp across refreshes; two concurrent uses of one recovery code let exactly one through', async () => {
+    const user = await signUp(server);
+    const { secret, recoveryCodes } = await enrol(server, clock, user);
+    const headers = fromNewAddress();
+    const done = expectOk(await complete(server, await challengeFor(server, user, headers), codeAt(secret, clock.ms), headers)).completeLogin;
+    const refreshed = expectOk(
+      await server.gql<{ refreshToken: { accessToken: string } }>('mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken } }', { t: done.refreshToken }),
+    ).refreshToken;
+    expect(decodeJwt(refreshed.accessToken).amr).toEqual(['pwd', 'otp']);
+    const challenges = await Promise.all([1, 2, 3].map(() => challengeFor(server, user, headers)));
+    const results = await Promise.all(challenges.map((c) => complete(server, c, recoveryCodes[5]!, headers)));
+    expect(results.filter((r) => r.data?.completeLogin?.accessToken).length).toBe(1);
+    clock.nextStep();
+  });
+
   it('a recovery code works once in place of a TOTP code; its second use is refused', async () => {
     const user = await signUp(server);
     const { recoveryCodes } = await enrol(server, clock, user);
@@ -234,6 +249,15 @@ describe('tenant policy requireTwoFactorFor', () => {
     const ownerToken = expectOk(await complete(server, await challengeFor(server, owner, ownerHeaders), codeAt(ownerSecret, clock.ms), ownerHeaders)).completeLogin.accessToken!;
     expectOk(await server.gql(MEMBERS, {}, ownerToken));
     clock.nextStep();
+  });
+
+  it('API keys are unaffected: a key of an ADMIN-role keeps working under a policy covering ADMIN', async () => {
+    expectOk(await server.gql(POLICY, { roles: ['OWNER', 'ADMIN'] }, owner.accessToken));
+    const created = expectOk(
+      await server.gql<{ createApiKey: { apiKey: string } }>('mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey } }', { input: { name: 'ci', role: 'ADMIN', prefixes: ['*'] } }, owner.accessToken),
+    ).createApiKey;
+    expectOk(await server.gql('{ secrets { totalCount } }', {}, created.apiKey));
+    expectOk(await server.gql(POLICY, { roles: [] }, owner.accessToken));
   });
 
   it('an enrolled member whose session did not use the second factor is blocked (the policy is per session)', async () => {
