@@ -23,7 +23,7 @@ function secretAad(userId: string, enrolmentId: string): Buffer {
  * bytes of its own (derived from no other key), created by whichever instance needs it
  * first and stored only wrapped under the master keyring, like the login-failure key
  * (users are global, so no tenant DEK applies). `rewrap-keys` moves it to the active master
- * key. Unlike the login-failure key it is never replaced when its master key is missing:
+ * key, and so does the first use by a server whose active master key is newer. Unlike the login-failure key it is never replaced when its master key is missing:
  * that would lock every enrolled user out, so the call fails instead (add the key back).
  */
 export class TotpSecretCipher {
@@ -63,7 +63,10 @@ export class TotpSecretCipher {
         }
       }
       // UnknownMasterKeyError when its master key left the ring: never replaced (see above).
-      return keyring.unwrap(doc.wrapped, doc.masterKeyId, aad);
+      const key = keyring.unwrap(doc.wrapped, doc.masterKeyId, aad);
+      // Stored under an older master key: moved to the active one on first use (compare-and-set).
+      if (doc.masterKeyId !== keyring.activeId) await platformKeys.replace(TOTP_KEY_ID, doc.masterKeyId, keyring.wrap(key, aad));
+      return key;
     }
     throw new Error('could not load the TOTP key: it kept changing under concurrent updates');
   }
