@@ -21,7 +21,7 @@ import { buildServedSchema } from './graphql/schema.js';
 import { formatValidationError, knownOperationTypes } from './graphql/validation.js';
 import type { Logger } from './logger.js';
 import { currentRequestId, runWithRequestId } from './request-context.js';
-import { createServices, type PrivacyOptions } from './services.js';
+import { createServices, type PrivacyOptions, type TwoFactorOptions } from './services.js';
 import type { SealedDataKind } from './modules/keys/sealed-data.js';
 import { AppError, ErrorCode } from './errors.js';
 import { isDatabaseUnavailable } from './db/mongo-errors.js';
@@ -36,6 +36,8 @@ export interface AppOptions {
   sealedData?: readonly SealedDataKind[];
   /** Privacy options (see createServices): tests stop an erasure between steps. */
   privacy?: PrivacyOptions;
+  /** Second-factor options (see createServices): tests move the clock of codes and challenges. */
+  twoFactor?: TwoFactorOptions;
 }
 
 export interface CofferApp {
@@ -71,9 +73,9 @@ function graphqlErrorBody(res: express.Response, code: string, message: string) 
 }
 
 /** Builds the whole app from a config and a database handle; tests start it on an ephemeral port. */
-export async function createApp({ config, db, logger, sealedData, privacy }: AppOptions): Promise<CofferApp> {
+export async function createApp({ config, db, logger, sealedData, privacy, twoFactor }: AppOptions): Promise<CofferApp> {
   await ensureIndexes(db);
-  const { services, tokens, guard, reencryption, secretPurge, housekeeping, retentionSweep } = await createServices({ config, db, logger, sealedData, privacy });
+  const { services, tokens, guard, reencryption, secretPurge, housekeeping, retentionSweep } = await createServices({ config, db, logger, sealedData, privacy, twoFactor });
   await services.keys.assertKeyringCoversStoredKeys(); // refuse to start with keys we could not open
   void reencryption.resumeAll(); // re-encryption interrupted by a stop or crash carries on
   // Erasures interrupted by a stop or crash complete (also on the next call for that subject).

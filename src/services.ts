@@ -56,6 +56,9 @@ import { ConsentTenantKeys } from './modules/consent/consent-tenant-keys.js';
 import { ContactDecisionService } from './modules/consent/contact-decision.service.js';
 import { OptOutService } from './modules/consent/opt-out.service.js';
 import { PurposeService } from './modules/consent/purpose.service.js';
+import { TotpService } from './modules/auth/totp.service.js';
+import { LoginChallengeRepository, TotpRepository } from './modules/auth/totp.repository.js';
+import { TotpSecretCipher } from './modules/auth/totp-key.js';
 
 
 /** Privacy options: a hook after each erasure step (tests stop an erasure there), the subject-key cache lifetime. */
@@ -79,6 +82,13 @@ export interface ServiceOptions {
    */
   sealedData?: readonly SealedDataKind[];
   privacy?: PrivacyOptions;
+  /** Second-factor options: the clock of TOTP codes and login challenges (tests move it). */
+  twoFactor?: TwoFactorOptions;
+}
+
+/** Second-factor options (tests only). */
+export interface TwoFactorOptions {
+  now?: () => Date;
 }
 
 import type { Services } from './service-types.js';
@@ -86,7 +96,7 @@ import type { Services } from './service-types.js';
 export type { Services };
 
 /** The composition root: every service gets its dependencies here, explicitly. */
-export async function createServices({ config, db, logger, sealedData = [], privacy = {} }: ServiceOptions) {
+export async function createServices({ config, db, logger, sealedData = [], privacy = {}, twoFactor: twoFactorOptions = {} }: ServiceOptions) {
   // findOneById's filter for this engine: `{ _id }` on FerretDB v1, `{ _id, tenantId }` on MongoDB.
   const idLookups = await learnIdLookupShape(db);
   logger.debug({ idLookups }, 'tenant-scoped lookups by id');
@@ -153,7 +163,21 @@ export async function createServices({ config, db, logger, sealedData = [], priv
     logger,
     audit,
   });
-  const auth = new AuthService({
+  // The second factor: TOTP secrets sealed under a platform key; refused codes count on auth's failure counters.
+  const twoFactor: TotpService = new TotpService({
+    totp: new TotpRepository(db),
+    challenges: new LoginChallengeRepository(db),
+    cipher: new TotpSecretCipher({ platformKeys: new PlatformKeyRepository(db), keyring }),
+    users,
+    sessions,
+    guard,
+    loginFailures: () => auth.failureCounters,
+    verifyPassword: (email, password, request) => auth.verifyCredentials(email, password, request),
+    audit,
+    logger,
+    now: twoFactorOptions.now ?? (() => new Date()),
+  });
+  const auth: AuthService = new AuthService({
     users,
     tenants: tenantRepository,
     tenantService: tenants,
@@ -173,6 +197,7 @@ export async function createServices({ config, db, logger, sealedData = [], priv
       backoffMaxMs: config.loginBackoffMaxMs,
     }),
     signUpMode: config.signUpMode,
+    twoFactor,
   });
   const account = new AccountService({
     users,
@@ -303,6 +328,7 @@ export async function createServices({ config, db, logger, sealedData = [], priv
     optOuts,
     contactDecisions,
     consentLinks,
+    twoFactor,
   };
   // Periodic jobs share one skeleton (jobs/interval-job.ts) and a lease, so one instance sweeps at a time.
   const leases = new JobLeaseRepository(db);

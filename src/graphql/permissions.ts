@@ -2,7 +2,7 @@ import { allow, chain, deny, rule, shield, type IRules } from 'graphql-shield';
 import { ROLES, roleAtLeast, type Role } from '../identity/roles.js';
 import type { ApiKeyScope } from '../identity/scopes.js';
 import type { Context } from './context.js';
-import { forbidden, unauthenticated } from '../errors.js';
+import { appError, forbidden, unauthenticated } from '../errors.js';
 import { auditEvent } from '../modules/audit/audit-builder.js';
 
 /**
@@ -135,6 +135,8 @@ export const permissionRules: IRules = {
     verifyConsentLedger: atLeast('ADMIN'),
     canContact: contactCheck('MANAGER'),
     canContactMany: contactCheck('MANAGER'),
+    // Second factor: the caller's own.
+    twoFactorStatus: isAuthenticated,
   },
   Mutation: {
     // Public: these establish identity.
@@ -198,6 +200,12 @@ export const permissionRules: IRules = {
     optIn: memberAtLeast('MANAGER', 'SUBJECTS_WRITE'),
     requestConsentConfirmation: memberAtLeast('MANAGER', 'SUBJECTS_WRITE'),
     unsubscribe: allow,
+    // Second factor: completing a login is public (the challenge is the credential); the rest is the caller's own account.
+    completeLogin: allow,
+    enrollTotp: isAuthenticated,
+    confirmTotp: isAuthenticated,
+    disableTotp: isAuthenticated,
+    updateTwoFactorPolicy: atLeast('OWNER'),
   },
   // Object types: reaching one already passed the rule of the operation that returned it.
   AuthPayload: allow,
@@ -273,9 +281,61 @@ export const permissionRules: IRules = {
   SignedLink: allow,
   EmailUnsubscribeHeaders: allow,
   PublicLinkResult: allow,
+  // Second factor: reaching these passed the operation's rule.
+  TwoFactorChallenge: allow,
+  TotpEnrolment: allow,
+  TotpConfirmation: allow,
+  TwoFactorStatus: allow,
 };
 
-export const permissions = shield(permissionRules, {
+/**
+ * The tenant's second-factor policy (requireTwoFactorFor), for every operation at once: a
+ * signed-in member whose role must use a second factor and whose session has not used one
+ * (the session guard sets Viewer.twoFactorRequired) is refused with TWO_FACTOR_REQUIRED,
+ * except for what they need to enrol and to manage their own session and account.
+ * API keys and anonymous callers pass on to the operation's own rule.
+ */
+export const TWO_FACTOR_EXEMPT: ReadonlySet<string> = new Set([
+  'me',
+  'sessions',
+  'twoFactorStatus',
+  'enrollTotp',
+  'confirmTotp',
+  'logout',
+  'revokeSession',
+  'refreshToken',
+  'switchTenant',
+  'exportMyData',
+  'deleteMyAccount',
+  // Public: they establish identity.
+  'signUp',
+  'login',
+  'completeLogin',
+  'acceptInvitation',
+  'unsubscribe',
+]);
+
+const twoFactorSatisfied = rule({ cache: 'contextual' })((_parent, _args, ctx: Context) =>
+  ctx.viewer?.twoFactorRequired
+    ? appError('TWO_FACTOR_REQUIRED', 'Your role in this tenant requires a second factor: enrol with enrollTotp and confirmTotp, or log in again with your code')
+    : true,
+);
+
+type FieldRules = Record<string, ShieldRule>;
+
+function withTwoFactor(fields: FieldRules): FieldRules {
+  return Object.fromEntries(
+    Object.entries(fields).map(([name, r]) => [name, TWO_FACTOR_EXEMPT.has(name) ? r : chain(twoFactorSatisfied, r)]),
+  );
+}
+
+const enforcedRules: IRules = {
+  ...permissionRules,
+  Query: withTwoFactor((permissionRules as Record<string, FieldRules>).Query!),
+  Mutation: withTwoFactor((permissionRules as Record<string, FieldRules>).Mutation!),
+};
+
+export const permissions = shield(enforcedRules, {
   fallbackRule: deny,
   fallbackError: () => forbidden('Not allowed'),
   allowExternalErrors: true,

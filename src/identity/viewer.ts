@@ -7,4 +7,9 @@ export interface Viewer {
   tenantId: string | null;
   role: Role | null;
   platformAdmin: boolean;
+  /**
+   * The tenant requires a second factor of this role (requireTwoFactorFor) and this session has
+   * not used one: everything but enrolling and the own session is refused (TWO_FACTOR_REQUIRED).
+   */
+  twoFactorRequired?: boolean;
 }

@@ -128,11 +128,11 @@ describe('the rule tree', () => {
     for (const name of objectTypes) expect(permissionRules, name).toHaveProperty(name);
   });
 
-  it('public operations are exactly signUp, login, refreshToken, acceptInvitation and unsubscribe (its signed token is the credential)', async () => {
+  it('public operations are exactly signUp, login, completeLogin (its challenge is the credential), refreshToken, acceptInvitation and unsubscribe (its signed token is the credential)', async () => {
     const { allow } = await import('graphql-shield');
     const mutations = (permissionRules as Record<string, Record<string, unknown>>).Mutation!;
     const queries = (permissionRules as Record<string, Record<string, unknown>>).Query!;
     const open = [...Object.entries(mutations), ...Object.entries(queries)].filter(([, r]) => r === allow).map(([n]) => n);
-    expect(open.sort()).toEqual(['acceptInvitation', 'login', 'refreshToken', 'signUp', 'unsubscribe']);
+    expect(open.sort()).toEqual(['acceptInvitation', 'completeLogin', 'login', 'refreshToken', 'signUp', 'unsubscribe']);
   });
 });

@@ -2,7 +2,7 @@ import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { MongoClient, type Db } from 'mongodb';
 import { inject } from 'vitest';
-import { createApp, type CofferApp } from '../../src/app.js';
+import { createApp, type AppOptions, type CofferApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 
@@ -51,7 +51,7 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
  * Starts the real app over real HTTP on an ephemeral port, against the run's
  * MongoDB wire-protocol server, in a database of its own.
  */
-export async function startServer(overrides: Record<string, string> = {}, sharedDbName?: string): Promise<TestServer> {
+export async function startServer(overrides: Record<string, string> = {}, sharedDbName?: string, appOptions: Pick<AppOptions, 'twoFactor'> = {}): Promise<TestServer> {
   // A server given a database name shares it with others, so it must not drop it on close.
   const dbName = sharedDbName ?? `t_${randomUUID().slice(0, 8)}`;
   const config = loadConfig(testEnv(overrides), { warn: () => {} });
@@ -74,7 +74,7 @@ export async function startServer(overrides: Record<string, string> = {}, shared
   });
   await client.connect();
   const db = client.db(dbName);
-  const app = await createApp({ config, db, logger });
+  const app = await createApp({ config, db, logger, ...appOptions });
   const { port } = await app.listen(0, '127.0.0.1');
   const url = `http://127.0.0.1:${port}`;
   return {

@@ -413,6 +413,42 @@ export const AUDIT_CATALOGUE = {
     resources: ['DATA_SUBJECT'],
     details: { purposeKey: purposeKey(), channel: channel() },
   },
+  // Second factor (TOTP, auth/totp.service.ts): never a code, a recovery code or a secret in details.
+  'auth.totp.enrolled': { description: 'A user started a TOTP enrolment (pending until confirmed).', resources: ['USER'], details: {} },
+  'auth.totp.confirmed': {
+    description: 'A user confirmed their TOTP enrolment with a code: the second factor is active.',
+    resources: ['USER'],
+    details: { recoveryCodes: count('Recovery codes issued with it.') },
+  },
+  'auth.totp.disabled': {
+    description: 'A user turned their second factor off (password and a code checked).',
+    resources: ['USER'],
+    details: { method: oneOf(['totp', 'recovery_code'], 'What proved the second factor.') },
+  },
+  'auth.second_factor.failed': {
+    description: 'A second-factor code or recovery code was refused (platform chain); failures count toward the sign-in lockout.',
+    resources: ['USER'],
+    details: {
+      reason: oneOf(['wrong_code', 'replayed_code', 'wrong_recovery_code', 'malformed', 'locked'], 'Why it was refused.'),
+      purpose: oneOf(['login', 'confirm', 'disable'], 'What the code was for.'),
+      failures: optional(count('Consecutive failures of this email from this address.')),
+    },
+  },
+  'auth.recovery_code.used': {
+    description: 'A one-time recovery code was used in place of a TOTP code.',
+    resources: ['USER'],
+    details: { remaining: count('Unused recovery codes left.'), purpose: oneOf(['login', 'disable'], 'What it was used for.') },
+  },
+  'auth.login.challenge_refused': {
+    description: 'A second-factor login challenge was refused: unknown (forged or already used), expired, or presented by another client (platform chain).',
+    resources: ['USER'],
+    details: { reason: oneOf(['unknown', 'expired', 'other_client'], 'Why it was refused.') },
+  },
+  'tenant.two_factor_policy_changed': {
+    description: 'An OWNER changed which roles must use a second factor in the tenant.',
+    resources: ['TENANT'],
+    details: { roles: listOf(role('A role that must use a second factor.')) },
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 /** Every action Coffer records. */

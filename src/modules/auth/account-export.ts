@@ -18,7 +18,7 @@ export interface AccountExportDocument {
   version: typeof ACCOUNT_EXPORT_VERSION;
   generatedAt: string;
   /** The account; never the password hash. */
-  account: { id: string; email: string; createdAt: string; updatedAt: string; platformAdmin: boolean };
+  account: { id: string; email: string; createdAt: string; updatedAt: string; platformAdmin: boolean; /** Whether a TOTP second factor is active; never its secret or recovery codes. */ twoFactorEnabled: boolean };
   memberships: { tenantId: string; tenantName: string | null; tenantSlug: string | null; tenantStatus: string | null; role: Role; joinedAt: string }[];
   sessions: {
     id: string;

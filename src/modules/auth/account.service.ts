@@ -115,7 +115,7 @@ export class AccountService {
       format: ACCOUNT_EXPORT_FORMAT,
       version: ACCOUNT_EXPORT_VERSION,
       generatedAt: new Date().toISOString(),
-      account: { id: user._id, email: user.email, createdAt: user.createdAt.toISOString(), updatedAt: user.updatedAt.toISOString(), platformAdmin: user.platformAdmin },
+      account: { id: user._id, email: user.email, createdAt: user.createdAt.toISOString(), updatedAt: user.updatedAt.toISOString(), platformAdmin: user.platformAdmin, twoFactorEnabled: await this.deps.auth.secondFactorEnabled(user._id) },
       memberships: memberships.map((m) => {
         const tenant = tenants.get(m.tenantId);
         return { tenantId: m.tenantId, tenantName: tenant?.name ?? null, tenantSlug: tenant?.slug ?? null, tenantStatus: tenant?.status ?? null, role: m.role, joinedAt: m.joinedAt.toISOString() };

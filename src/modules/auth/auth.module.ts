@@ -1,13 +1,18 @@
 import { Collections } from '../../db/collections.js';
 import type { CofferModule } from '../module.js';
 import { AuthResolver } from './auth.resolver.js';
+import { TotpResolver } from './totp.resolver.js';
+import { LOGIN_CHALLENGES_COLLECTION, TOTP_COLLECTION } from './totp.repository.js';
 
 /** Users, sessions, sign-up, login and tokens. */
 export const authModule: CofferModule = {
   name: 'auth',
-  resolvers: [AuthResolver],
+  resolvers: [AuthResolver, TotpResolver],
   collections: [
     { name: Collections.users, indexes: [{ key: { email: 1 }, name: 'email_unique', unique: true }], tenantData: 'GLOBAL' },
     { name: Collections.sessions, indexes: [{ key: { userId: 1, createdAt: -1 }, name: 'user_created' }], tenantData: 'GLOBAL' },
+    // The second factor: one document per user (_id = user id; the secret sealed), and pending login challenges.
+    { name: TOTP_COLLECTION, indexes: [], tenantData: 'GLOBAL' },
+    { name: LOGIN_CHALLENGES_COLLECTION, indexes: [{ key: { userId: 1 }, name: 'user' }], tenantData: 'GLOBAL' },
   ],
 };

@@ -26,7 +26,8 @@ export class AuthResolver {
   }
 
   @Mutation(() => AuthPayload, {
-    description: 'Log in. Unknown email and wrong password give the same error; repeated failures from one client address lock that address out of the email (ACCOUNT_LOCKED), for known and unknown emails alike.',
+    description:
+      'Log in. Unknown email and wrong password give the same error; repeated failures from one client address lock that address out of the email (ACCOUNT_LOCKED), for known and unknown emails alike. For a user with a second factor (enrollTotp/confirmTotp) the tokens are null and twoFactorChallenge is set: finish with completeLogin.',
   })
   async login(@Arg('input', () => LoginInput, { description: 'Credentials and optional tenant.' }) input: LoginInput, @Ctx() ctx: Context) {
     return toAuthPayload(await ctx.services.auth.login(input, optionalCallerOf(ctx)));

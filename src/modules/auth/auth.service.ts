@@ -34,6 +34,23 @@ export interface AuthDeps {
   loginFailures: LoginFailures;
   /** `invite-only` closes signUp; accounts are then only made by accepting an invitation. */
   signUpMode: SignUpMode;
+  /** The second factor (totp.service.ts): enrolled users get a challenge from login instead of tokens. */
+  twoFactor: SecondFactorLogin;
+}
+
+/** What login needs of the second factor (TotpService). */
+export interface SecondFactorLogin {
+  enabled(userId: string): Promise<boolean>;
+  issueChallenge(user: UserDoc, tenantId: string | null, request: RequestInfo): Promise<{ token: string; expiresAt: Date }>;
+  completeChallenge(token: string, code: string, request: RequestInfo): Promise<{ user: UserDoc; tenantId: string | null }>;
+  /** Deletes the user's enrolment and challenges (account closure). */
+  removeAll(userId: string): Promise<void>;
+}
+
+/** login's answer for a user with a second factor: no tokens, a challenge for completeLogin. */
+export interface TwoFactorChallengeData {
+  twoFactorChallenge: { token: string; expiresAt: Date };
+  user: UserDoc;
 }
 
 const BAD_CREDENTIALS = 'Invalid email or password';
@@ -121,14 +138,49 @@ export class AuthService {
     }
   }
 
-  async login(input: { email: string; password: string; tenantId?: string | null }, caller: Caller): Promise<AuthPayloadData> {
+  async login(input: { email: string; password: string; tenantId?: string | null }, caller: Caller): Promise<AuthPayloadData | TwoFactorChallengeData> {
     const { request } = caller;
     await this.deps.throttle.consume(`login:${request.ip}`);
     const user = await this.verifyCredentials(normaliseEmail(input.email), input.password, request);
     const { tenant, role } = await this.chooseTenant(user, input.tenantId ?? null);
+    if (await this.deps.twoFactor.enabled(user._id)) {
+      // The password was right; the tokens wait for the second factor (completeLogin).
+      const challenge = await this.deps.twoFactor.issueChallenge(user, tenant?._id ?? null, request);
+      this.deps.logger.info({ event: 'auth.login_challenged', userId: user._id, requestId: request.requestId }, 'password accepted; second factor required');
+      return { twoFactorChallenge: challenge, user };
+    }
     this.deps.logger.info({ event: 'auth.login', userId: user._id, tenantId: tenant?._id, requestId: request.requestId }, 'login succeeded');
     await this.deps.audit.append(auditEvent('auth.login.succeeded', { caller: { tenantId: tenant?._id ?? null, actor: userActor(user._id), request }, resource: { id: user._id } }));
     return this.deps.sessionService.start(user, tenant, role, request);
+  }
+
+  /**
+   * Second step of a login with a second factor: a challenge from login and a TOTP code or a
+   * recovery code. Tokens for the tenant the login chose; the session records ["pwd", "otp"].
+   */
+  async completeLogin(input: { challenge: string; code: string }, caller: Caller): Promise<AuthPayloadData> {
+    const { request } = caller;
+    await this.deps.throttle.consume(`login:${request.ip}`);
+    const { user, tenantId } = await this.deps.twoFactor.completeChallenge(input.challenge, input.code, request);
+    const { tenant, role } = await this.chooseTenant(user, tenantId);
+    this.deps.logger.info({ event: 'auth.login', userId: user._id, tenantId: tenant?._id, secondFactor: true, requestId: request.requestId }, 'login succeeded');
+    await this.deps.audit.append(auditEvent('auth.login.succeeded', { caller: { tenantId: tenant?._id ?? null, actor: userActor(user._id), request }, resource: { id: user._id } }));
+    return this.deps.sessionService.start(user, tenant, role, request, ['pwd', 'otp']);
+  }
+
+  /** Whether the user has an active second factor (exportMyData; acceptInvitation refuses password-only proof then). */
+  secondFactorEnabled(userId: string): Promise<boolean> {
+    return this.deps.twoFactor.enabled(userId);
+  }
+
+  /** Account closure: the second factor's data goes with the account. */
+  removeSecondFactor(userId: string): Promise<void> {
+    return this.deps.twoFactor.removeAll(userId);
+  }
+
+  /** The failed-login counters, shared with the second factor (its refused codes count toward the same lockout). */
+  get failureCounters(): LoginFailures {
+    return this.deps.loginFailures;
   }
 
   /**

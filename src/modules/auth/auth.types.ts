@@ -5,6 +5,7 @@ import { RoleEnum } from '../../graphql/role.enum.js';
 import type { Role } from '../../identity/roles.js';
 import { Tenant, toTenant } from '../tenants/tenant.types.js';
 import type { AuthPayloadData } from './session.service.js';
+import type { TwoFactorChallengeData } from './auth.service.js';
 import type { SessionDoc } from './session.repository.js';
 import type { UserDoc } from './user.repository.js';
 
@@ -26,18 +27,39 @@ export function toUser(doc: UserDoc): User {
   return Object.assign(new User(), { id: doc._id, email: doc.email, createdAt: doc.createdAt });
 }
 
-@ObjectType({ description: 'Tokens issued by signUp, login, refreshToken, switchTenant and acceptInvitation.' })
+@ObjectType({ description: 'A pending login of a user with a second factor: finish it with completeLogin.' })
+export class TwoFactorChallenge {
+  @Field(() => String, {
+    description: 'Single-use token for completeLogin, bound to this user and to the client (address and user agent) that logged in. Only its hash is stored.',
+  })
+  token!: string;
+
+  @Field(() => Date, { description: 'When the challenge expires (5 minutes after login); log in again after that.' })
+  expiresAt!: Date;
+}
+
+@ObjectType({
+  description:
+    'Tokens issued by signUp, login, completeLogin, refreshToken, switchTenant and acceptInvitation. For a user with a second factor, login returns no tokens (accessToken, refreshToken and accessTokenExpiresAt are null) but twoFactorChallenge; every other operation, and login for users without a second factor, always fills the tokens.',
+})
 export class AuthPayload {
-  @Field(() => String, { description: 'Short-lived JWT (EdDSA) for the Authorization: Bearer header.' })
-  accessToken!: string;
+  @Field(() => String, { nullable: true, description: 'Short-lived JWT (EdDSA) for the Authorization: Bearer header; carries `amr` (["pwd"] or ["pwd","otp"]). Null only when login returned twoFactorChallenge.' })
+  accessToken!: string | null;
 
   @Field(() => String, {
-    description: 'Single-use token for refreshToken. It is rotated on every use; presenting a used one again revokes the session.',
+    nullable: true,
+    description: 'Single-use token for refreshToken. It is rotated on every use; presenting a used one again revokes the session. Null only when login returned twoFactorChallenge.',
   })
-  refreshToken!: string;
+  refreshToken!: string | null;
 
-  @Field(() => Date, { description: 'When the access token expires.' })
-  accessTokenExpiresAt!: Date;
+  @Field(() => Date, { nullable: true, description: 'When the access token expires. Null only when login returned twoFactorChallenge.' })
+  accessTokenExpiresAt!: Date | null;
+
+  @Field(() => TwoFactorChallenge, {
+    nullable: true,
+    description: 'Set (and the tokens null) when the user has a second factor: pass its token with a TOTP or recovery code to completeLogin. Null whenever tokens are issued.',
+  })
+  twoFactorChallenge!: TwoFactorChallenge | null;
 
   @Field(() => User, { description: 'The signed-in user.' })
   user!: User;
@@ -49,11 +71,23 @@ export class AuthPayload {
   role!: Role | null;
 }
 
-export function toAuthPayload(data: AuthPayloadData): AuthPayload {
+export function toAuthPayload(data: AuthPayloadData | TwoFactorChallengeData): AuthPayload {
+  if ('twoFactorChallenge' in data) {
+    return Object.assign(new AuthPayload(), {
+      accessToken: null,
+      refreshToken: null,
+      accessTokenExpiresAt: null,
+      twoFactorChallenge: Object.assign(new TwoFactorChallenge(), data.twoFactorChallenge),
+      user: toUser(data.user),
+      tenant: null,
+      role: null,
+    });
+  }
   return Object.assign(new AuthPayload(), {
     accessToken: data.accessToken,
     refreshToken: data.refreshToken,
     accessTokenExpiresAt: data.accessTokenExpiresAt,
+    twoFactorChallenge: null,
     user: toUser(data.user),
     tenant: data.tenant ? toTenant(data.tenant) : null,
     role: data.role,

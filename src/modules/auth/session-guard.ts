@@ -82,6 +82,8 @@ export class SessionGuard {
       this.deps.memberships.find(claims.tenantId, user._id),
     ]);
     if (!tenant || tenant.status !== 'ACTIVE' || !membership) return { ok: false };
+    // The tenant's second-factor policy: this role must have used one in this session.
+    const twoFactorRequired = (tenant.requireTwoFactorFor ?? []).includes(membership.role) && !(session.amr ?? []).includes('otp');
     return {
       ok: true,
       viewer: {
@@ -90,6 +92,7 @@ export class SessionGuard {
         tenantId: tenant._id,
         role: membership.role,
         platformAdmin: user.platformAdmin,
+        twoFactorRequired,
       },
     };
   }

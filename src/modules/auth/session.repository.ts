@@ -21,6 +21,12 @@ export interface SessionDoc {
   revokedReason: string | null;
   ip: string | null;
   userAgent: string | null;
+  /**
+   * How the user proved who they are in this session (RFC 8176 names): `pwd`, plus `otp` once a
+   * second factor was used (completeLogin, or confirmTotp in this session). Absent on sessions
+   * created before the field existed: read as ["pwd"]. Carried in access tokens as `amr`.
+   */
+  amr?: string[];
 }
 
 const KEEP_PREVIOUS_HASHES = 50;
@@ -69,6 +75,16 @@ export class SessionRepository {
       { $set: { refreshTokenHash: nextHash, previousRefreshTokenHashes: previous, lastUsedAt: now, ...changes } },
     );
     return result.modifiedCount === 1;
+  }
+
+  /** Records the session's authentication methods (confirmTotp upgrades the current session). */
+  async setAmr(id: string, amr: string[]): Promise<void> {
+    await this.sessions.updateOne({ _id: id }, { $set: { amr } });
+  }
+
+  /** Sets the authentication methods of every session of a user (disabling the second factor). */
+  async setAmrOfUser(userId: string, amr: string[]): Promise<void> {
+    await this.sessions.updateMany({ userId }, { $set: { amr } });
   }
 
   async revoke(id: string, reason: string): Promise<boolean> {

@@ -42,7 +42,8 @@ export function parseRefreshToken(token: string): { sessionId: string; secretHas
 export class SessionService {
   constructor(private readonly deps: SessionDeps) {}
 
-  async start(user: UserDoc, tenant: TenantDoc | null, role: Role | null, request: RequestInfo): Promise<AuthPayloadData> {
+  /** `amr`: how the user proved who they are (["pwd"], or ["pwd", "otp"] after a second factor). */
+  async start(user: UserDoc, tenant: TenantDoc | null, role: Role | null, request: RequestInfo, amr: readonly string[] = ['pwd']): Promise<AuthPayloadData> {
     const now = new Date();
     const secret = randomToken(32);
     const session: SessionDoc = {
@@ -59,9 +60,10 @@ export class SessionService {
       revokedReason: null,
       ip: request.ip,
       userAgent: request.userAgent?.slice(0, 512) ?? null,
+      amr: [...amr],
     };
     await this.deps.sessions.create(session);
-    return this.payload(session._id, 0, secret, user, tenant, role);
+    return this.payload(session._id, 0, secret, user, tenant, role, session.amr);
   }
 
   /**
@@ -124,7 +126,7 @@ export class SessionService {
       await this.reuseEvent(session, null);
       throw unauthenticated('Invalid or expired refresh token');
     }
-    return this.payload(session._id, switchCount, secret, user, tenant, role);
+    return this.payload(session._id, switchCount, secret, user, tenant, role, session.amr);
   }
 
   private async payload(
@@ -134,6 +136,7 @@ export class SessionService {
     user: UserDoc,
     tenant: TenantDoc | null,
     role: Role | null,
+    amr: readonly string[] = ['pwd'],
   ): Promise<AuthPayloadData> {
     const access = await this.deps.tokens.sign({
       userId: user._id,
@@ -142,6 +145,7 @@ export class SessionService {
       sessionId,
       platformAdmin: user.platformAdmin,
       switchCount,
+      amr,
     });
     return {
       accessToken: access.token,

@@ -22,6 +22,8 @@ export interface AccessTokenSubject {
    * token for tenant A does not come back to life after switching A → B → A.
    */
   switchCount: number;
+  /** How the session's user authenticated (claim `amr`, RFC 8176 names: ["pwd"] or ["pwd", "otp"]). Informational for clients: the server decides from the session. */
+  amr?: readonly string[];
 }
 
 export interface AccessTokenClaims extends AccessTokenSubject {
@@ -81,6 +83,7 @@ export class TokenService {
     if (subject.tenantId) claims.tid = subject.tenantId;
     if (subject.role) claims.role = subject.role;
     if (subject.platformAdmin) claims.padm = true;
+    if (subject.amr?.length) claims.amr = [...subject.amr];
     const token = await new SignJWT(claims)
       .setProtectedHeader({ alg: ALGORITHM, kid: this.active.kid, typ: 'at+jwt' })
       .setSubject(subject.userId)

@@ -29,6 +29,12 @@ export class PlatformKeyRepository {
     return doc ? { wrapped: Buffer.from(doc.wrapped.buffer), masterKeyId: doc.masterKeyId } : null;
   }
 
+  /** Every platform key as stored (a handful: one per purpose), for `rewrap-keys`. */
+  async list(): Promise<(StoredPlatformKey & { id: string })[]> {
+    const docs = await this.keys.find({}).sort({ _id: 1 }).limit(1000).toArray();
+    return docs.map((doc) => ({ id: doc._id, wrapped: Buffer.from(doc.wrapped.buffer), masterKeyId: doc.masterKeyId }));
+  }
+
   /** Stores a new key; throws a duplicate-key error when another instance stored one first. */
   async insert(id: string, key: StoredPlatformKey, createdAt: Date): Promise<void> {
     await this.keys.insertOne({ _id: id, wrapped: new Binary(key.wrapped), masterKeyId: key.masterKeyId, createdAt });

@@ -65,6 +65,7 @@ export class AccountClosureService {
     await this.deps.sessions.revokeAllOfUser(user._id, 'account_deleted');
     this.deps.guard.forget({ userId: user._id });
     await this.deps.users.delete(user._id);
+    await this.deps.auth.removeSecondFactor(user._id); // the sealed TOTP secret, recovery code hashes and challenges
     // Sessions hold IP addresses and user agents: they go with the account (after the revocation above).
     await this.deps.sessions.deleteAllOfUser(user._id);
     this.deps.guard.forget({ userId: user._id });

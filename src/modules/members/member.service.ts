@@ -184,6 +184,10 @@ export class MemberService {
     if (caller.actor.type === 'USER' && caller.actor.id === user._id) return { existing: true as const, doc: user };
     if (!password) throw unauthenticated('This email already has an account: sign in as it or give its password');
     const verified = await this.deps.auth.verifyCredentials(user.email, password, request);
+    // A password alone must not open a session of an account with a second factor.
+    if (await this.deps.auth.secondFactorEnabled(verified._id)) {
+      throw unauthenticated('This account uses a second factor: log in (completeLogin), then accept the invitation while signed in');
+    }
     return { existing: true as const, doc: verified };
   }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
 import { Collections } from '../../db/collections.js';
+import type { Role } from '../../identity/roles.js';
 
 export const TENANT_STATUSES = ['ACTIVE', 'SUSPENDED', 'DELETED'] as const;
 export type TenantStatus = (typeof TENANT_STATUSES)[number];
@@ -51,6 +52,8 @@ export interface TenantDoc {
   /** Set when deleteTenant starts; the deleted tenant's document stays as a tombstone with it. */
   deletion?: TenantDeletionDoc;
   deletedAt?: Date | null;
+  /** Roles that must use a second factor (updateTwoFactorPolicy); absent: none. */
+  requireTwoFactorFor?: Role[];
 }
 
 /** Tenants are the roots of tenancy, so their own collection is global. */
@@ -126,6 +129,11 @@ export class TenantRepository {
   async releaseOwner(id: string): Promise<boolean> {
     const result = await this.tenants.updateOne({ _id: id, ownerCount: { $gt: 1 } }, { $inc: { ownerCount: -1 } });
     return result.modifiedCount === 1;
+  }
+
+  /** Sets the roles that must use a second factor; the tenant after, or null when it is not active. */
+  setTwoFactorPolicy(id: string, roles: Role[]) {
+    return this.tenants.findOneAndUpdate({ _id: id, status: 'ACTIVE' }, { $set: { requireTwoFactorFor: roles } }, { returnDocument: 'after' });
   }
 
   async addOwner(id: string): Promise<void> {

@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../logger.js';
 import type { AuditSink } from '../audit/audit-event.js';
 import { auditEvent, userActor } from '../audit/audit-builder.js';
-import type { Caller } from '../../identity/caller.js';
-import { badInput, notFound } from '../../errors.js';
+import { inTenant, type Caller } from '../../identity/caller.js';
+import { ROLES, type Role } from '../../identity/roles.js';
+import { badInput, forbidden, notFound } from '../../errors.js';
 import type { MembershipRepository } from './membership.repository.js';
 import { isDuplicateKey } from '../../db/mongo-errors.js';
 import type { TenantDoc, TenantRepository, TenantStatus } from './tenant.repository.js';
@@ -90,6 +91,25 @@ export class TenantService {
     this.deps.logger.warn({ event: 'tenant.status_changed', tenantId, status, actorId }, `tenant ${status.toLowerCase()}`);
     await this.deps.audit.append(
       auditEvent(status === 'SUSPENDED' ? 'tenant.suspended' : 'tenant.reactivated', { caller: { tenantId, actor: userActor(actorId), request }, resource: { id: tenantId } }),
+    );
+    return tenant;
+  }
+
+  /**
+   * Which roles of the tenant must use a second factor (an OWNER's decision; audited). Members
+   * of those roles whose session has not used one are refused everything but enrolling and
+   * their own session (TWO_FACTOR_REQUIRED, enforced in graphql/permissions.ts).
+   */
+  async setTwoFactorPolicy(caller: Caller, roles: Role[]): Promise<TenantDoc> {
+    const { tenantId, role } = inTenant(caller);
+    if (caller.actor.type !== 'USER' || role !== 'OWNER') throw forbidden('Only an OWNER sets the second-factor policy');
+    const unique = ROLES.filter((r) => roles.includes(r));
+    const tenant = await this.deps.tenants.setTwoFactorPolicy(tenantId, unique);
+    if (!tenant) throw notFound('Tenant');
+    this.deps.forgetSessionsOfTenant(tenantId);
+    this.deps.logger.info({ event: 'tenant.two_factor_policy_changed', tenantId, roles: unique, requestId: caller.request.requestId }, 'second-factor policy changed');
+    await this.deps.audit.append(
+      auditEvent('tenant.two_factor_policy_changed', { caller: { tenantId, actor: caller.actor, request: caller.request }, resource: { id: tenantId }, details: { roles: unique } }),
     );
     return tenant;
   }

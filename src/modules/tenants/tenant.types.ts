@@ -1,5 +1,7 @@
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { domainEnum } from '../../graphql/enums.js';
+import { RoleEnum } from '../../graphql/role.enum.js';
+import type { Role } from '../../identity/roles.js';
 import { TENANT_DELETION_STATES, TENANT_STATUSES, type TenantDoc } from './tenant.repository.js';
 import type { TenantDeletionView } from './tenant-deletion.service.js';
 
@@ -29,6 +31,12 @@ export class Tenant {
 
   @Field(() => Date, { description: 'When the tenant was created.' })
   createdAt!: Date;
+
+  @Field(() => [RoleEnum], {
+    description:
+      'Roles that must use a second factor (TOTP) in this tenant (updateTwoFactorPolicy). Their members get TWO_FACTOR_REQUIRED on everything but enrolling and their own session until their session has used one; empty: none.',
+  })
+  requireTwoFactorFor!: Role[];
 }
 
 export function toTenant(doc: TenantDoc): Tenant {
@@ -38,6 +46,7 @@ export function toTenant(doc: TenantDoc): Tenant {
     slug: doc.slug,
     status: doc.status,
     createdAt: doc.createdAt,
+    requireTwoFactorFor: doc.requireTwoFactorFor ?? [],
   });
 }
 

@@ -1,11 +1,12 @@
 import { Collections } from '../../db/collections.js';
 import type { CofferModule } from '../module.js';
 import { TenantAdminResolver } from './tenant.resolver.js';
+import { TwoFactorPolicyResolver } from './two-factor-policy.resolver.js';
 
 /** Tenants and who belongs to them (memberships). */
 export const tenantsModule: CofferModule = {
   name: 'tenants',
-  resolvers: [TenantAdminResolver],
+  resolvers: [TenantAdminResolver, TwoFactorPolicyResolver],
   collections: [
     // The tenant document itself stays as the deletion tombstone (its slug reserved).
     { name: Collections.tenants, indexes: [{ key: { slug: 1 }, name: 'slug_unique', unique: true }], tenantData: 'GLOBAL' },
