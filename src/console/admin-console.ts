@@ -11,14 +11,15 @@ import { loadConsoleAssets, type ConsoleAssets } from './console-assets.js';
  *
  * The console's routes get their own CSP (the app-wide helmet headers stay): only this origin
  * for scripts, styles, fonts, images and connections, plus what GraphiQL needs: `data:` fonts
- * and images (inlined in its stylesheet) and inline styles (its editor and popovers set them).
+ * and images (inlined in its stylesheet) and inline styles (its dialogs inject a `<style>`
+ * element to lock scrolling, refused under `style-src 'self'`: the browser test opens one).
  * No inline script: the page's own code is one more served file.
  */
 
 const CSP: Record<string, string[]> = {
   defaultSrc: ["'self'"],
   scriptSrc: ["'self'"],
-  styleSrc: ["'self'"],
+  styleSrc: ["'self'", "'unsafe-inline'"],
   imgSrc: ["'self'", 'data:'],
   fontSrc: ["'self'", 'data:'],
   connectSrc: ["'self'"],
@@ -43,6 +44,7 @@ function page(assets: ConsoleAssets): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
 <title>Coffer admin console</title>
+<link rel="icon" href="data:,">
 ${styles.join('\n')}
 </head>
 <body>

@@ -14,12 +14,15 @@
 export const CONSOLE_CLIENT_SCRIPT = String.raw`'use strict';
 (() => {
   const DEFAULT_QUERY = [
-    '# Coffer admin console: GraphiQL served by this server, with no external requests.',
+    '# Coffer admin console: GraphiQL served by this server,',
+    '# with no request to anywhere else.',
     '#',
-    '# Paste an access token (from signUp, login or refreshToken) or an API key into the',
-    '# token field above; it is sent as "Authorization: Bearer <token>" and kept in this',
-    '# tab\'s memory only. The headers editor below works too and takes precedence.',
-    '# Nothing typed here is saved in the browser: a reload starts afresh.',
+    '# Paste an access token (from signUp, login or',
+    '# refreshToken) or an API key into the field above: it is',
+    '# sent as "Authorization: Bearer <token>" and kept in this',
+    '# tab\'s memory only. An Authorization header set in the',
+    '# Headers editor below takes precedence.',
+    '# Nothing here is saved in the browser: a reload starts afresh.',
     '',
     '{ me { user { email } tenant { name } role } }',
     '',
