@@ -128,7 +128,7 @@ describe.skipIf(!hasChromium)('admin console in Chromium, offline', () => {
       expect(page.url()).toBe(`${server.url}/console`);
       expect(await session.context.cookies()).toEqual([]);
       const stored = await page.evaluate(() => {
-        const w = globalThis as unknown as { localStorage: Storage; sessionStorage: Storage };
+        const w = globalThis as unknown as { localStorage: { length: number }; sessionStorage: { length: number } };
         return { local: w.localStorage.length, session: w.sessionStorage.length };
       });
       expect(stored).toEqual({ local: 0, session: 0 });
@@ -157,7 +157,7 @@ describe.skipIf(!hasChromium)('admin console in Chromium, offline', () => {
       expect(sent.map((p) => p.authorization)).toEqual([`Bearer ${owner.accessToken}`]);
       expect(session.external).toEqual([]);
       expect(session.problems).toEqual([]);
-      expect(await page.evaluate(() => (globalThis as unknown as { localStorage: Storage }).localStorage.length)).toBe(0);
+      expect(await page.evaluate(() => (globalThis as unknown as { localStorage: { length: number } }).localStorage.length)).toBe(0);
     } finally {
       await session.context.close();
     }
