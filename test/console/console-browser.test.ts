@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page, type Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { signUp, type Signed } from '../support/auth.js';
+import { expectOk, signUp, type Signed } from '../support/auth.js';
+import { mustCreate } from '../support/vault.js';
 import { startServer, type TestServer } from '../support/server.js';
 
 /**
@@ -60,6 +61,20 @@ async function runAndRead(page: Page, expected: string): Promise<string> {
   const result = page.locator('.graphiql-response');
   await expect.poll(async () => result.innerText(), { timeout: 15_000 }).toContain(expected);
   return result.innerText();
+}
+
+/** Replaces the text of a GraphiQL editor (CodeMirror 5 keeps its instance on its element). */
+async function setEditor(page: Page, selector: string, text: string): Promise<void> {
+  await page.evaluate(
+    ([css, value]) => {
+      type Editor = { CodeMirror: { setValue(value: string): void } };
+      const doc = (globalThis as unknown as { document: { querySelectorAll(s: string): ArrayLike<Editor> } }).document;
+      const found = doc.querySelectorAll(css);
+      if (found.length !== 1) throw new Error(`expected one editor for ${css}, found ${found.length}`);
+      found[0]!.CodeMirror.setValue(value);
+    },
+    [selector, text] as const,
+  );
 }
 
 async function useToken(page: Page, token: string): Promise<void> {
@@ -144,20 +159,36 @@ describe.skipIf(!hasChromium)('admin console in Chromium, offline', () => {
       await useToken(page, 'not-a-valid-token');
       await page.getByRole('button', { name: 'Headers' }).click();
       const headers = JSON.stringify({ Authorization: `Bearer ${owner.accessToken}` });
-      await page.evaluate((text) => {
-        // GraphiQL's headers editor is CodeMirror 5, which keeps its instance on its element.
-        type Editor = { CodeMirror: { setValue(value: string): void } };
-        const doc = (globalThis as unknown as { document: { querySelectorAll(s: string): ArrayLike<Editor> } }).document;
-        const visible = doc.querySelectorAll('.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror');
-        if (visible.length !== 1) throw new Error(`expected one visible tool editor, found ${visible.length}`);
-        visible[0]!.CodeMirror.setValue(text);
-      }, headers);
+      await setEditor(page, '.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror', headers);
       await runAndRead(page, owner.email);
       const sent = (await graphqlPosts(session.requests)).filter((p) => p.body.includes('me {'));
       expect(sent.map((p) => p.authorization)).toEqual([`Bearer ${owner.accessToken}`]);
       expect(session.external).toEqual([]);
       expect(session.problems).toEqual([]);
       expect(await page.evaluate(() => (globalThis as unknown as { localStorage: { length: number } }).localStorage.length)).toBe(0);
+    } finally {
+      await session.context.close();
+    }
+  });
+  it('an API key pasted into the token field works like an access token', async () => {
+    await mustCreate(server, owner, 'ops/console-db-password', 'a value the console must not store');
+    const created = expectOk(
+      await server.gql<{ createApiKey: { apiKey: string } }>(
+        'mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey } }',
+        { input: { name: 'console', role: 'USER', prefixes: ['ops/'] } },
+        owner.accessToken,
+      ),
+    ).createApiKey;
+    const session = await openConsole(server);
+    const { page } = session;
+    try {
+      await useToken(page, created.apiKey);
+      await setEditor(page, '.graphiql-query-editor .CodeMirror', '{ secrets(filter: { prefix: "ops/" }) { edges { node { name } } } }');
+      await runAndRead(page, 'ops/console-db-password');
+      const sent = (await graphqlPosts(session.requests)).filter((p) => p.body.includes('secrets('));
+      expect(sent.map((p) => p.authorization)).toEqual([`Bearer ${created.apiKey}`]);
+      expect(session.external).toEqual([]);
+      expect(session.problems).toEqual([]);
     } finally {
       await session.context.close();
     }
