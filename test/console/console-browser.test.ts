@@ -122,6 +122,9 @@ describe.skipIf(!hasChromium)('admin console in Chromium, offline', () => {
       const posts = await graphqlPosts(session.requests);
       const queries = posts.filter((p) => p.body.includes('me {'));
       expect(queries.map((p) => p.authorization)).toEqual([`Bearer ${owner.accessToken}`, null]);
+      // The schema is asked for on load, and again whenever the token changes, with that token.
+      const introspections = posts.filter((p) => p.body.includes('__schema'));
+      expect(introspections.map((p) => p.authorization)).toEqual([null, `Bearer ${owner.accessToken}`, null]);
       for (const post of posts) expect(post.contentType).toBe('application/json'); // Apollo's CSRF prevention lets it through
 
       // The schema came through the same endpoint (introspection is open in this test
