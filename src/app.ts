@@ -27,6 +27,7 @@ import { AppError, ErrorCode } from './errors.js';
 import { isDatabaseUnavailable } from './db/mongo-errors.js';
 import { Throttle } from './modules/auth/throttle.js';
 import { consentPages } from './modules/consent/consent-pages.js';
+import { mountAdminConsole } from './console/admin-console.js';
 
 export interface AppOptions {
   config: Config;
@@ -126,6 +127,9 @@ export async function createApp({ config, db, logger, sealedData, privacy, twoFa
 
   // Public unsubscribe and double opt-in pages (server-rendered HTML, their own strict CSP and rate limit).
   app.use(consentPages(services.consentLinks, { perMinute: config.rateLimit.authAttemptsPerMinute, logger }));
+
+  // The self-hosted GraphiQL admin console (static files, its own CSP), when CONSOLE_ENABLED.
+  if (config.consoleEnabled) mountAdminConsole(app);
 
   // Query limits: depth, aliases, static cost and size, so one request cannot fan out without bound.
   // The token limit is graphql-js's own (parseOptions below): a document over it is a parse

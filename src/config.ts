@@ -57,6 +57,8 @@ export interface Config {
    * after each recorded erasure step, so a test can kill the process between steps (0: none).
    */
   faults: { erasureStepDelayMs: number };
+  /** Serve the self-hosted GraphiQL admin console at /console (static files, no external requests). */
+  consoleEnabled: boolean;
 }
 
 export class ConfigError extends Error {
@@ -153,6 +155,7 @@ const envSchema = z.object({
     .regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'must be an http(s) URL without query or fragment (e.g. https://coffer.example.com)')
     .optional(),
   FAULT_ERASURE_STEP_DELAY_MS: int(0, 60_000).default(0),
+  CONSOLE_ENABLED: bool.default(true),
 });
 
 type Env = Record<string, string | undefined>;
@@ -285,6 +288,8 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     // No default in production: unset there means no links (the link operations say so); http://localhost:4000 elsewhere.
     unsubscribeBaseUrl: (e.UNSUBSCRIBE_BASE_URL ?? (production ? null : DEV_UNSUBSCRIBE_BASE_URL))?.replace(/\/+$/, '') ?? null,
     faults: { erasureStepDelayMs: e.FAULT_ERASURE_STEP_DELAY_MS },
+    // On everywhere: static files on the API's own origin; the schema stays behind introspection rules and auth.
+    consoleEnabled: e.CONSOLE_ENABLED,
   };
 }
 

@@ -22,7 +22,10 @@ async function main(): Promise<void> {
   const database = await openDatabase(config, logger);
   const app = await createApp({ config, db: database.db, logger });
   const { url } = await app.listen();
-  logger.info(`Coffer API listening on ${url}/graphql${config.sandboxEnabled ? ' (open it in a browser for Apollo Sandbox)' : ''}`);
+  logger.info(
+    `Coffer API listening on ${url}/graphql${config.sandboxEnabled ? ' (open it in a browser for Apollo Sandbox)' : ''}` +
+      `${config.consoleEnabled ? `; admin console (no internet needed) at ${url}/console` : ''}`,
+  );
 
   let stopping = false;
   const shutdown = async (signal: string) => {
