@@ -18,6 +18,7 @@ import { ensureIndexes } from './modules/index.js';
 import { buildContext, type Context } from './graphql/context.js';
 import { DATABASE_UNAVAILABLE, maskError, withoutSuggestions } from './graphql/errors.js';
 import { buildServedSchema } from './graphql/schema.js';
+import { rateLimitStatusPlugin } from './graphql/rate-limit-status.js';
 import { formatValidationError, knownOperationTypes } from './graphql/validation.js';
 import type { Logger } from './logger.js';
 import { currentRequestId, runWithRequestId } from './request-context.js';
@@ -103,7 +104,7 @@ export async function createApp({ config, db, logger, sealedData, privacy }: App
       maxAge: 600,
     }),
   );
-  app.use(rateLimit(config.rateLimit.requestsPerMinute));
+  app.use(rateLimit(new Throttle({ db, name: 'api', points: config.rateLimit.requestsPerMinute })));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -122,7 +123,7 @@ export async function createApp({ config, db, logger, sealedData, privacy }: App
   });
 
   // Public unsubscribe and double opt-in pages (server-rendered HTML, their own strict CSP and rate limit).
-  app.use(consentPages(services.consentLinks, { perMinute: config.rateLimit.authAttemptsPerMinute, logger }));
+  app.use(consentPages(services.consentLinks, { throttle: new Throttle({ db, name: 'pages', points: config.rateLimit.authAttemptsPerMinute }), logger }));
 
   // Query limits: depth, aliases, static cost and size, so one request cannot fan out without bound.
   // The token limit is graphql-js's own (parseOptions below): a document over it is a parse
@@ -147,6 +148,7 @@ export async function createApp({ config, db, logger, sealedData, privacy }: App
     plugins: [
       ...(armor.plugins as ApolloServerPlugin<Context>[]),
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
+      rateLimitStatusPlugin<Context>(),
       config.sandboxEnabled
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
         : ApolloServerPluginLandingPageDisabled(),
@@ -234,9 +236,8 @@ function securityHeaders(sandboxEnabled: boolean): RequestHandler {
     (req.method === 'GET' && req.path === '/graphql' && req.accepts(['application/json', 'text/html']) === 'text/html' ? landing : strict)(req, res, next);
 }
 
-/** Per-IP request budget for the whole API; over it → 429 with RATE_LIMITED. */
-function rateLimit(perMinute: number): RequestHandler {
-  const throttle = new Throttle(perMinute);
+/** Per-IP request budget for the whole API, shared by every instance; over it → 429 with RATE_LIMITED. */
+function rateLimit(throttle: Throttle): RequestHandler {
   return (req, res, next) => {
     if (req.path === '/healthz' || req.path === '/readyz') return next();
     throttle
@@ -244,8 +245,9 @@ function rateLimit(perMinute: number): RequestHandler {
       .then(() => next())
       .catch((error: unknown) => {
         if (!(error instanceof AppError && error.code === 'RATE_LIMITED')) return next(error);
-        res.setHeader('Retry-After', String(error.extensions.retryAfterSeconds));
-        res.status(429).json(graphqlErrorBody(res, 'RATE_LIMITED', error.message));
+        const retryAfter = Number(error.extensions.retryAfter);
+        res.setHeader('Retry-After', String(retryAfter));
+        res.status(429).json({ errors: [{ message: error.message, extensions: { code: 'RATE_LIMITED', retryAfter, requestId: String(res.locals.requestId ?? '') } }] });
       });
   };
 }

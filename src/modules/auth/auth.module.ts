@@ -1,6 +1,7 @@
 import { Collections } from '../../db/collections.js';
 import type { CofferModule } from '../module.js';
 import { AuthResolver } from './auth.resolver.js';
+import { LOGIN_FAILURES_COLLECTION } from './login-failure.repository.js';
 
 /** Users, sessions, sign-up, login and tokens. */
 export const authModule: CofferModule = {
@@ -9,5 +10,7 @@ export const authModule: CofferModule = {
   collections: [
     { name: Collections.users, indexes: [{ key: { email: 1 }, name: 'email_unique', unique: true }], tenantData: 'GLOBAL' },
     { name: Collections.sessions, indexes: [{ key: { userId: 1, createdAt: -1 }, name: 'user_created' }], tenantData: 'GLOBAL' },
+    // Failed-login counters (HMAC ids; login-failures.ts): the sweep deletes by expiry.
+    { name: LOGIN_FAILURES_COLLECTION, indexes: [{ key: { expiresAt: 1 }, name: 'expires' }], tenantData: 'GLOBAL' },
   ],
 };
