@@ -19,6 +19,7 @@ import { buildContext, type Context } from './graphql/context.js';
 import { DATABASE_UNAVAILABLE, maskError, withoutSuggestions } from './graphql/errors.js';
 import { buildServedSchema } from './graphql/schema.js';
 import { rateLimitStatusPlugin } from './graphql/rate-limit-status.js';
+import { introspectionPlugin } from './graphql/introspection.js';
 import { formatValidationError, knownOperationTypes } from './graphql/validation.js';
 import type { Logger } from './logger.js';
 import { currentRequestId, runWithRequestId } from './request-context.js';
@@ -143,12 +144,15 @@ export async function createApp({ config, db, logger, sealedData, privacy }: App
     allowBatchedHttpRequests: false,
     csrfPrevention: true,
     stopOnTerminationSignals: false, // main.ts owns shutdown
-    introspection: config.sandboxEnabled,
+    // On for the plugin below to decide per caller: open in development with Sandbox, else
+    // platform administrators and OWNER/ADMIN tokens and API keys only (README "Security model").
+    introspection: true,
     includeStacktraceInErrorResponses: false,
     plugins: [
       ...(armor.plugins as ApolloServerPlugin<Context>[]),
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       rateLimitStatusPlugin<Context>(),
+      introspectionPlugin(config.sandboxEnabled && config.nodeEnv !== 'production'),
       config.sandboxEnabled
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
         : ApolloServerPluginLandingPageDisabled(),

@@ -106,8 +106,9 @@ describe('Apollo Sandbox landing page', () => {
     expect(res.headers.get('content-type') ?? '').not.toMatch(/text\/html/);
     expect(res.text).not.toContain('embeddable-sandbox');
     expect(res.headers.get('content-security-policy')).not.toContain('apollographql.com');
+    // Anonymous introspection is refused in production (the rule per role: introspection.test.ts).
     const introspection = await prodNoSandbox.gql('{ __schema { queryType { name } } }');
-    expectCode(introspection, 'BAD_USER_INPUT');
+    expectCode(introspection, 'FORBIDDEN');
     expect(introspection.data ?? null).toBeNull();
   });
 
