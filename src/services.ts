@@ -303,7 +303,7 @@ export async function createServices({ config, db, logger, sealedData = [], priv
   };
   // Periodic jobs share one skeleton (jobs/interval-job.ts) and a lease, so one instance sweeps at a time.
   const leases = new JobLeaseRepository(db);
-  const secretPurge = new SecretPurgeJob({ db, audit, logger, recoveryDays: config.secrets.recoveryDays, leases });
+  const secretPurge = new SecretPurgeJob({ db, audit, logger, recoveryDays: config.secrets.recoveryDays, leases, intervalMs: config.secrets.purgeIntervalSeconds * 1000 });
   const housekeeping = new HousekeepingJob({ db, logger, leases });
   const retentionSweep = new RetentionSweepJob({ retention, logger, leases, intervalMs: config.retention.sweepIntervalMinutes * 60_000 });
   return { services, tokens, guard, passwords, reencryption, secretPurge, housekeeping, retentionSweep };
