@@ -99,6 +99,28 @@ describe('rate limits in MongoDB', () => {
     expect(limiterCommands.length - before).toBe(1);
   });
 
+  it('costs one findAndModify per counted attempt (measured: store vs memory vs an over-budget key)', async () => {
+    const N = 200;
+    const time = async (throttle: Throttle, key: () => string) => {
+      const started = process.hrtime.bigint();
+      for (let i = 0; i < N; i++) await attempt(throttle, key());
+      return Number(process.hrtime.bigint() - started) / 1e6 / N;
+    };
+    const before = limiterCommands.length;
+    const storeMs = await time(new Throttle({ db, name: 'cost', points: 1_000_000 }), () => 'one-address');
+    expect(limiterCommands.slice(before)).toEqual(Array(N).fill('findAndModify'));
+    const blocked = new Throttle({ db, name: 'cost-over', points: 1 });
+    await attempt(blocked, 'x');
+    await attempt(blocked, 'x');
+    const blockedMs = await time(blocked, () => 'x');
+    const { RateLimiterMemory } = await import('rate-limiter-flexible');
+    const memory = new RateLimiterMemory({ points: 1_000_000, duration: 60 });
+    const memStarted = process.hrtime.bigint();
+    for (let i = 0; i < N; i++) await memory.consume('one-address');
+    const memoryMs = Number(process.hrtime.bigint() - memStarted) / 1e6 / N;
+    console.log(`rate limit store: ${storeMs.toFixed(2)} ms per counted attempt in MongoDB, ${blockedMs.toFixed(3)} ms per refused attempt of a key over budget, ${memoryMs.toFixed(3)} ms in memory (${N} sequential attempts each)`);
+  });
+
   it('housekeeping deletes ended windows and keeps live ones', async () => {
     const live = `live:${randomUUID()}`;
     const ended = `ended:${randomUUID()}`;
