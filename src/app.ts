@@ -75,7 +75,7 @@ function graphqlErrorBody(res: express.Response, code: string, message: string) 
 /** Builds the whole app from a config and a database handle; tests start it on an ephemeral port. */
 export async function createApp({ config, db, logger, sealedData, privacy }: AppOptions): Promise<CofferApp> {
   await ensureIndexes(db);
-  const { services, tokens, guard, reencryption, secretPurge, housekeeping, retentionSweep } = await createServices({ config, db, logger, sealedData, privacy });
+  const { services, tokens, guard, reencryption, secretPurge, housekeeping, retentionSweep, rateLimitSweep } = await createServices({ config, db, logger, sealedData, privacy });
   await services.keys.assertKeyringCoversStoredKeys(); // refuse to start with keys we could not open
   void reencryption.resumeAll(); // re-encryption interrupted by a stop or crash carries on
   // Erasures interrupted by a stop or crash complete (also on the next call for that subject).
@@ -85,6 +85,7 @@ export async function createApp({ config, db, logger, sealedData, privacy }: App
   secretPurge.start(); // soft-deleted secrets past their recovery window, hourly
   housekeeping.start(); // ended sessions and invitations, hourly
   retentionSweep.start(); // data past the tenants' retention periods, daily (one instance per interval)
+  rateLimitSweep.start(); // ended rate-limit windows, every minute (no TTL index on FerretDB v1)
 
   const app = express();
   const server = http.createServer(app);
@@ -211,7 +212,7 @@ export async function createApp({ config, db, logger, sealedData, privacy }: App
     close: async () => {
       await apollo.stop(); // the drain plugin closes the HTTP server and waits for in-flight requests
       reencryption.stop();
-      await Promise.all([reencryption.settled(), secretPurge.stop(), housekeeping.stop(), retentionSweep.stop()]);
+      await Promise.all([reencryption.settled(), secretPurge.stop(), housekeeping.stop(), retentionSweep.stop(), rateLimitSweep.stop()]);
       if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

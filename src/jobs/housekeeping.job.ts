@@ -3,7 +3,6 @@ import { Collections } from '../db/collections.js';
 import { systemSweep } from '../db/cross-tenant-sweep.js';
 import type { Logger } from '../logger.js';
 import { USED_LINKS_COLLECTION } from '../modules/consent/consent.document.js';
-import { RateLimitRepository } from '../modules/limits/rate-limit.repository.js';
 import { IntervalJob } from './interval-job.js';
 import type { JobLeaseRepository } from './job-lease.repository.js';
 
@@ -26,8 +25,7 @@ const USED_LINK_MARGIN_MS = 3_600_000;
  * and invitations that were accepted or expired, once they are `keepDays` old; and the
  * used marks of single-use consent confirmation links (`consent_used_links`) once their
  * token has expired (an expired token is refused by its signature check, so its mark
- * guards nothing), an hour after, for clocks that differ between instances; and ended
- * rate-limit windows (`rate_limits`).
+ * guards nothing), an hour after, for clocks that differ between instances.
  * FerretDB v1 has no TTL indexes, so expiry is enforced in queries plus this sweep.
  */
 export class HousekeepingJob {
@@ -52,7 +50,7 @@ export class HousekeepingJob {
   }
 
   /** One pass; returns what was removed. */
-  async sweep(now = new Date()): Promise<{ sessions: number; invitations: number; usedLinks: number; rateLimits: number }> {
+  async sweep(now = new Date()): Promise<{ sessions: number; invitations: number; usedLinks: number }> {
     const cutoff = new Date(now.getTime() - (this.deps.keepDays ?? 30) * 86_400_000);
     const sessions = await systemSweep(this.deps.db, Collections.sessions).deleteMany({
       $or: [{ expiresAt: { $lte: cutoff } }, { revokedAt: { $ne: null, $lte: cutoff } }],
@@ -61,12 +59,8 @@ export class HousekeepingJob {
       $or: [{ expiresAt: { $lte: cutoff } }, { acceptedAt: { $ne: null, $lte: cutoff } }],
     });
     const usedLinks = await systemSweep(this.deps.db, USED_LINKS_COLLECTION).deleteMany({ expiresAt: { $lte: new Date(now.getTime() - USED_LINK_MARGIN_MS) } });
-    // Ended rate-limit windows (no TTL index on FerretDB v1; queries already ignore them).
-    const rateLimits = await new RateLimitRepository(this.deps.db).sweepExpired(now);
-    const removed = { sessions: sessions.deletedCount, invitations: invitations.deletedCount, usedLinks: usedLinks.deletedCount, rateLimits };
-    if (removed.sessions || removed.invitations || removed.usedLinks || removed.rateLimits) {
-      this.deps.logger.info({ event: 'housekeeping', ...removed }, 'removed ended sessions, invitations, expired link marks and rate-limit windows');
-    }
+    const removed = { sessions: sessions.deletedCount, invitations: invitations.deletedCount, usedLinks: usedLinks.deletedCount };
+    if (removed.sessions || removed.invitations || removed.usedLinks) this.deps.logger.info({ event: 'housekeeping', ...removed }, 'removed ended sessions, invitations and expired link marks');
     return removed;
   }
 }

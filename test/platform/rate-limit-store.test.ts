@@ -3,7 +3,7 @@ import net from 'node:net';
 import { MongoClient, type Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { HousekeepingJob } from '../../src/jobs/housekeeping.job.js';
+import { RateLimitSweepJob } from '../../src/jobs/rate-limit-sweep.job.js';
 import { createLogger } from '../../src/logger.js';
 import { Throttle } from '../../src/modules/auth/throttle.js';
 import { ensureIndexes } from '../../src/modules/index.js';
@@ -121,14 +121,14 @@ describe('rate limits in MongoDB', () => {
     console.log(`rate limit store: ${storeMs.toFixed(2)} ms per counted attempt in MongoDB, ${blockedMs.toFixed(3)} ms per refused attempt of a key over budget, ${memoryMs.toFixed(3)} ms in memory (${N} sequential attempts each)`);
   });
 
-  it('housekeeping deletes ended windows and keeps live ones', async () => {
+  it('the rate-limit sweep deletes ended windows and keeps live ones', async () => {
     const live = `live:${randomUUID()}`;
     const ended = `ended:${randomUUID()}`;
     await attempt(new Throttle({ db, name: 'keep', points: 5 }), live);
     await attempt(new Throttle({ db, name: 'gone', points: 5, durationSeconds: 1 }), ended);
     await new Promise((resolve) => setTimeout(resolve, 1_100));
-    const removed = await new HousekeepingJob({ db, logger: createLogger('silent') }).sweep();
-    expect(removed.rateLimits).toBeGreaterThanOrEqual(1);
+    const removed = await new RateLimitSweepJob({ db, logger: createLogger('silent') }).sweep();
+    expect(removed).toBeGreaterThanOrEqual(1);
     expect(await db.collection(RATE_LIMITS_COLLECTION).countDocuments({ key: `gone:${ended}` })).toBe(0);
     expect(await db.collection(RATE_LIMITS_COLLECTION).countDocuments({ key: `keep:${live}` })).toBe(1);
   });

@@ -34,7 +34,7 @@ export interface ThrottleOptions {
  *   in-memory budget of the same size on this instance (the insurance limiter): limits stay
  *   on, per instance, instead of refusing everyone or no one during an outage.
  * - FerretDB v1 has no TTL index: an ended window is ignored by the library's queries and
- *   overwritten on the key's next attempt; housekeeping deletes the rest (limits/rate-limit.repository.ts).
+ *   overwritten on the key's next attempt; a sweep every minute deletes the rest (jobs/rate-limit-sweep.job.ts).
  */
 export class Throttle {
   private readonly limiter: RLWrapperTimeouts;

@@ -14,8 +14,8 @@ export interface RateLimitDoc {
 }
 
 /**
- * The rate-limit windows' housekeeping. FerretDB v1 has no TTL index, so an ended window
- * stays until this sweep; the library's queries ignore it (`expire > now`) and its upsert
+ * The rate-limit windows' sweep (jobs/rate-limit-sweep.job.ts, every minute). FerretDB v1 has no
+ * TTL index, so an ended window stays until this sweep; the library's queries ignore it (`expire > now`) and its upsert
  * replaces it in place when the same key comes back (the unique `key` index turns the
  * upsert into a duplicate-key error, which the library answers by overwriting the old window).
  */
