@@ -106,7 +106,7 @@ export async function createApp({ config, db, logger, sealedData, privacy }: App
       maxAge: 600,
     }),
   );
-  app.use(rateLimit(new Throttle({ db, name: 'api', points: config.rateLimit.requestsPerMinute })));
+  app.use(rateLimit(new Throttle({ db, name: 'api', points: config.rateLimit.requestsPerMinute, logger })));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -125,7 +125,7 @@ export async function createApp({ config, db, logger, sealedData, privacy }: App
   });
 
   // Public unsubscribe and double opt-in pages (server-rendered HTML, their own strict CSP and rate limit).
-  app.use(consentPages(services.consentLinks, { throttle: new Throttle({ db, name: 'pages', points: config.rateLimit.authAttemptsPerMinute }), logger }));
+  app.use(consentPages(services.consentLinks, { throttle: new Throttle({ db, name: 'pages', points: config.rateLimit.authAttemptsPerMinute, logger }), logger }));
 
   // Query limits: depth, aliases, static cost and size, so one request cannot fan out without bound.
   // The token limit is graphql-js's own (parseOptions below): a document over it is a parse

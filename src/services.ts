@@ -118,7 +118,7 @@ export async function createServices({ config, db, logger, sealedData = [], priv
 
   const tokens = await TokenService.create(config.jwt);
   const passwords = new PasswordHasher(config.passwords);
-  const throttle = new Throttle({ db, name: 'auth', points: config.rateLimit.authAttemptsPerMinute });
+  const throttle = new Throttle({ db, name: 'auth', points: config.rateLimit.authAttemptsPerMinute, logger });
   const guard = new SessionGuard({
     sessions,
     users,

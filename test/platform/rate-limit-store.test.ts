@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
+import { Writable } from 'node:stream';
 import { MongoClient, type Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
@@ -150,8 +151,10 @@ describe('rate limits while the database is unreachable', () => {
   });
   afterAll(async () => deadClient?.close());
 
-  it('each instance falls back to its own in-memory budget of the same size within the store timeout: limits stay on, nobody waits for the driver', async () => {
-    const throttle = new Throttle({ db: deadDb, name: 'api', points: 3, storeTimeoutMs: 300 });
+  it('each instance falls back to its own in-memory budget of the same size: the first check waits the store timeout, the next ones (for the retry period) nothing; one warning', async () => {
+    const lines: string[] = [];
+    const logger = createLogger('info', new Writable({ write(chunk: Buffer, _enc, done) { lines.push(chunk.toString('utf8')); done(); } }));
+    const throttle = new Throttle({ db: deadDb, name: 'api', points: 3, storeTimeoutMs: 300, storeRetryMs: 60_000, logger });
     const key = '203.0.113.5';
     const times: number[] = [];
     const outcomes: ('ok' | number)[] = [];
@@ -163,8 +166,25 @@ describe('rate limits while the database is unreachable', () => {
     expect(outcomes.slice(0, 3)).toEqual(['ok', 'ok', 'ok']);
     expect(outcomes[3]).toBeGreaterThanOrEqual(1);
     expect(outcomes[4]).toBeGreaterThanOrEqual(1);
-    // Never the driver's 3 s server selection: the store timeout (plus scheduling slack).
-    expect(Math.max(...times)).toBeLessThan(1_500);
+    // Never the driver's 3 s server selection: the store timeout once, then the in-memory budget alone.
+    expect(times[0]).toBeGreaterThanOrEqual(290);
+    expect(times[0]).toBeLessThan(1_500);
+    expect(Math.max(...times.slice(1))).toBeLessThan(100);
+    expect(lines.filter((l) => l.includes('rate-limit store unavailable'))).toHaveLength(1);
+    expect(lines.join('')).not.toContain(key); // the client address is not logged
     console.log(`rate limit store unreachable: attempts answered in ${times.join(', ')} ms (store timeout 300 ms)`);
+  });
+
+  it('tries the store again after the retry period', async () => {
+    const throttle = new Throttle({ db: deadDb, name: 'api-retry', points: 100, storeTimeoutMs: 200, storeRetryMs: 500 });
+    const timed = async () => {
+      const started = Date.now();
+      expect(await attempt(throttle, 'k')).toBe('ok');
+      return Date.now() - started;
+    };
+    expect(await timed()).toBeGreaterThanOrEqual(190);
+    expect(await timed()).toBeLessThan(100);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(await timed()).toBeGreaterThanOrEqual(190); // the store is tried (and waited for) again
   });
 });
