@@ -18,6 +18,8 @@ import { ensureIndexes } from './modules/index.js';
 import { buildContext, type Context } from './graphql/context.js';
 import { DATABASE_UNAVAILABLE, maskError, withoutSuggestions } from './graphql/errors.js';
 import { buildServedSchema } from './graphql/schema.js';
+import { rateLimitStatusPlugin } from './graphql/rate-limit-status.js';
+import { introspectionPlugin } from './graphql/introspection.js';
 import { formatValidationError, knownOperationTypes } from './graphql/validation.js';
 import type { Logger } from './logger.js';
 import { currentRequestId, runWithRequestId } from './request-context.js';
@@ -76,7 +78,7 @@ function graphqlErrorBody(res: express.Response, code: string, message: string) 
 /** Builds the whole app from a config and a database handle; tests start it on an ephemeral port. */
 export async function createApp({ config, db, logger, sealedData, privacy, twoFactor }: AppOptions): Promise<CofferApp> {
   await ensureIndexes(db);
-  const { services, tokens, guard, reencryption, secretPurge, housekeeping, retentionSweep } = await createServices({ config, db, logger, sealedData, privacy, twoFactor });
+  const { services, tokens, guard, reencryption, secretPurge, housekeeping, retentionSweep, rateLimitSweep } = await createServices({ config, db, logger, sealedData, privacy, twoFactor });
   await services.keys.assertKeyringCoversStoredKeys(); // refuse to start with keys we could not open
   void reencryption.resumeAll(); // re-encryption interrupted by a stop or crash carries on
   // Erasures interrupted by a stop or crash complete (also on the next call for that subject).
@@ -86,6 +88,7 @@ export async function createApp({ config, db, logger, sealedData, privacy, twoFa
   secretPurge.start(); // soft-deleted secrets past their recovery window, hourly
   housekeeping.start(); // ended sessions and invitations, hourly
   retentionSweep.start(); // data past the tenants' retention periods, daily (one instance per interval)
+  rateLimitSweep.start(); // ended rate-limit windows, every minute (no TTL index on FerretDB v1)
 
   const app = express();
   const server = http.createServer(app);
@@ -107,7 +110,7 @@ export async function createApp({ config, db, logger, sealedData, privacy, twoFa
       maxAge: 600,
     }),
   );
-  app.use(rateLimit(config.rateLimit.requestsPerMinute));
+  app.use(rateLimit(new Throttle({ db, name: 'api', points: config.rateLimit.requestsPerMinute, logger })));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -126,7 +129,7 @@ export async function createApp({ config, db, logger, sealedData, privacy, twoFa
   });
 
   // Public unsubscribe and double opt-in pages (server-rendered HTML, their own strict CSP and rate limit).
-  app.use(consentPages(services.consentLinks, { perMinute: config.rateLimit.authAttemptsPerMinute, logger }));
+  app.use(consentPages(services.consentLinks, { throttle: new Throttle({ db, name: 'pages', points: config.rateLimit.authAttemptsPerMinute, logger }), logger }));
 
   // The self-hosted GraphiQL admin console (static files, its own CSP), when CONSOLE_ENABLED.
   if (config.consoleEnabled) mountAdminConsole(app);
@@ -149,11 +152,15 @@ export async function createApp({ config, db, logger, sealedData, privacy, twoFa
     allowBatchedHttpRequests: false,
     csrfPrevention: true,
     stopOnTerminationSignals: false, // main.ts owns shutdown
-    introspection: config.sandboxEnabled,
+    // On for the plugin below to decide per caller: open in development with Sandbox, else
+    // platform administrators and OWNER/ADMIN tokens and API keys only (README "Security model").
+    introspection: true,
     includeStacktraceInErrorResponses: false,
     plugins: [
       ...(armor.plugins as ApolloServerPlugin<Context>[]),
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
+      rateLimitStatusPlugin<Context>(),
+      introspectionPlugin(config.sandboxEnabled && config.nodeEnv !== 'production'),
       config.sandboxEnabled
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
         : ApolloServerPluginLandingPageDisabled(),
@@ -212,7 +219,7 @@ export async function createApp({ config, db, logger, sealedData, privacy, twoFa
     close: async () => {
       await apollo.stop(); // the drain plugin closes the HTTP server and waits for in-flight requests
       reencryption.stop();
-      await Promise.all([reencryption.settled(), secretPurge.stop(), housekeeping.stop(), retentionSweep.stop(), services.apiKeys.stop()]);
+      await Promise.all([reencryption.settled(), secretPurge.stop(), housekeeping.stop(), retentionSweep.stop(), rateLimitSweep.stop(), services.apiKeys.stop()]);
       if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
@@ -241,9 +248,8 @@ function securityHeaders(sandboxEnabled: boolean): RequestHandler {
     (req.method === 'GET' && req.path === '/graphql' && req.accepts(['application/json', 'text/html']) === 'text/html' ? landing : strict)(req, res, next);
 }
 
-/** Per-IP request budget for the whole API; over it → 429 with RATE_LIMITED. */
-function rateLimit(perMinute: number): RequestHandler {
-  const throttle = new Throttle(perMinute);
+/** Per-IP request budget for the whole API, shared by every instance; over it → 429 with RATE_LIMITED. */
+function rateLimit(throttle: Throttle): RequestHandler {
   return (req, res, next) => {
     if (req.path === '/healthz' || req.path === '/readyz') return next();
     throttle
@@ -251,8 +257,9 @@ function rateLimit(perMinute: number): RequestHandler {
       .then(() => next())
       .catch((error: unknown) => {
         if (!(error instanceof AppError && error.code === 'RATE_LIMITED')) return next(error);
-        res.setHeader('Retry-After', String(error.extensions.retryAfterSeconds));
-        res.status(429).json(graphqlErrorBody(res, 'RATE_LIMITED', error.message));
+        const retryAfter = Number(error.extensions.retryAfter);
+        res.setHeader('Retry-After', String(retryAfter));
+        res.status(429).json({ errors: [{ message: error.message, extensions: { code: 'RATE_LIMITED', retryAfter, requestId: String(res.locals.requestId ?? '') } }] });
       });
   };
 }

@@ -46,7 +46,7 @@ export interface Config {
   signUpMode: SignUpMode;
   invitationTtlHours: number;
   rateLimit: { requestsPerMinute: number; authAttemptsPerMinute: number };
-  secrets: { recoveryDays: number };
+  secrets: { recoveryDays: number; purgeIntervalSeconds: number };
   keys: { reencryptionBatchSize: number; reencryptionLeaseSeconds: number; retireGraceSeconds: number };
   retention: { sweepIntervalMinutes: number };
   /** Where the public unsubscribe and confirmation pages are served (no trailing slash). */
@@ -146,6 +146,7 @@ const envSchema = z.object({
   RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(600),
   AUTH_RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(30),
   SECRET_RECOVERY_DAYS: int(1, 365).default(30),
+  SECRET_PURGE_INTERVAL_SECONDS: int(1, 86_400).default(3600),
   REENCRYPTION_BATCH_SIZE: int(1, 10_000).default(100),
   REENCRYPTION_LEASE_SECONDS: int(5, 3600).default(60),
   KEY_RETIRE_GRACE_SECONDS: int(0, 3600).default(30),
@@ -282,7 +283,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
       requestsPerMinute: e.RATE_LIMIT_PER_MINUTE,
       authAttemptsPerMinute: e.AUTH_RATE_LIMIT_PER_MINUTE,
     },
-    secrets: { recoveryDays: e.SECRET_RECOVERY_DAYS },
+    secrets: { recoveryDays: e.SECRET_RECOVERY_DAYS, purgeIntervalSeconds: e.SECRET_PURGE_INTERVAL_SECONDS },
     keys: { reencryptionBatchSize: e.REENCRYPTION_BATCH_SIZE, reencryptionLeaseSeconds: e.REENCRYPTION_LEASE_SECONDS, retireGraceSeconds: e.KEY_RETIRE_GRACE_SECONDS },
     retention: { sweepIntervalMinutes: e.RETENTION_SWEEP_INTERVAL_MINUTES },
     // No default in production: unset there means no links (the link operations say so); http://localhost:4000 elsewhere.

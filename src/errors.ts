@@ -46,5 +46,5 @@ export const notFound = (thing: string) => appError('NOT_FOUND', `${thing} not f
 export const notFoundBecause = (sentence: string) => appError('NOT_FOUND', sentence);
 export const conflict = (message: string) => appError('CONFLICT', message);
 export const badInput = (field: string, message: string) => appError('BAD_USER_INPUT', `${field}: ${message}`, { field });
-export const rateLimited = (retryAfterSeconds: number) =>
-  appError('RATE_LIMITED', 'Too many requests; try again later', { retryAfterSeconds });
+/** RATE_LIMITED; `retryAfter` is the seconds until the budget allows the next attempt (also the HTTP Retry-After). */
+export const rateLimited = (retryAfter: number) => appError('RATE_LIMITED', 'Too many requests; try again later', { retryAfter });

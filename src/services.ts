@@ -38,6 +38,7 @@ import { SecretQueryService } from './modules/secrets/secret-query.service.js';
 import { SecretRepository } from './modules/secrets/secret.repository.js';
 import { SecretWriteService } from './modules/secrets/secret.service.js';
 import { HousekeepingJob } from './jobs/housekeeping.job.js';
+import { RateLimitSweepJob } from './jobs/rate-limit-sweep.job.js';
 import { SecretPurgeJob } from './jobs/secret-purge.job.js';
 import { JobLeaseRepository } from './jobs/job-lease.repository.js';
 import { SubjectKeyStore } from './modules/privacy/subject-keys.js';
@@ -130,7 +131,7 @@ export async function createServices({ config, db, logger, sealedData = [], priv
 
   const tokens = await TokenService.create(config.jwt);
   const passwords = new PasswordHasher(config.passwords);
-  const throttle = new Throttle(config.rateLimit.authAttemptsPerMinute);
+  const throttle = new Throttle({ db, name: 'auth', points: config.rateLimit.authAttemptsPerMinute, logger });
   const guard = new SessionGuard({
     sessions,
     users,
@@ -332,10 +333,11 @@ export async function createServices({ config, db, logger, sealedData = [], priv
   };
   // Periodic jobs share one skeleton (jobs/interval-job.ts) and a lease, so one instance sweeps at a time.
   const leases = new JobLeaseRepository(db);
-  const secretPurge = new SecretPurgeJob({ db, audit, logger, recoveryDays: config.secrets.recoveryDays, leases });
+  const secretPurge = new SecretPurgeJob({ db, audit, logger, recoveryDays: config.secrets.recoveryDays, leases, intervalMs: config.secrets.purgeIntervalSeconds * 1000 });
   const housekeeping = new HousekeepingJob({ db, logger, leases });
   const retentionSweep = new RetentionSweepJob({ retention, logger, leases, intervalMs: config.retention.sweepIntervalMinutes * 60_000 });
-  return { services, tokens, guard, passwords, reencryption, secretPurge, housekeeping, retentionSweep };
+  const rateLimitSweep = new RateLimitSweepJob({ db, logger, leases });
+  return { services, tokens, guard, passwords, reencryption, secretPurge, housekeeping, retentionSweep, rateLimitSweep };
 }
 
 /** FAULT_ERASURE_STEP_DELAY_MS (tests only; refused in production): a pause after each erasure step. */

@@ -4,6 +4,7 @@ import { JOB_LEASES_COLLECTION } from '../../src/jobs/job-lease.repository.js';
 import { API_KEYS_COLLECTION } from '../../src/modules/apikeys/api-key.repository.js';
 import { AUDIT_COLLECTION } from '../../src/modules/audit/audit.document.js';
 import { LOGIN_FAILURES_COLLECTION } from '../../src/modules/auth/login-failure.repository.js';
+import { RATE_LIMITS_COLLECTION } from '../../src/modules/limits/rate-limit.repository.js';
 
 /**
  * A snapshot of every collection of the test database: per collection, each document's
@@ -15,11 +16,12 @@ import { LOGIN_FAILURES_COLLECTION } from '../../src/modules/auth/login-failure.
  * - `login_failures`: failed password checks are counted by design (lockout, backoff);
  * - `apikeys.useCount` / `apikeys.lastUsedAt`: counted for every request the key
  *   authenticates, refused or not;
- * - `job_leases`: the background jobs' own lease renewals, on their timers, not the request's.
+ * - `job_leases`: the background jobs' own lease renewals, on their timers, not the request's;
+ * - `rate_limits`: every request, refused or not, is counted against its address's budget.
  */
 export type Snapshot = Map<string, Map<string, string>>;
 
-const IGNORED_COLLECTIONS = new Set([LOGIN_FAILURES_COLLECTION, JOB_LEASES_COLLECTION]);
+const IGNORED_COLLECTIONS = new Set([LOGIN_FAILURES_COLLECTION, JOB_LEASES_COLLECTION, RATE_LIMITS_COLLECTION]);
 const IGNORED_FIELDS: Record<string, readonly string[]> = { [API_KEYS_COLLECTION]: ['useCount', 'lastUsedAt'] };
 
 function kept(collection: string, doc: Document): boolean {

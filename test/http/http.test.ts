@@ -106,8 +106,9 @@ describe('Apollo Sandbox landing page', () => {
     expect(res.headers.get('content-type') ?? '').not.toMatch(/text\/html/);
     expect(res.text).not.toContain('embeddable-sandbox');
     expect(res.headers.get('content-security-policy')).not.toContain('apollographql.com');
+    // Anonymous introspection is refused in production (the rule per role: introspection.test.ts).
     const introspection = await prodNoSandbox.gql('{ __schema { queryType { name } } }');
-    expectCode(introspection, 'BAD_USER_INPUT');
+    expectCode(introspection, 'FORBIDDEN');
     expect(introspection.data ?? null).toBeNull();
   });
 
@@ -435,6 +436,7 @@ describe('rate limits', () => {
     expect(Number.isInteger(retryAfter)).toBe(true);
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(sixth.json.errors[0].extensions.retryAfter).toBe(retryAfter);
 
     // Still limited on other routes, and a spoofed X-Forwarded-For does not reset the budget.
     expect((await request(`${limited.url}/.well-known/jwks.json`)).status).toBe(429);
@@ -444,7 +446,7 @@ describe('rate limits', () => {
     expect((await request(`${limited.url}/readyz`)).status).toBe(200);
   });
 
-  it('the login attempt after AUTH_RATE_LIMIT_PER_MINUTE is RATE_LIMITED, even with the right password', async () => {
+  it('the login attempt after AUTH_RATE_LIMIT_PER_MINUTE is RATE_LIMITED (HTTP 429, Retry-After = extensions.retryAfter), even with the right password', async () => {
     const user = await signUp(authLimited, 'Throttled Co');
     for (let i = 1; i <= 3; i++) {
       const res = await login(authLimited, user.email, 'wrong-Password-123456');
@@ -453,7 +455,11 @@ describe('rate limits', () => {
     const fourth = await login(authLimited, user.email, user.password);
     expectCode(fourth, 'RATE_LIMITED');
     expect(fourth.data ?? null).toBeNull();
-    expect(fourth.errors![0]!.extensions.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    const retryAfter = fourth.errors![0]!.extensions.retryAfter as number;
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(fourth.status).toBe(429);
+    expect(fourth.headers.get('retry-after')).toBe(String(retryAfter));
     expect(fourth.errors![0]!.extensions.requestId).toBe(fourth.headers.get('x-request-id'));
     const spoofed = await login(authLimited, user.email, user.password);
     expectCode(spoofed, 'RATE_LIMITED');

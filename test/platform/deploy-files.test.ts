@@ -397,6 +397,20 @@ describe('docker-compose.yml', () => {
     expect(evaluated).toMatch(/quit\(1\)/); // unhealthy until this node is primary
   });
 
+  it('points api at that replica set: one set name and one member address in --replSet, rs.initiate and MONGODB_URI (README "Scaling")', () => {
+    const command = Array.isArray(mongo.command) ? mongo.command.join(' ') : (mongo.command ?? '');
+    const setName = /--replSet[ =](\S+)/.exec(command)![1];
+    const script = healthcheckCommand(mongo).join(' ');
+    const initiated = /rs\.initiate\(\{ _id: '([^']+)', members: \[\{ _id: 0, host: '([^']+)' \}\] \}\)/.exec(script);
+    expect(initiated, 'rs.initiate with one member').not.toBeNull();
+    expect(initiated![1]).toBe(setName);
+    const uri = /^\$\{MONGODB_URI:-(.+)\}$/.exec(String(environmentOf(api).MONGODB_URI))![1]!;
+    const parsed = new URL(uri);
+    expect(parsed.searchParams.get('replicaSet')).toBe(setName);
+    expect(parsed.host).toBe(initiated![2]);
+    expect(Object.keys(COMPOSE.services)).toContain(parsed.hostname);
+  });
+
   it('builds api from the Dockerfile and starts it once mongo is healthy', () => {
     const build = typeof api.build === 'string' ? { context: api.build } : api.build;
     expect(build?.context).toBe('.');

@@ -3,6 +3,7 @@ import type { CofferModule } from '../module.js';
 import { AuthResolver } from './auth.resolver.js';
 import { TotpResolver } from './totp.resolver.js';
 import { LOGIN_CHALLENGES_COLLECTION, TOTP_COLLECTION } from './totp.repository.js';
+import { LOGIN_FAILURES_COLLECTION } from './login-failure.repository.js';
 
 /** Users, sessions, sign-up, login and tokens. */
 export const authModule: CofferModule = {
@@ -14,5 +15,7 @@ export const authModule: CofferModule = {
     // The second factor: one document per user (_id = user id; the secret sealed), and pending login challenges.
     { name: TOTP_COLLECTION, indexes: [], tenantData: 'GLOBAL' },
     { name: LOGIN_CHALLENGES_COLLECTION, indexes: [{ key: { userId: 1 }, name: 'user' }], tenantData: 'GLOBAL' },
+    // Failed-login counters (HMAC ids; login-failures.ts): the sweep deletes by expiry.
+    { name: LOGIN_FAILURES_COLLECTION, indexes: [{ key: { expiresAt: 1 }, name: 'expires' }], tenantData: 'GLOBAL' },
   ],
 };

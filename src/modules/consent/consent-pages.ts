@@ -3,7 +3,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import type { RequestInfo } from '../../identity/caller.js';
 import type { Logger } from '../../logger.js';
 import { AppError } from '../../errors.js';
-import { Throttle } from '../auth/throttle.js';
+import type { Throttle } from '../auth/throttle.js';
 import { channelText, type ConsentLinkService, type PublicLinkView } from './consent-links.service.js';
 
 /**
@@ -80,16 +80,16 @@ function ask(res: Response, view: PublicLinkView, kind: 'unsubscribe' | 'confirm
   }
 }
 
-export function consentPages(consent: ConsentLinkService, options: { perMinute: number; logger: Logger }): Router {
+export function consentPages(consent: ConsentLinkService, options: { throttle: Throttle; logger: Logger }): Router {
   const router = express.Router();
-  const throttle = new Throttle(options.perMinute);
+  const { throttle } = options;
   const limited = async (req: Request, res: Response): Promise<boolean> => {
     try {
       await throttle.consume(`pages|${req.ip ?? 'unknown'}`);
       return false;
     } catch (error) {
       if (!(error instanceof AppError && error.code === 'RATE_LIMITED')) throw error;
-      res.setHeader('Retry-After', String(error.extensions.retryAfterSeconds));
+      res.setHeader('Retry-After', String(error.extensions.retryAfter));
       page(res, 429, 'Too many requests', '<h1>Too many requests</h1>\n<p>Please wait a minute and try again.</p>');
       return true;
     }
