@@ -78,7 +78,7 @@ function graphqlErrorBody(res: express.Response, code: string, message: string) 
 /** Builds the whole app from a config and a database handle; tests start it on an ephemeral port. */
 export async function createApp({ config, db, logger, sealedData, privacy, twoFactor }: AppOptions): Promise<CofferApp> {
   await ensureIndexes(db);
-  const { services, tokens, guard, reencryption, secretPurge, housekeeping, retentionSweep, rateLimitSweep } = await createServices({ config, db, logger, sealedData, privacy, twoFactor });
+  const { services, tokens, guard, reencryption, secretPurge, housekeeping, retentionSweep, rateLimitSweep, counterKeyHash } = await createServices({ config, db, logger, sealedData, privacy, twoFactor });
   await services.keys.assertKeyringCoversStoredKeys(); // refuse to start with keys we could not open
   void reencryption.resumeAll(); // re-encryption interrupted by a stop or crash carries on
   // Erasures interrupted by a stop or crash complete (also on the next call for that subject).
@@ -110,7 +110,7 @@ export async function createApp({ config, db, logger, sealedData, privacy, twoFa
       maxAge: 600,
     }),
   );
-  app.use(rateLimit(new Throttle({ db, name: 'api', points: config.rateLimit.requestsPerMinute, logger })));
+  app.use(rateLimit(new Throttle({ db, name: 'api', points: config.rateLimit.requestsPerMinute, logger, keyHash: counterKeyHash })));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -129,7 +129,7 @@ export async function createApp({ config, db, logger, sealedData, privacy, twoFa
   });
 
   // Public unsubscribe and double opt-in pages (server-rendered HTML, their own strict CSP and rate limit).
-  app.use(consentPages(services.consentLinks, { throttle: new Throttle({ db, name: 'pages', points: config.rateLimit.authAttemptsPerMinute, logger }), logger }));
+  app.use(consentPages(services.consentLinks, { throttle: new Throttle({ db, name: 'pages', points: config.rateLimit.authAttemptsPerMinute, logger, keyHash: counterKeyHash }), logger }));
 
   // The self-hosted GraphiQL admin console (static files, its own CSP), when CONSOLE_ENABLED.
   if (config.consoleEnabled) mountAdminConsole(app);

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import type { Db } from 'mongodb';
 import type { Config } from './config.js';
 import { learnIdLookupShape, TenantScope } from './db/tenant-scope.js';
@@ -131,7 +132,11 @@ export async function createServices({ config, db, logger, sealedData = [], priv
 
   const tokens = await TokenService.create(config.jwt);
   const passwords = new PasswordHasher(config.passwords);
-  const throttle = new Throttle({ db, name: 'auth', points: config.rateLimit.authAttemptsPerMinute, logger });
+  // One platform HMAC key names every abuse counter: login failures and the shared rate-limit
+  // budgets (client addresses and user ids never stored in plaintext).
+  const counterKey = new LoginFailureKey({ platformKeys: new PlatformKeyRepository(db), keyring, logger });
+  const counterKeyHash = async (key: string) => createHmac('sha256', await counterKey.key()).update(`rate-limit|${key}`).digest('base64url');
+  const throttle = new Throttle({ db, name: 'auth', points: config.rateLimit.authAttemptsPerMinute, logger, keyHash: counterKeyHash });
   const guard = new SessionGuard({
     sessions,
     users,
@@ -192,7 +197,7 @@ export async function createServices({ config, db, logger, sealedData = [], priv
     audit,
     loginFailures: new LoginFailures({
       counters: new LoginFailureRepository(db),
-      key: new LoginFailureKey({ platformKeys: new PlatformKeyRepository(db), keyring, logger }),
+      key: counterKey,
       logger,
       ...config.lockout,
       backoffMaxMs: config.loginBackoffMaxMs,
@@ -337,7 +342,7 @@ export async function createServices({ config, db, logger, sealedData = [], priv
   const housekeeping = new HousekeepingJob({ db, logger, leases });
   const retentionSweep = new RetentionSweepJob({ retention, logger, leases, intervalMs: config.retention.sweepIntervalMinutes * 60_000 });
   const rateLimitSweep = new RateLimitSweepJob({ db, logger, leases });
-  return { services, tokens, guard, passwords, reencryption, secretPurge, housekeeping, retentionSweep, rateLimitSweep };
+  return { services, tokens, guard, passwords, reencryption, secretPurge, housekeeping, retentionSweep, rateLimitSweep, counterKeyHash };
 }
 
 /** FAULT_ERASURE_STEP_DELAY_MS (tests only; refused in production): a pause after each erasure step. */

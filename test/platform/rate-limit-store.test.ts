@@ -188,3 +188,25 @@ describe('rate limits while the database is unreachable', () => {
     expect(await timed()).toBeGreaterThanOrEqual(190); // the store is tried (and waited for) again
   });
 });
+
+describe('what the shared budgets store', () => {
+  it('no client address or user id in plaintext: every budget key in rate_limits is a keyed hash', async () => {
+    const { startServer } = await import('../support/server.js');
+    const { signUp } = await import('../support/auth.js');
+    const server = await startServer();
+    try {
+      const owner = await signUp(server);
+      // The API budget (per address), the attempt budget of exportMyData (per user) and a login (per address).
+      await server.gql('{ __typename }');
+      await server.gql('{ exportMyData { user { id } } }', {}, owner.accessToken);
+      await server.gql('mutation { login(input: { email: "nobody@example.com", password: "wrong wrong wrong" }) { accessToken } }');
+      const docs = await server.db.collection(RATE_LIMITS_COLLECTION).find({}).toArray();
+      expect(docs.length).toBeGreaterThanOrEqual(3);
+      const stored = JSON.stringify(docs);
+      for (const plain of ['127.0.0.1', '::1', '::ffff:', owner.userId, 'login:', 'export:']) expect(stored, plain).not.toContain(plain);
+      for (const doc of docs) expect(String(doc.key)).toMatch(/^(api|auth|pages):[A-Za-z0-9_-]{43}$/);
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -26,6 +26,12 @@ export interface ThrottleOptions {
   storeRetryMs?: number;
   /** Told (once per outage) when the store fails and this instance counts alone. */
   logger?: Logger;
+  /**
+   * Turns a key (a client address, a user id) into the id stored in `rate_limits`: a keyed hash,
+   * so the shared collection holds no client address or user id in plaintext. Without it keys
+   * are stored as given (tests of the store itself).
+   */
+  keyHash?: (key: string) => Promise<string>;
 }
 
 /**
@@ -70,7 +76,8 @@ export class Throttle {
   async consume(key: string): Promise<void> {
     if (Date.now() >= this.storeDownUntil) {
       try {
-        await this.shared.consume(key);
+        const id = this.options.keyHash ? await this.options.keyHash(`${this.options.name}|${key}`) : key;
+        await this.shared.consume(id);
         if (this.storeDownUntil !== 0) {
           this.storeDownUntil = 0;
           this.options.logger?.info({ budget: this.options.name }, 'rate-limit store available again; budgets shared again');
