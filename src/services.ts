@@ -56,6 +56,8 @@ import { ConsentTenantKeys } from './modules/consent/consent-tenant-keys.js';
 import { ContactDecisionService } from './modules/consent/contact-decision.service.js';
 import { OptOutService } from './modules/consent/opt-out.service.js';
 import { PurposeService } from './modules/consent/purpose.service.js';
+import type { CofferMetrics } from './observability/metrics.js';
+import { auditMetricsObserver, countChainVerifications } from './observability/audit-metrics.js';
 
 
 /** Privacy options: a hook after each erasure step (tests stop an erasure there), the subject-key cache lifetime. */
@@ -79,6 +81,8 @@ export interface ServiceOptions {
    */
   sealedData?: readonly SealedDataKind[];
   privacy?: PrivacyOptions;
+  /** Metrics fed by stored audit events and chain verifications (README "Monitoring"). */
+  metrics?: CofferMetrics;
 }
 
 import type { Services } from './service-types.js';
@@ -86,7 +90,7 @@ import type { Services } from './service-types.js';
 export type { Services };
 
 /** The composition root: every service gets its dependencies here, explicitly. */
-export async function createServices({ config, db, logger, sealedData = [], privacy = {} }: ServiceOptions) {
+export async function createServices({ config, db, logger, sealedData = [], privacy = {}, metrics }: ServiceOptions) {
   const users = new UserRepository(db);
   const tenantRepository = new TenantRepository(db);
   const sessions = new SessionRepository(db);
@@ -104,6 +108,10 @@ export async function createServices({ config, db, logger, sealedData = [], priv
   const sealed = new SealedDataRegistry([...moduleSealedData(), ...sealedData]);
   const keys = new TenantKeyService({ db, keyring, logger, audit, sealedData: sealed });
   auditLog = new AuditLog({ db, macKeyFor: (chainId) => keys.auditKey(chainId), logger });
+  if (metrics) {
+    auditLog.observe(auditMetricsObserver(metrics));
+    countChainVerifications(auditLog, metrics);
+  }
   const reencryption = new ReencryptionJob({
     db,
     keys,
