@@ -123,6 +123,9 @@ export async function createApp({ config, db, logger, sealedData, privacy, metri
       maxAge: 600,
     }),
   );
+  // Before the rate limit, so scrapes still work during a rate-limit storm (token-checked, or dev only).
+  const metricsRoute = mainPortMetrics(metrics, config.metrics);
+  if (metricsRoute) app.get('/metrics', metricsRoute);
   app.use(rateLimit(config.rateLimit.requestsPerMinute));
 
   app.get('/healthz', (_req, res) => {
@@ -136,8 +139,6 @@ export async function createApp({ config, db, logger, sealedData, privacy, metri
       res.status(503).json({ status: 'unavailable', reason: 'database not reachable' });
     }
   });
-  const metricsRoute = mainPortMetrics(metrics, config.metrics);
-  if (metricsRoute) app.get('/metrics', metricsRoute);
   app.get('/.well-known/jwks.json', (_req, res) => {
     res.setHeader('Cache-Control', 'public, max-age=300');
     res.json(tokens.jwks());

@@ -20,9 +20,10 @@ export function routeOf(path: string): HttpRoute {
 export function httpMetrics(metrics: CofferMetrics): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
+    const route = routeOf(req.path); // now: mounted routers rewrite req.path while they run
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      metrics.httpResponse(routeOf(req.path), res.statusCode, seconds);
+      metrics.httpResponse(route, res.statusCode, seconds);
       // GraphQL's own RATE_LIMITED errors answer HTTP 200 and are counted by the Apollo plugin.
       if (res.statusCode === 429) metrics.rateLimitRejection('request');
     });
