@@ -1,4 +1,4 @@
-import { inject, afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject, afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { tokenMatches } from '../../src/observability/http-metrics.js';
 import { expectCode, login, signUp, uniqueEmail } from '../support/auth.js';
@@ -63,7 +63,8 @@ describe('metrics exposure: over HTTP', () => {
   it('behind METRICS_TOKEN: no, malformed or wrong tokens get 401 UNAUTHENTICATED and no metric; the token gets them', async () => {
     const server = await start({ METRICS_TOKEN: TOKEN });
     const url = `${server.url}/metrics`;
-    for (const headers of [{}, { authorization: TOKEN }, { authorization: `Basic ${TOKEN}` }, { authorization: `Bearer ${TOKEN}x` }, { authorization: `Bearer ${TOKEN.slice(0, -1)}` }, { authorization: 'Bearer ' }]) {
+    const attempts: Record<string, string>[] = [{}, { authorization: TOKEN }, { authorization: `Basic ${TOKEN}` }, { authorization: `Bearer ${TOKEN}x` }, { authorization: `Bearer ${TOKEN.slice(0, -1)}` }, { authorization: 'Bearer ' }];
+    for (const headers of attempts) {
       const refused = await scrape(url, headers);
       expect(refused.status, JSON.stringify(headers)).toBe(401);
       expect(JSON.parse(refused.text)).toMatchObject({ errors: [{ extensions: { code: 'UNAUTHENTICATED' } }] });
