@@ -17,8 +17,12 @@ export function auditMetricsObserver(metrics: CofferMetrics): (events: readonly 
 
 function countEvent(metrics: CofferMetrics, event: UnchainedEvent): void {
   metrics.auditEvent(event.action, event.outcome);
-  if (event.outcome === 'DENIED') metrics.accessDeniedTo(event.actor.type);
   switch (event.action) {
+    case 'permission.denied':
+      // Only refusals by the permission rules and services' own checks: other DENIED events
+      // (a locked sign-in, a reused refresh token) have counters of their own.
+      metrics.accessDeniedTo(event.actor.type);
+      break;
     case 'auth.login.failed': {
       const reason = event.details.reason;
       const known = LOGIN_FAILURE_REASONS.find((r) => r === reason);

@@ -175,7 +175,7 @@ export class CofferMetrics {
     });
     this.accessDenied = new Counter({
       name: 'coffer_access_denied_total',
-      help: 'Operations refused by the permission rules (audit outcome DENIED), by actor type.',
+      help: 'Operations refused by the permission rules or a service\'s own access check (audit action permission.denied), by actor type.',
       labelNames: ['actor_type'],
       registers,
     });

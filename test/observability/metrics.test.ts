@@ -64,6 +64,8 @@ describe('metrics: /metrics after exercising features', () => {
     expect(valueOf(samples, 'coffer_login_lockouts_total')).toBe(1);
     expect(valueOf(samples, 'coffer_refresh_token_reuse_total')).toBe(1);
     expect(valueOf(samples, 'coffer_access_denied_total', { actor_type: 'USER' })).toBe(1);
+    // A locked sign-in and a reused refresh token are DENIED too, but not permission refusals.
+    expect(valueOf(samples, 'coffer_access_denied_total')).toBe(1);
     expect(valueOf(samples, 'coffer_secret_reveals_total', { actor_type: 'USER' })).toBe(2);
     expect(valueOf(samples, 'coffer_key_rotations_total', { kind: 'tenant_key' })).toBe(1);
     expect(valueOf(samples, 'coffer_audit_events_total', { action: 'secret.created', outcome: 'SUCCESS' })).toBe(1);
