@@ -30,6 +30,11 @@ import { isDatabaseUnavailable } from './db/mongo-errors.js';
 import { Throttle } from './modules/auth/throttle.js';
 import { consentPages } from './modules/consent/consent-pages.js';
 import { mountAdminConsole } from './console/admin-console.js';
+import { CofferMetrics } from './observability/metrics.js';
+import { httpMetrics, mainPortMetrics, metricsServer, type MetricsServer } from './observability/http-metrics.js';
+import { followPool } from './observability/mongo-pool-metrics.js';
+import { cachedSnapshot, StateCountsRepository } from './observability/state-counts.repository.js';
+import { metricsPlugin } from './graphql/metrics-plugin.js';
 
 export interface AppOptions {
   config: Config;
@@ -41,6 +46,8 @@ export interface AppOptions {
   privacy?: PrivacyOptions;
   /** Second-factor options (see createServices): tests move the clock of codes and challenges. */
   twoFactor?: TwoFactorOptions;
+  /** How long scrape-time database gauges are cached (default 10 s; tests use 0). */
+  metricsStateCacheMs?: number;
 }
 
 export interface CofferApp {
@@ -49,6 +56,10 @@ export interface CofferApp {
   listen(port?: number, host?: string): Promise<{ url: string; port: number }>;
   /** Stops accepting requests, drains in-flight ones and stops Apollo. Does not close the Db. */
   close(): Promise<void>;
+  /** The app's metrics (README "Monitoring"), e.g. for the webhook sender's delivery recorder. */
+  metrics: CofferMetrics;
+  /** The URL of the separate metrics listener (METRICS_PORT) once listening; null without one. */
+  metricsUrl(): string | null;
 }
 
 const MAX_QUERY_TOKENS = 2000;
@@ -76,9 +87,17 @@ function graphqlErrorBody(res: express.Response, code: string, message: string) 
 }
 
 /** Builds the whole app from a config and a database handle; tests start it on an ephemeral port. */
-export async function createApp({ config, db, logger, sealedData, privacy, twoFactor }: AppOptions): Promise<CofferApp> {
+export async function createApp({ config, db, logger, sealedData, privacy, twoFactor, metricsStateCacheMs }: AppOptions): Promise<CofferApp> {
   await ensureIndexes(db);
-  const { services, tokens, guard, reencryption, secretPurge, housekeeping, retentionSweep, rateLimitSweep, counterKeyHash } = await createServices({ config, db, logger, sealedData, privacy, twoFactor });
+  // Metrics (README "Monitoring"): audit events reach them through the audit log's observer (services.ts).
+  const metrics = new CofferMetrics();
+  const stateCounts = new StateCountsRepository(db);
+  const metricsClock = privacy?.now ?? (() => new Date());
+  metrics.stateGauges(cachedSnapshot(() => stateCounts.snapshot(metricsClock()), metricsStateCacheMs ?? 10_000));
+  const stopPoolMetrics = followPool(db.client, metrics);
+  const metricsListener: MetricsServer | null = config.metrics.port === null ? null : metricsServer(metrics, { ...config.metrics, port: config.metrics.port });
+  let metricsUrl: string | null = null;
+  const { services, tokens, guard, reencryption, secretPurge, housekeeping, retentionSweep, rateLimitSweep, counterKeyHash } = await createServices({ config, db, logger, sealedData, privacy, twoFactor, metrics });
   await services.keys.assertKeyringCoversStoredKeys(); // refuse to start with keys we could not open
   void reencryption.resumeAll(); // re-encryption interrupted by a stop or crash carries on
   // Erasures interrupted by a stop or crash complete (also on the next call for that subject).
@@ -99,6 +118,7 @@ export async function createApp({ config, db, logger, sealedData, privacy, twoFa
   app.set('etag', false);
   app.set('trust proxy', config.trustProxy);
   app.use(requestId);
+  app.use(httpMetrics(metrics));
   app.use(requestLog(logger));
   app.use(securityHeaders(config.sandboxEnabled));
   app.use(
@@ -110,6 +130,9 @@ export async function createApp({ config, db, logger, sealedData, privacy, twoFa
       maxAge: 600,
     }),
   );
+  // Before the rate limit, so scrapes still work during a rate-limit storm (token-checked, or dev only).
+  const metricsRoute = mainPortMetrics(metrics, config.metrics);
+  if (metricsRoute) app.get('/metrics', metricsRoute);
   app.use(rateLimit(new Throttle({ db, name: 'api', points: config.rateLimit.requestsPerMinute, logger, keyHash: counterKeyHash })));
 
   app.get('/healthz', (_req, res) => {
@@ -161,6 +184,7 @@ export async function createApp({ config, db, logger, sealedData, privacy, twoFa
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       rateLimitStatusPlugin<Context>(),
       introspectionPlugin(config.sandboxEnabled && config.nodeEnv !== 'production'),
+      metricsPlugin<Context>(metrics),
       config.sandboxEnabled
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
         : ApolloServerPluginLandingPageDisabled(),
@@ -207,16 +231,23 @@ export async function createApp({ config, db, logger, sealedData, privacy, twoFa
 
   return {
     server,
-    listen: (port = config.port, host = config.host) =>
-      new Promise((resolve, reject) => {
+    metrics,
+    metricsUrl: () => metricsUrl,
+    listen: async (port = config.port, host = config.host) => {
+      const bound = await new Promise<{ url: string; port: number }>((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => {
           const address = server.address() as AddressInfo;
           const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
           resolve({ url: `http://${shownHost}:${address.port}`, port: address.port });
         });
-      }),
+      });
+      if (metricsListener) metricsUrl = await metricsListener.listen();
+      return bound;
+    },
     close: async () => {
+      stopPoolMetrics();
+      await metricsListener?.close();
       await apollo.stop(); // the drain plugin closes the HTTP server and waits for in-flight requests
       reencryption.stop();
       await Promise.all([reencryption.settled(), secretPurge.stop(), housekeeping.stop(), retentionSweep.stop(), rateLimitSweep.stop(), services.apiKeys.stop()]);

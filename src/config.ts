@@ -59,6 +59,20 @@ export interface Config {
   faults: { erasureStepDelayMs: number };
   /** Serve the self-hosted GraphiQL admin console at /console (static files, no external requests). */
   consoleEnabled: boolean;
+  /** Where /metrics is served (README "Monitoring"). */
+  metrics: MetricsConfig;
+}
+
+/**
+ * `/metrics`: on its own listener (METRICS_PORT on METRICS_HOST) and/or on the main port behind
+ * `Authorization: Bearer <METRICS_TOKEN>`; open on the main port only outside production when
+ * neither is set. Production never serves it open on the public port.
+ */
+export interface MetricsConfig {
+  port: number | null;
+  host: string;
+  token: string | null;
+  openOnMainPort: boolean;
 }
 
 export class ConfigError extends Error {
@@ -157,6 +171,12 @@ const envSchema = z.object({
     .optional(),
   FAULT_ERASURE_STEP_DELAY_MS: int(0, 60_000).default(0),
   CONSOLE_ENABLED: bool.default(true),
+  METRICS_PORT: int(0, 65535).optional(),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  METRICS_TOKEN: z
+    .string()
+    .regex(/^[\x21-\x7e]{32,512}$/, 'at least 32 printable characters without spaces (e.g. openssl rand -hex 32)')
+    .optional(),
 });
 
 type Env = Record<string, string | undefined>;
@@ -217,8 +237,15 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     if (cleaned.UNSUBSCRIBE_BASE_URL && !/^https:\/\//i.test(cleaned.UNSUBSCRIBE_BASE_URL)) {
       problems.push('UNSUBSCRIBE_BASE_URL: must be an https URL in production (RFC 8058 one-click unsubscribe needs an https List-Unsubscribe URL)');
     }
+    if (cleaned.METRICS_HOST && !cleaned.METRICS_PORT) {
+      problems.push('METRICS_HOST: set, but METRICS_PORT is not (without METRICS_PORT, /metrics is served only on the main port behind METRICS_TOKEN)');
+    }
   } else if (cleaned.VAULT_ACTIVE_MASTER_KEY && !cleaned.VAULT_MASTER_KEYS) {
     problems.push('VAULT_ACTIVE_MASTER_KEY: set, but VAULT_MASTER_KEYS is not');
+  }
+
+  if (cleaned.METRICS_PORT && cleaned.METRICS_PORT.trim() !== '0' && Number(cleaned.METRICS_PORT) === Number(cleaned.PORT ?? 4000)) {
+    problems.push('METRICS_PORT: must differ from PORT (metrics must never be served open on the public port; use METRICS_TOKEN to serve them there)');
   }
 
   const keyProblems: string[] = [];
@@ -291,6 +318,13 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     faults: { erasureStepDelayMs: e.FAULT_ERASURE_STEP_DELAY_MS },
     // On everywhere: static files on the API's own origin; the schema stays behind introspection rules and auth.
     consoleEnabled: e.CONSOLE_ENABLED,
+    metrics: {
+      port: e.METRICS_PORT ?? null,
+      host: e.METRICS_HOST,
+      token: e.METRICS_TOKEN ?? null,
+      // Open on the main port only for local development and tests, and only when nothing else is configured.
+      openOnMainPort: !production && e.METRICS_PORT === undefined && e.METRICS_TOKEN === undefined,
+    },
   };
 }
 

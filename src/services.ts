@@ -61,6 +61,8 @@ import { PurposeService } from './modules/consent/purpose.service.js';
 import { TotpService } from './modules/auth/totp.service.js';
 import { LoginChallengeRepository, TotpRepository } from './modules/auth/totp.repository.js';
 import { TotpSecretCipher } from './modules/auth/totp-key.js';
+import type { CofferMetrics } from './observability/metrics.js';
+import { auditMetricsObserver, countChainVerifications } from './observability/audit-metrics.js';
 
 
 /** Privacy options: a hook after each erasure step (tests stop an erasure there), the subject-key cache lifetime. */
@@ -84,6 +86,8 @@ export interface ServiceOptions {
    */
   sealedData?: readonly SealedDataKind[];
   privacy?: PrivacyOptions;
+  /** Metrics fed by stored audit events and chain verifications (README "Monitoring"). */
+  metrics?: CofferMetrics;
   /** Second-factor options: the clock of TOTP codes and login challenges (tests move it). */
   twoFactor?: TwoFactorOptions;
 }
@@ -98,7 +102,7 @@ import type { Services } from './service-types.js';
 export type { Services };
 
 /** The composition root: every service gets its dependencies here, explicitly. */
-export async function createServices({ config, db, logger, sealedData = [], privacy = {}, twoFactor: twoFactorOptions = {} }: ServiceOptions) {
+export async function createServices({ config, db, logger, sealedData = [], privacy = {}, twoFactor: twoFactorOptions = {}, metrics }: ServiceOptions) {
   // findOneById's filter for this engine: `{ _id }` on FerretDB v1, `{ _id, tenantId }` on MongoDB.
   const idLookups = await learnIdLookupShape(db);
   logger.debug({ idLookups }, 'tenant-scoped lookups by id');
@@ -119,6 +123,10 @@ export async function createServices({ config, db, logger, sealedData = [], priv
   const sealed = new SealedDataRegistry([...moduleSealedData(), ...sealedData]);
   const keys = new TenantKeyService({ db, keyring, logger, audit, sealedData: sealed });
   auditLog = new AuditLog({ db, macKeyFor: (chainId) => keys.auditKey(chainId), logger });
+  if (metrics) {
+    auditLog.observe(auditMetricsObserver(metrics));
+    countChainVerifications(auditLog, metrics);
+  }
   const reencryption = new ReencryptionJob({
     db,
     keys,

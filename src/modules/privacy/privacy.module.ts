@@ -53,6 +53,8 @@ export const privacyModule: CofferModule = {
         { key: { tenantId: 1, status: 1, dueAt: 1 }, name: 'tenant_status_due' },
         { key: { tenantId: 1, subjectId: 1 }, name: 'tenant_subject' },
         { key: { tenantId: 1, closedAt: 1 }, name: 'tenant_closed' },
+        // The metrics gauges count open requests past or near their deadline across tenants (observability/).
+        { key: { status: 1, dueAt: 1 }, name: 'status_due' },
       ],
       tenantData: 'RECORDS',
     },

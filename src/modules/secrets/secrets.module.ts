@@ -15,6 +15,9 @@ export const secretsModule: CofferModule = {
         { key: { tenantId: 1, rotationDueAt: 1 }, name: 'tenant_rotation_due' },
         { key: { tenantId: 1, deletedAt: 1 }, name: 'tenant_deleted' },
         { key: { tenantId: 1, _id: 1 }, name: 'tenant_id' },
+        // The metrics gauges count secrets due for rotation or expired across tenants (observability/).
+        { key: { deletedAt: 1, rotationDueAt: 1 }, name: 'deleted_rotation_due' },
+        { key: { deletedAt: 1, expiresAt: 1 }, name: 'deleted_expires' },
       ],
       tenantData: 'RECORDS',
     },
