@@ -290,6 +290,7 @@ function rateLimit(throttle: Throttle): RequestHandler {
         if (!(error instanceof AppError && error.code === 'RATE_LIMITED')) return next(error);
         const retryAfter = Number(error.extensions.retryAfter);
         res.setHeader('Retry-After', String(retryAfter));
+        res.locals.refusedByRequestLimit = true; // counted as limiter="request" (observability/http-metrics.ts)
         res.status(429).json({ errors: [{ message: error.message, extensions: { code: 'RATE_LIMITED', retryAfter, requestId: String(res.locals.requestId ?? '') } }] });
       });
   };

@@ -24,8 +24,10 @@ export function httpMetrics(metrics: CofferMetrics): RequestHandler {
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.httpResponse(route, res.statusCode, seconds);
-      // GraphQL's own RATE_LIMITED errors answer HTTP 200 and are counted by the Apollo plugin.
-      if (res.statusCode === 429) metrics.rateLimitRejection('request');
+      // A 429 from a limiter before GraphQL (the whole API, the public pages): they mark it. A
+      // RATE_LIMITED error from inside a resolver also answers 429 but is counted by the Apollo
+      // plugin as `auth`, so it is not counted twice.
+      if (res.statusCode === 429 && res.locals.refusedByRequestLimit === true) metrics.rateLimitRejection('request');
     });
     next();
   };

@@ -90,6 +90,7 @@ export function consentPages(consent: ConsentLinkService, options: { throttle: T
     } catch (error) {
       if (!(error instanceof AppError && error.code === 'RATE_LIMITED')) throw error;
       res.setHeader('Retry-After', String(error.extensions.retryAfter));
+      res.locals.refusedByRequestLimit = true; // counted as limiter="request" (observability/http-metrics.ts)
       page(res, 429, 'Too many requests', '<h1>Too many requests</h1>\n<p>Please wait a minute and try again.</p>');
       return true;
     }
