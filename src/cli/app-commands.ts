@@ -38,7 +38,7 @@ async function allSecrets(client: Client, prefix: string, withValues: boolean): 
   let after: string | null = null;
   for (;;) {
     const page: { secrets: { edges: { node: SecretNode }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } } = await client.request(
-      `query($filter: SecretFilter, $after: String) { secrets(filter: $filter, first: 200, after: $after) {
+      `query($filter: SecretFilter, $after: String) { secrets(filter: $filter, first: 100, after: $after) {
         edges { node { name version status updatedAt ${withValues ? 'value' : ''} } } pageInfo { hasNextPage endCursor } } }`,
       { filter: prefix ? { prefix } : null, after },
     );
