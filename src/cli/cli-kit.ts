@@ -47,14 +47,6 @@ export function qualifiedName(command: Command): string {
   return names.join(' ') || command.name();
 }
 
-/** `--limit`-style whole numbers of at least 1. */
-export function positiveInt(flag: string): (value: string) => number {
-  return (value: string) => {
-    if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${flag} must be a whole number of at least 1`);
-    return Number(value);
-  };
-}
-
 /** Missing required options, reported together ("--a, --b are required"). */
 export function requireOptions(options: Record<string, unknown>, names: readonly string[]): void {
   const missing = names.filter((name) => options[camel(name)] === undefined || options[camel(name)] === '');

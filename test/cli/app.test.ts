@@ -171,6 +171,14 @@ describe('coffer run', () => {
     expect(childEnv).toMatchObject({ DB_URL: 'postgres://run', _2FA_SEED: 'seed-value', NESTED_API_KEY: 'nested-value', INHERITED: 'yes' });
     expect(childEnv).not.toHaveProperty('COFFER_API_KEY');
 
+    // Application commands do not read .env (server settings): nothing of it reaches the command.
+    const cwd = tempDir('dotenv-cwd');
+    writeFileSync(path.join(cwd, '.env'), 'VAULT_MASTER_KEYS=k1:not-for-the-app\nFROM_DOTENV=1\n');
+    const inCwd = ok(await coffer(['run', '--prefix', 'run/prod/', '--', ...node('process.stdout.write(JSON.stringify(process.env))')], { env: userEnv, cwd }));
+    expect(JSON.parse(inCwd.stdout)).not.toHaveProperty('FROM_DOTENV');
+    expect(JSON.parse(inCwd.stdout)).not.toHaveProperty('VAULT_MASTER_KEYS');
+    expect(inCwd.stderr).not.toContain('config: read');
+
     const exit7 = await coffer(['run', '--prefix', 'run/prod/', '--', ...node('process.exit(7)')], { env: userEnv });
     expect(exit7.code).toBe(7);
     const notFound = await coffer(['run', '--prefix', 'run/prod/', '--', 'no-such-command-here'], { env: userEnv });

@@ -71,6 +71,15 @@ describe('coffer --help and usage errors', () => {
     }
   }, 120_000);
 
+  it('npx coffer --help works from the repository (the package bin, no build step)', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { ROOT } = await import('../support/processes.js');
+    const result = spawnSync('npx', ['--no-install', 'coffer', '--help'], { cwd: ROOT, encoding: 'utf8', env: process.env, timeout: 60_000 });
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toContain('Usage: coffer [options] [command]');
+    expect(result.stdout).toContain('verify-audit');
+  }, 90_000);
+
   it('an unknown command, an unknown option, a missing argument or a bad choice exits 2 with the help on stderr', async () => {
     const [command, option, argument, choice, group] = await Promise.all([
       coffer(['frobnicate']),
