@@ -23,6 +23,9 @@ export const EXIT_STATUS_HELP = 'Exit status: 0 done, 1 failed, 2 usage error, 1
 /** The exit status a finished action asked for (actions cannot return one through commander). */
 let exitStatus: number = EXIT.OK;
 export const actionExitStatus = () => exitStatus;
+/** The command whose action ran last ("secrets get"), for error messages. */
+let running = '';
+export const runningCommand = () => running;
 
 /**
  * Wraps an action: its return value becomes the exit status; a UsageError is reported as
@@ -31,6 +34,7 @@ export const actionExitStatus = () => exitStatus;
 export function act<A extends unknown[]>(run: (...args: A) => Promise<number>): (...args: A) => Promise<void> {
   return async (...args: A) => {
     const command = args[args.length - 1] as Command;
+    running = qualifiedName(command);
     try {
       exitStatus = await run(...args);
     } catch (error) {

@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError, Help } from 'commander';
 import { loadDotEnvFile } from '../config.js';
-import { actionExitStatus, EXIT, EXIT_STATUS_HELP } from './cli-kit.js';
+import { actionExitStatus, EXIT, EXIT_STATUS_HELP, runningCommand } from './cli-kit.js';
 import { addOperatorCommands } from './operator-commands.js';
 import { addAppCommands } from './app-commands.js';
 import { ApiError } from './client/api.js';
@@ -74,7 +74,7 @@ export async function runCli(argv: string[]): Promise<number> {
     }
     const message = error instanceof Error ? error.message : String(error);
     const code = error instanceof ApiError ? `${error.code}: ` : '';
-    process.stderr.write(`coffer ${argv.find((a) => !a.startsWith('-')) ?? ''}: ${code}${message}\n`);
+    process.stderr.write(`coffer ${runningCommand() || argv[0]}: ${code}${message}\n`);
     return EXIT.FAILED;
   }
 }

@@ -117,7 +117,7 @@ describe('coffer secrets', () => {
     const missing = await coffer(['secrets', 'get', 'app/prod/nope'], { env: userEnv });
     expect(missing.code).toBe(1);
     expect(missing.stdout).toBe('');
-    expect(missing.stderr).toContain('NOT_FOUND: secret app/prod/nope not found');
+    expect(missing.stderr).toBe('coffer secrets get: NOT_FOUND: secret app/prod/nope not found\n');
 
     const deleted = ok(await coffer(['secrets', 'delete', 'app/other/x'], { env: userEnv }));
     expect(deleted.stdout).toMatch(/^deleted app\/other\/x \(restorable until \S+\)\n$/);
