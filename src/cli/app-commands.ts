@@ -302,7 +302,7 @@ export function addAppCommands(program: Command): void {
         'on disk. Names: the prefix is stripped, letters upper-cased, every character outside [A-Z0-9_] ' +
         'becomes _, and a leading digit gets a _ in front (app/prod/db-url → DB_URL). Two secrets that ' +
         'map to one name are refused, naming both. The variables override inherited ones; COFFER_API_KEY ' +
-        'is not passed on. Signals (INT, TERM, HUP, QUIT, USR1, USR2) are forwarded to the command, and ' +
+        'is not passed on. Signals (INT, TERM, HUP, QUIT, USR1, USR2) are forwarded to the command (INT and QUIT from a terminal reach it directly), and ' +
         "coffer exits with its exit status (128 + the signal's number when a signal ended it; 127 when " +
         'it cannot be found, 126 when it cannot be executed).',
     )
@@ -337,7 +337,11 @@ function runChild(command: string, args: string[], env: NodeJS.ProcessEnv): Prom
     const forward = (signal: NodeJS.Signals) => () => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     };
-    const handlers = FORWARDED.map((signal) => [signal, forward(signal)] as const);
+    // On a terminal, Ctrl-C and Ctrl-\ already reach the command (the terminal signals the whole
+    // foreground process group): sending them again would make a graceful shutdown a forced one.
+    // coffer still catches them so that it outlives the command and returns its status.
+    const fromTerminal = (signal: NodeJS.Signals) => process.stdin.isTTY === true && (signal === 'SIGINT' || signal === 'SIGQUIT');
+    const handlers = FORWARDED.map((signal) => [signal, fromTerminal(signal) ? () => {} : forward(signal)] as const);
     for (const [signal, handler] of handlers) process.on(signal, handler);
     const done = (status: number) => {
       for (const [signal, handler] of handlers) process.off(signal, handler);

@@ -29,7 +29,7 @@ const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 /** `coffer <args>` on a pseudo-terminal; `answer` is typed once `prompt` shows. Everything the terminal showed comes back. */
 async function onTerminal(args: string[], childEnv: Record<string, string>, answer?: { prompt: string; text: string }) {
   const command = [process.execPath, BIN, ...args].map(quote).join(' ');
-  const child = spawn('script', ['-qefc', command, '/dev/null'], {
+  const child = spawn('script', ['-qefc', `exec ${command}`, '/dev/null'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', TERM: 'xterm', ...childEnv },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -41,7 +41,7 @@ async function onTerminal(args: string[], childEnv: Record<string, string>, answ
   if (answer) {
     await until(() => shown.includes(answer.prompt), 30_000, `the prompt ${answer.prompt}`);
     await new Promise((r) => setTimeout(r, 300)); // the prompt is up: echo is off by now
-    child.stdin.write(`${answer.text}\r`);
+    child.stdin.write(answer.text === '\x03' ? answer.text : `${answer.text}\r`);
   }
   const code = await done;
   child.stdin.end();
@@ -71,6 +71,22 @@ describe.skipIf(!hasScript)('on a terminal', () => {
     expect(get.code).toBe(0);
     expect(get.shown).toContain(`${value}\r\n`);
   }, 90_000);
+
+  it('coffer run: Ctrl-C on the terminal reaches the command once (not forwarded a second time), and its status comes back', async () => {
+    const apiKey = (
+      (await server.gql<{ createApiKey: { apiKey: string } }>(
+        'mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey } }',
+        { input: { name: 'tty', role: 'USER', prefixes: ['*'] } },
+        owner.accessToken,
+      )).data!
+    ).createApiKey.apiKey;
+    const script =
+      "let n = 0; process.on('SIGINT', () => { n++; console.log('SIGINT ' + n); setTimeout(() => process.exit(5), 500); }); console.log('ready'); setInterval(() => {}, 1000);";
+    const { code, shown } = await onTerminal(['run', '--prefix', 'tty/', '--', process.execPath, '-e', script], { COFFER_API_KEY: apiKey, COFFER_URL: server.url }, { prompt: 'ready', text: '\x03' });
+    expect(shown).toContain('SIGINT 1');
+    expect(shown).not.toContain('SIGINT 2');
+    expect(code).toBe(5);
+  }, 60_000);
 
   it('a long command draws a progress bar', async () => {
     const collection = `legacy_${randomBytes(4).toString('hex')}`;
