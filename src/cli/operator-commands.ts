@@ -35,18 +35,26 @@ async function logger(level: string) {
   return createLogger(level, process.stderr);
 }
 
-/** Opens the database, optionally ensures indexes and builds the services, runs `run`, closes everything. */
-async function withDatabase<T>(run: (ctx: Ctx) => Promise<T>, { indexes = true, services = true }: { indexes?: boolean; services?: boolean } = {}): Promise<T> {
+/** Opens the server's database with its configuration, runs `run`, closes it. */
+async function withDatabase<T>(run: (config: Config, db: Db) => Promise<T>): Promise<T> {
   const config = await configuration();
   const { openDatabase } = await import('../runtime.js');
   const handle = await openDatabase(config, await logger('info'));
   try {
-    if (indexes) await (await import('../modules/index.js')).ensureIndexes(handle.db);
-    const built = services ? (await (await import('../services.js')).createServices({ config, db: handle.db, logger: await logger('warn') })).services : (null as unknown as Services);
-    return await run({ config, db: handle.db, services: built });
+    return await run(config, handle.db);
   } finally {
     await handle.close();
   }
+}
+
+/** withDatabase, with the indexes ensured (unless told not to) and the services built. */
+function withServices<T>(run: (ctx: Ctx) => Promise<T>, { indexes = true }: { indexes?: boolean } = {}): Promise<T> {
+  return withDatabase(async (config, db) => {
+    if (indexes) await (await import('../modules/index.js')).ensureIndexes(db);
+    const { createServices } = await import('../services.js');
+    const { services } = await createServices({ config, db, logger: await logger('warn') });
+    return run({ config, db, services });
+  });
 }
 
 const wholeNumber = (value: string) => {
@@ -92,19 +100,16 @@ export function addOperatorCommands(program: Command): void {
         const email = options.email!;
         const { readPassword } = await import('./prompt.js');
         const { bootstrapAdmin } = await import('./bootstrap-admin.js');
-        return withDatabase(
-          async ({ config, db }) => {
-            const result = await bootstrapAdmin(db, config, email, () => readPassword('Password for the new administrator: '));
-            process.stdout.write(
-              result.created
-                ? `created platform administrator ${email} (user ${result.userId})\n`
-                : `promoted existing user ${email} (user ${result.userId}) to platform administrator\n`,
-            );
-            (await logger('warn')).warn({ event: 'platform_admin.bootstrapped', userId: result.userId, created: result.created }, 'platform administrator bootstrapped');
-            return EXIT.OK;
-          },
-          { indexes: false, services: false },
-        );
+        return withDatabase(async (config, db) => {
+          const result = await bootstrapAdmin(db, config, email, () => readPassword('Password for the new administrator: '));
+          process.stdout.write(
+            result.created
+              ? `created platform administrator ${email} (user ${result.userId})\n`
+              : `promoted existing user ${email} (user ${result.userId}) to platform administrator\n`,
+          );
+          (await logger('warn')).warn({ event: 'platform_admin.bootstrapped', userId: result.userId, created: result.created }, 'platform administrator bootstrapped');
+          return EXIT.OK;
+        });
       }),
     );
 
@@ -125,7 +130,7 @@ export function addOperatorCommands(program: Command): void {
         const { readPassword } = await import('./prompt.js');
         const { internalRequest, systemCaller } = await import('../identity/callers.js');
         const { AppError } = await import('../errors.js');
-        return withDatabase(async ({ services }) => {
+        return withServices(async ({ services }) => {
           const caller = systemCaller('cli:create-tenant', internalRequest(`cli-${randomUUID()}`));
           try {
             const { tenant, user, newAccount } = await services.auth.provisionTenant(caller, {
@@ -154,13 +159,10 @@ export function addOperatorCommands(program: Command): void {
     .action(
       act(async () => {
         const { ensureAllIndexes } = await import('./operator-tasks.js');
-        return withDatabase(
-          async ({ db }) => {
-            process.stdout.write(await ensureAllIndexes(db));
-            return EXIT.OK;
-          },
-          { indexes: false, services: false },
-        );
+        return withDatabase(async (_config, db) => {
+          process.stdout.write(await ensureAllIndexes(db));
+          return EXIT.OK;
+        });
       }),
     );
 
@@ -175,7 +177,7 @@ export function addOperatorCommands(program: Command): void {
     .action(
       act(async () => {
         const { keyStatus } = await import('./operator-tasks.js');
-        return withDatabase(
+        return withServices(
           async ({ config, db, services }) => {
             process.stdout.write(await keyStatus(db, config, async (id) => (await services.tenants.find(id))?.name ?? null));
             return EXIT.OK;
@@ -197,7 +199,7 @@ export function addOperatorCommands(program: Command): void {
     .action(
       act(async () => {
         const { describeRewrap, rewrapKeys } = await import('./rewrap-keys.js');
-        return withDatabase(async ({ config, db, services }) => {
+        return withServices(async ({ config, db, services }) => {
           const result = await rewrapKeys(db, config, { audit: services.audit });
           process.stdout.write(describeRewrap(result));
           return EXIT.OK;
@@ -218,7 +220,7 @@ export function addOperatorCommands(program: Command): void {
     .action(
       act(async (options: { tenant?: string }) => {
         const tasks = await import('./operator-tasks.js');
-        return withDatabase(
+        return withServices(
           async ({ services }) => {
             let chains: import('./operator-tasks.js').ChainToVerify[];
             let skipped = 0;
@@ -270,11 +272,8 @@ export function addOperatorCommands(program: Command): void {
     .action(
       act(async () => {
         const { createServices } = await import('../services.js');
-        const config = await configuration();
-        const { openDatabase } = await import('../runtime.js');
-        const handle = await openDatabase(config, await logger('info'));
-        try {
-          const { secretPurge, housekeeping } = await createServices({ config, db: handle.db, logger: await logger('warn') });
+        return withDatabase(async (config, db) => {
+          const { secretPurge, housekeeping } = await createServices({ config, db, logger: await logger('warn') });
           const interrupt = new Interrupt();
           const bar = progress('purge-expired secrets');
           let purged = 0;
@@ -300,9 +299,7 @@ export function addOperatorCommands(program: Command): void {
               `${removed.invitations} used or expired invitations, ${removed.usedLinks} expired consent-link marks\n`,
           );
           return EXIT.OK;
-        } finally {
-          await handle.close();
-        }
+        });
       }),
     );
 
@@ -371,7 +368,7 @@ export function addOperatorCommands(program: Command): void {
           };
           try {
             // A dry run writes nothing, not even indexes.
-            return await withDatabase(
+            return await withServices(
               async ({ db, services }) => {
                 let result;
                 try {

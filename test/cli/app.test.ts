@@ -96,6 +96,23 @@ describe('coffer login', () => {
   }, 60_000);
 });
 
+describe('coffer login: concurrent commands', () => {
+  it('four commands finding the access token expired refresh once between them (a lock), so the session survives', async () => {
+    const env = { XDG_CONFIG_HOME: tempDir('xdg-concurrent') };
+    const file = path.join(env.XDG_CONFIG_HOME, 'coffer', 'session.json');
+    ok(await coffer(['login', '--url', server.url, '--email', owner.email], { env, stdin: `${owner.password}\n` }));
+    const before = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+    writeFileSync(file, JSON.stringify({ ...before, accessTokenExpiresAt: new Date(Date.now() - 1000).toISOString() }), { mode: 0o600 });
+    // Spending one single-use refresh token twice would make the server revoke the session.
+    const results = await Promise.all(Array.from({ length: 4 }, () => coffer(['secrets', 'list'], { env })));
+    for (const result of results) ok(result);
+    ok(await coffer(['secrets', 'list'], { env }));
+    const after = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+    expect(after.refreshToken).not.toBe(before.refreshToken);
+    expect(() => statSync(`${file}.lock`)).toThrow();
+  }, 60_000);
+});
+
 describe('coffer secrets', () => {
   it('set (stdin) / get / list / delete: values only on get\'s stdout, exactly', async () => {
     const v1 = value('postgres://u:p@db/app');
