@@ -78,7 +78,7 @@ export function addOperatorCommands(program: Command): void {
     .option('--id <id>', 'master key id (letters, digits, _ or -; default k<today, UTC>)')
     .action(
       act(async (options: { id?: string }) => {
-        const { keygen, defaultMasterKeyId, MASTER_KEY_ID } = await import('./operator-tasks.js');
+        const { keygen, defaultMasterKeyId, MASTER_KEY_ID } = await import('./keygen.js');
         const id = options.id ?? defaultMasterKeyId();
         if (!MASTER_KEY_ID.test(id)) throw new UsageError('--id must be 1-32 letters, digits, _ or -');
         process.stdout.write(keygen(id));
