@@ -10,7 +10,7 @@ import { constants } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { act, EXIT, UsageError } from './cli-kit.js';
 import { ApiError, AUTH_PAYLOAD, clientFromEnvironment, post, serverUrl, sessionFields, type AuthPayload, type Client } from './client/api.js';
-import { envNames, NameCollisionError } from './client/env-names.js';
+import { envNames } from './client/env-names.js';
 import { readSession, removeSession, sessionPath, writeSession } from './client/session-store.js';
 import { readPassword, readValue } from './prompt.js';
 
@@ -314,10 +314,8 @@ export function addAppCommands(program: Command): void {
     .action(
       act(async (command: string, args: string[], options: { prefix: string }) => {
         const client = clientFromEnvironment();
-        const variables = await variablesOf(client, options.prefix).catch((error: unknown) => {
-          if (error instanceof NameCollisionError) throw new Error(error.message);
-          throw error;
-        });
+        // Two secrets on one variable (NameCollisionError) refuse the run before anything starts.
+        const variables = await variablesOf(client, options.prefix);
         const env: NodeJS.ProcessEnv = { ...process.env };
         delete env.COFFER_API_KEY;
         for (const [variable, value] of variables) env[variable] = value;
