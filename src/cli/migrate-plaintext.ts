@@ -28,6 +28,12 @@ export interface MigratePlaintextOptions {
   unset?: boolean;
   /** Report what would happen; write nothing (no secrets, no audit events, no unsets). */
   dryRun?: boolean;
+  /** Documents per batch: progress is reported and a stop request honoured between batches (default 100). */
+  batchSize?: number;
+  /** After each batch: documents scanned so far and how many the filter matched when the run began. */
+  onBatch?: (scanned: number, total: number) => void;
+  /** Checked between batches: true stops the run there (`interrupted` in the result); running again continues. */
+  shouldStop?: () => boolean;
 }
 
 export interface MigrationNote {
@@ -53,6 +59,8 @@ export interface MigratePlaintextResult {
   failures: MigrationNote[];
   /** With `unset`: skipped documents whose plaintext was deliberately left in place. */
   kept: MigrationNote[];
+  /** Stopped between batches on request (shouldStop) before every document was scanned. */
+  interrupted: boolean;
 }
 
 /** Coffer's own collections are never a source: `--unset` there would damage the vault itself. */
@@ -157,7 +165,7 @@ export async function migratePlaintext(
 
   const requestId = randomUUID();
   const principal = inTenant(systemCaller(ACTOR_ID, { ip: null, userAgent: 'coffer-cli', requestId }, { tenantId, role: 'OWNER' }));
-  const result: MigratePlaintextResult = { dryRun, requestId, scanned: 0, created: 0, skipped: 0, failed: 0, unset: 0, failures: [], kept: [] };
+  const result: MigratePlaintextResult = { dryRun, requestId, scanned: 0, created: 0, skipped: 0, failed: 0, unset: 0, failures: [], kept: [], interrupted: false };
   const fail = (id: string, reason: string) => {
     result.failed++;
     result.failures.push({ id, reason });
@@ -173,8 +181,18 @@ export async function migratePlaintext(
   };
 
   const source = db.collection(collection);
-  const cursor = source.find(options.filter ?? {}, { projection: { _id: 1, [nameField]: 1, [valueField]: 1 } }).sort({ _id: 1 });
+  const batchSize = options.batchSize ?? 100;
+  const total = options.onBatch ? await source.countDocuments(options.filter ?? {}) : 0;
+  const cursor = source.find(options.filter ?? {}, { projection: { _id: 1, [nameField]: 1, [valueField]: 1 } }).sort({ _id: 1 }).batchSize(batchSize);
   for await (const doc of cursor) {
+    // Between batches (checked before the next document): report, and stop if asked.
+    if (result.scanned > 0 && result.scanned % batchSize === 0) {
+      options.onBatch?.(result.scanned, total);
+      if (options.shouldStop?.()) {
+        result.interrupted = true;
+        break;
+      }
+    }
     result.scanned++;
     const id = describeId(doc._id);
     const rawName: unknown = doc[nameField];
@@ -256,6 +274,7 @@ export async function migratePlaintext(
     if (removed) result.unset++;
     else result.kept.push({ id, reason: `plaintext kept: ${valueField} changed while migrating; run again` });
   }
+  if (!result.interrupted) options.onBatch?.(result.scanned, total);
   return result;
 }
 
@@ -267,6 +286,7 @@ export function describeMigration(result: MigratePlaintextResult, options: Pick<
       `skipped ${result.skipped}, failed ${result.failed}, unset ${result.unset}` +
       (result.dryRun ? '' : ` (audit requestId ${result.requestId})`),
   ];
+  if (result.interrupted) lines.push(`interrupted after ${result.scanned} documents: run the same command again to continue (names already in the vault are skipped)`);
   for (const f of result.failures) lines.push(`  failed ${f.id}: ${f.reason}`);
   for (const k of result.kept) lines.push(`  kept ${k.id}: ${k.reason}`);
   return `${lines.join('\n')}\n`;
