@@ -200,9 +200,20 @@ export function addOperatorCommands(program: Command): void {
       act(async () => {
         const { describeRewrap, rewrapKeys } = await import('./rewrap-keys.js');
         return withServices(async ({ config, db, services }) => {
-          const result = await rewrapKeys(db, config, { audit: services.audit });
-          process.stdout.write(describeRewrap(result));
-          return EXIT.OK;
+          const interrupt = new Interrupt();
+          const bar = progress('rewrap-keys tenants');
+          try {
+            const result = await rewrapKeys(db, config, { audit: services.audit, onTenant: (done) => bar.update(done, null), shouldStop: () => interrupt.requested });
+            bar.stop();
+            process.stdout.write(describeRewrap(result));
+            if (result.stopped) {
+              process.stderr.write(`interrupted after ${result.tenants} tenants: run rewrap-keys again to continue\n`);
+              return EXIT.INTERRUPTED;
+            }
+            return EXIT.OK;
+          } finally {
+            interrupt.release();
+          }
         });
       }),
     );

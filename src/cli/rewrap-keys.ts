@@ -10,6 +10,8 @@ import { rewrapPlatformKeys, type PlatformRewrapResult } from '../modules/keys/p
 export interface RewrapKeysResult {
   tenants: number;
   rewrapped: number;
+  /** Ctrl-C stopped it between tenants (run it again to continue). */
+  stopped: boolean;
   /** The keyring afterwards: a non-active master key at 0 wrapped keys can be removed from VAULT_MASTER_KEYS. */
   masterKeys: MasterKeyStatusView;
   /** Platform keys (login-failure HMAC key, TOTP secrets key) moved to the active master key. */
@@ -23,12 +25,17 @@ export interface RewrapKeysResult {
  * Safe to run twice, and while servers are running (one compare-and-set per tenant).
  * Pass `audit` to record `key.master_rewrapped` per tenant (actor SYSTEM `cli:rewrap-keys`).
  */
-export async function rewrapKeys(db: Db, config: Config, options: { audit?: AuditSink } = {}): Promise<RewrapKeysResult> {
+export async function rewrapKeys(
+  db: Db,
+  config: Config,
+  options: { audit?: AuditSink; onTenant?: (done: number) => void; shouldStop?: () => boolean } = {},
+): Promise<RewrapKeysResult> {
   const keyring = MasterKeyring.fromConfig(config.vault);
   const keys = new TenantKeyService({ db, keyring, logger: createLogger('warn'), audit: options.audit });
-  const { tenants, rewrapped } = await keys.rewrapAll({ type: 'SYSTEM', id: 'cli:rewrap-keys' });
-  const platformKeys = await rewrapPlatformKeys(new PlatformKeyRepository(db), keyring);
-  return { tenants, rewrapped, masterKeys: await keys.masterKeyStatus(), platformKeys };
+  const { tenants, rewrapped, stopped } = await keys.rewrapAll({ type: 'SYSTEM', id: 'cli:rewrap-keys' }, { onTenant: options.onTenant, shouldStop: options.shouldStop });
+  // Stopped by Ctrl-C: the platform keys wait for the run that finishes the tenants.
+  const platformKeys = stopped ? { rewrapped: 0, unreadable: [] } : await rewrapPlatformKeys(new PlatformKeyRepository(db), keyring);
+  return { tenants, rewrapped, stopped, masterKeys: await keys.masterKeyStatus(), platformKeys };
 }
 
 /** The lines the CLI prints. */

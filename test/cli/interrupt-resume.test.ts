@@ -52,3 +52,31 @@ describe('migrate-plaintext: progress, Ctrl-C and resuming', () => {
     for (const value of values) expect(second.stdout + second.stderr + stopped.stdout + stopped.stderr).not.toContain(value);
   }, 240_000);
 });
+
+describe('rewrap-keys: progress, Ctrl-C and resuming', () => {
+  it('prints a progress line per tenant, stops between tenants on SIGINT (exit 130), and a second run moves the rest', async () => {
+    for (let i = 0; i < 40; i++) await signUp(server, `Rewrap ${i}`);
+    const masterKeys = `${env.VAULT_MASTER_KEYS},r2:${randomBytes(32).toString('base64')}`;
+    const operatorEnv = { ...env, ...databaseEnv(server.db.databaseName), MONGODB_DB_NAME: server.db.databaseName, VAULT_MASTER_KEYS: masterKeys, VAULT_ACTIVE_MASTER_KEY: 'r2' };
+    const tenants = await server.db.collection('tenant_keys').countDocuments({});
+    expect(tenants).toBeGreaterThanOrEqual(41);
+
+    const first = startCoffer(['rewrap-keys'], { env: operatorEnv });
+    await until(() => first.out.stderr.includes('rewrap-keys tenants: 1\n'), 60_000, 'the first progress line');
+    process.kill(first.child.pid!, 'SIGINT');
+    const stopped = await first.done;
+    expect(stopped.code, stopped.stderr).toBe(130);
+    const done = Number(/interrupted after (\d+) tenants: run rewrap-keys again to continue/.exec(stopped.stderr)?.[1]);
+    expect(done).toBeGreaterThanOrEqual(1);
+    expect(done).toBeLessThan(tenants);
+    const progress = [...stopped.stderr.matchAll(/rewrap-keys tenants: (\d+)\n/g)].map((m) => Number(m[1]));
+    expect(progress).toEqual(Array.from({ length: done }, (_, i) => i + 1));
+    // The old master key still wraps the tenants not reached.
+    expect(stopped.stdout).toMatch(/t1: [1-9]\d* wrapped keys/);
+
+    const second = await coffer(['rewrap-keys'], { env: operatorEnv });
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toContain('t1: 0 wrapped keys (unused: can be removed)');
+    expect(second.stdout).toMatch(/re-wrapped [1-9]\d* platform keys|re-wrapped 0 platform keys/);
+  }, 300_000);
+});

@@ -394,8 +394,8 @@ describe('master key rotation', () => {
     ]);
     const reads = tenants.map((tenantId) => openAll(db, keyService(db, during), tenantId));
     const [result] = await Promise.all([operator.rewrapAll(user), ...reads]);
-    expect(result).toEqual({ tenants: 4, rewrapped: 7 });
-    expect(await operator.rewrapAll(user)).toEqual({ tenants: 4, rewrapped: 0 });
+    expect(result).toEqual({ tenants: 4, rewrapped: 7, stopped: false });
+    expect(await operator.rewrapAll(user)).toEqual({ tenants: 4, rewrapped: 0, stopped: false });
     expect(audit.events.map((e) => [e.action, e.tenantId])).toEqual(
       [...tenants, PLATFORM_CHAIN].sort().map((tenantId) => ['key.master_rewrapped', tenantId]),
     );
@@ -426,7 +426,7 @@ describe('master key rotation', () => {
     const audited = audit.events.map((e) => [e.tenantId, (e.details as { rewrapped: number }).rewrapped]);
     // ... and the one stopped before its event: every tenant audited once, with its own count.
     expect(audited.sort()).toEqual([['tenant-a', 2], ['tenant-b', 2]]);
-    expect(await keyService(db, during, audit).rewrapAll(user)).toEqual({ tenants: 2, rewrapped: 0 });
+    expect(await keyService(db, during, audit).rewrapAll(user)).toEqual({ tenants: 2, rewrapped: 0, stopped: false });
     expect(audit.events).toHaveLength(2);
   });
 

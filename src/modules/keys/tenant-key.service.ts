@@ -231,26 +231,41 @@ export class TenantKeyService {
   }
 
   /** Re-wraps every tenant's DEKs and audit key under the active master key. Safe to repeat. */
-  async rewrapAll(actor: KeyActor): Promise<{ tenants: number; rewrapped: number }> {
+  async rewrapAll(
+    actor: KeyActor,
+    options: {
+      /** After each tenant: tenants done so far. */
+      onTenant?: (done: number) => void;
+      /** Checked before each tenant: true stops the run there (a later run continues). */
+      shouldStop?: () => boolean;
+    } = {},
+  ): Promise<{ tenants: number; rewrapped: number; stopped: boolean }> {
     let tenants = 0;
     let rewrapped = 0;
+    let stopped = false;
     for await (const doc of this.allDocs()) {
+      if (options.shouldStop?.()) {
+        stopped = true;
+        break;
+      }
       tenants++;
       const { count, unaudited } = await this.rewrapTenant(doc);
       rewrapped += count;
       // Also a re-wrap an earlier run stored but was stopped before auditing (see TenantKeyDoc.rewrapAudit).
-      if (!unaudited) continue;
-      await this.deps.audit?.append(
-        auditEvent('key.master_rewrapped', {
-          caller: { tenantId: doc.tenantId, actor },
-          resource: { id: doc.tenantId },
-          details: { masterKeyId: unaudited.masterKeyId, rewrapped: unaudited.rewrapped },
-        }),
-      );
-      await this.repo.clearRewrapAudit(doc.tenantId, unaudited);
+      if (unaudited) {
+        await this.deps.audit?.append(
+          auditEvent('key.master_rewrapped', {
+            caller: { tenantId: doc.tenantId, actor },
+            resource: { id: doc.tenantId },
+            details: { masterKeyId: unaudited.masterKeyId, rewrapped: unaudited.rewrapped },
+          }),
+        );
+        await this.repo.clearRewrapAudit(doc.tenantId, unaudited);
+      }
+      options.onTenant?.(tenants);
     }
-    this.deps.logger.info({ event: 'key.master_rewrapped', tenants, rewrapped, masterKeyId: this.deps.keyring.activeId }, 'tenant keys re-wrapped');
-    return { tenants, rewrapped };
+    this.deps.logger.info({ event: 'key.master_rewrapped', tenants, rewrapped, stopped, masterKeyId: this.deps.keyring.activeId }, 'tenant keys re-wrapped');
+    return { tenants, rewrapped, stopped };
   }
 
   /** How many live wrapped keys each master key protects; ids stored but missing from the ring show inKeyring false. */
