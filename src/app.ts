@@ -27,6 +27,7 @@ import { AppError, ErrorCode } from './errors.js';
 import { isDatabaseUnavailable } from './db/mongo-errors.js';
 import { Throttle } from './modules/auth/throttle.js';
 import { consentPages } from './modules/consent/consent-pages.js';
+import type { WebhookOptions } from './modules/webhooks/webhook-wiring.js';
 
 export interface AppOptions {
   config: Config;
@@ -36,6 +37,8 @@ export interface AppOptions {
   sealedData?: readonly SealedDataKind[];
   /** Privacy options (see createServices): tests stop an erasure between steps. */
   privacy?: PrivacyOptions;
+  /** Webhook options (see createServices): tests give a DNS resolver; metrics give delivery counters. */
+  webhooks?: WebhookOptions;
 }
 
 export interface CofferApp {
@@ -71,9 +74,9 @@ function graphqlErrorBody(res: express.Response, code: string, message: string) 
 }
 
 /** Builds the whole app from a config and a database handle; tests start it on an ephemeral port. */
-export async function createApp({ config, db, logger, sealedData, privacy }: AppOptions): Promise<CofferApp> {
+export async function createApp({ config, db, logger, sealedData, privacy, webhooks }: AppOptions): Promise<CofferApp> {
   await ensureIndexes(db);
-  const { services, tokens, guard, reencryption, secretPurge, housekeeping, retentionSweep } = await createServices({ config, db, logger, sealedData, privacy });
+  const { services, tokens, guard, reencryption, secretPurge, housekeeping, retentionSweep, webhookJobs } = await createServices({ config, db, logger, sealedData, privacy, webhooks });
   await services.keys.assertKeyringCoversStoredKeys(); // refuse to start with keys we could not open
   void reencryption.resumeAll(); // re-encryption interrupted by a stop or crash carries on
   // Erasures interrupted by a stop or crash complete (also on the next call for that subject).
@@ -83,6 +86,8 @@ export async function createApp({ config, db, logger, sealedData, privacy }: App
   secretPurge.start(); // soft-deleted secrets past their recovery window, hourly
   housekeeping.start(); // ended sessions and invitations, hourly
   retentionSweep.start(); // data past the tenants' retention periods, daily (one instance per interval)
+  webhookJobs.scan.start(); // secrets and requests falling due → webhook events (one instance per pass)
+  webhookJobs.delivery.start(); // queued webhook deliveries, claimed row by row on every instance
 
   const app = express();
   const server = http.createServer(app);
@@ -205,7 +210,7 @@ export async function createApp({ config, db, logger, sealedData, privacy }: App
     close: async () => {
       await apollo.stop(); // the drain plugin closes the HTTP server and waits for in-flight requests
       reencryption.stop();
-      await Promise.all([reencryption.settled(), secretPurge.stop(), housekeeping.stop(), retentionSweep.stop()]);
+      await Promise.all([reencryption.settled(), secretPurge.stop(), housekeeping.stop(), retentionSweep.stop(), webhookJobs.scan.stop(), webhookJobs.delivery.stop()]);
       if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

@@ -57,6 +57,19 @@ export interface Config {
    * after each recorded erasure step, so a test can kill the process between steps (0: none).
    */
   faults: { erasureStepDelayMs: number };
+  /** Webhooks (README "Webhooks"). */
+  webhooks: {
+    allowHttp: boolean;
+    allowPrivateNetworks: boolean;
+    deliveryIntervalMs: number;
+    scanIntervalSeconds: number;
+    timeoutMs: number;
+    maxAttempts: number;
+    backoffBaseMs: number;
+    backoffMaxMs: number;
+    secretGraceHours: number;
+    expiryWarningDays: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -153,6 +166,16 @@ const envSchema = z.object({
     .regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'must be an http(s) URL without query or fragment (e.g. https://coffer.example.com)')
     .optional(),
   FAULT_ERASURE_STEP_DELAY_MS: int(0, 60_000).default(0),
+  WEBHOOK_ALLOW_HTTP: bool.default(false),
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: bool.default(false),
+  WEBHOOK_DELIVERY_INTERVAL_MS: int(50, 600_000).default(5000),
+  WEBHOOK_SCAN_INTERVAL_SECONDS: int(1, 86_400).default(3600),
+  WEBHOOK_TIMEOUT_MS: int(100, 60_000).default(10_000),
+  WEBHOOK_MAX_ATTEMPTS: int(1, 50).default(8),
+  WEBHOOK_BACKOFF_BASE_MS: int(10, 3_600_000).default(30_000),
+  WEBHOOK_BACKOFF_MAX_MS: int(10, 86_400_000).default(21_600_000),
+  WEBHOOK_SECRET_GRACE_HOURS: int(0, 720).default(24),
+  WEBHOOK_EXPIRY_WARNING_DAYS: int(1, 90).default(7),
 });
 
 type Env = Record<string, string | undefined>;
@@ -209,6 +232,9 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     }
     if (cleaned.KEY_RETIRE_GRACE_SECONDS && Number(cleaned.KEY_RETIRE_GRACE_SECONDS) < 5) {
       problems.push('KEY_RETIRE_GRACE_SECONDS: at least 5 in production (a write in flight during a rotation must land before its key is retired)');
+    }
+    if (cleaned.WEBHOOK_ALLOW_HTTP && /^(true|1|yes)$/i.test(cleaned.WEBHOOK_ALLOW_HTTP.trim())) {
+      problems.push('WEBHOOK_ALLOW_HTTP: not allowed in production (webhooks must use https there)');
     }
     if (cleaned.UNSUBSCRIBE_BASE_URL && !/^https:\/\//i.test(cleaned.UNSUBSCRIBE_BASE_URL)) {
       problems.push('UNSUBSCRIBE_BASE_URL: must be an https URL in production (RFC 8058 one-click unsubscribe needs an https List-Unsubscribe URL)');
@@ -285,6 +311,18 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     // No default in production: unset there means no links (the link operations say so); http://localhost:4000 elsewhere.
     unsubscribeBaseUrl: (e.UNSUBSCRIBE_BASE_URL ?? (production ? null : DEV_UNSUBSCRIBE_BASE_URL))?.replace(/\/+$/, '') ?? null,
     faults: { erasureStepDelayMs: e.FAULT_ERASURE_STEP_DELAY_MS },
+    webhooks: {
+      allowHttp: e.WEBHOOK_ALLOW_HTTP,
+      allowPrivateNetworks: e.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+      deliveryIntervalMs: e.WEBHOOK_DELIVERY_INTERVAL_MS,
+      scanIntervalSeconds: e.WEBHOOK_SCAN_INTERVAL_SECONDS,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      maxAttempts: e.WEBHOOK_MAX_ATTEMPTS,
+      backoffBaseMs: e.WEBHOOK_BACKOFF_BASE_MS,
+      backoffMaxMs: e.WEBHOOK_BACKOFF_MAX_MS,
+      secretGraceHours: e.WEBHOOK_SECRET_GRACE_HOURS,
+      expiryWarningDays: e.WEBHOOK_EXPIRY_WARNING_DAYS,
+    },
   };
 }
 

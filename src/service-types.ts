@@ -24,6 +24,7 @@ import type { ConsentLinkService } from './modules/consent/consent-links.service
 import type { ContactDecisionService } from './modules/consent/contact-decision.service.js';
 import type { OptOutService } from './modules/consent/opt-out.service.js';
 import type { PurposeService } from './modules/consent/purpose.service.js';
+import type { WebhookService } from './modules/webhooks/webhook.service.js';
 
 export interface Services {
   auth: AuthService;
@@ -47,4 +48,5 @@ export interface Services {
   optOuts: OptOutService;
   contactDecisions: ContactDecisionService;
   consentLinks: ConsentLinkService;
+  webhooks: WebhookService;
 }

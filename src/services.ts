@@ -56,6 +56,7 @@ import { ConsentTenantKeys } from './modules/consent/consent-tenant-keys.js';
 import { ContactDecisionService } from './modules/consent/contact-decision.service.js';
 import { OptOutService } from './modules/consent/opt-out.service.js';
 import { PurposeService } from './modules/consent/purpose.service.js';
+import { createWebhooks, type WebhookOptions } from './modules/webhooks/webhook-wiring.js';
 
 
 /** Privacy options: a hook after each erasure step (tests stop an erasure there), the subject-key cache lifetime. */
@@ -79,6 +80,8 @@ export interface ServiceOptions {
    */
   sealedData?: readonly SealedDataKind[];
   privacy?: PrivacyOptions;
+  /** Webhook options (tests: a resolver, delivery metrics). */
+  webhooks?: WebhookOptions;
 }
 
 import type { Services } from './service-types.js';
@@ -86,7 +89,7 @@ import type { Services } from './service-types.js';
 export type { Services };
 
 /** The composition root: every service gets its dependencies here, explicitly. */
-export async function createServices({ config, db, logger, sealedData = [], privacy = {} }: ServiceOptions) {
+export async function createServices({ config, db, logger, sealedData = [], privacy = {}, webhooks: webhookOptions = {} }: ServiceOptions) {
   const users = new UserRepository(db);
   const tenantRepository = new TenantRepository(db);
   const sessions = new SessionRepository(db);
@@ -265,6 +268,19 @@ export async function createServices({ config, db, logger, sealedData = [], priv
   const dsr: DsrService = new DsrService({ dsrOf, subjectsOf, keyStore: subjectKeys, subjects, erasure: subjectErasure, audit, logger, now: clock });
   const retention: RetentionService = new RetentionService({ dsrOf, subjectsOf, erasure: subjectErasure, directory: new RetentionDirectory(db), audit, logger, now: clock });
 
+  // Webhooks: the API, the outbox fed by a scan and by stored audit events, the delivery job.
+  const webhooks = createWebhooks({
+    db,
+    config: config.webhooks,
+    cipher: new TenantCipher(keys),
+    audit,
+    logger,
+    leases: new JobLeaseRepository(db),
+    tenantsOfUser: async (userId) => (await membershipDirectory.ofUser(userId)).map((m) => m.tenantId),
+    options: webhookOptions,
+  });
+  auditLog.observe(webhooks.auditSource.observe);
+
   const services: Services = {
     auth,
     account,
@@ -300,13 +316,14 @@ export async function createServices({ config, db, logger, sealedData = [], priv
     optOuts,
     contactDecisions,
     consentLinks,
+    webhooks: webhooks.service,
   };
   // Periodic jobs share one skeleton (jobs/interval-job.ts) and a lease, so one instance sweeps at a time.
   const leases = new JobLeaseRepository(db);
   const secretPurge = new SecretPurgeJob({ db, audit, logger, recoveryDays: config.secrets.recoveryDays, leases });
   const housekeeping = new HousekeepingJob({ db, logger, leases });
   const retentionSweep = new RetentionSweepJob({ retention, logger, leases, intervalMs: config.retention.sweepIntervalMinutes * 60_000 });
-  return { services, tokens, guard, passwords, reencryption, secretPurge, housekeeping, retentionSweep };
+  return { services, tokens, guard, passwords, reencryption, secretPurge, housekeeping, retentionSweep, webhookJobs: webhooks.jobs };
 }
 
 /** FAULT_ERASURE_STEP_DELAY_MS (tests only; refused in production): a pause after each erasure step. */

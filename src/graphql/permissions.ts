@@ -135,6 +135,8 @@ export const permissionRules: IRules = {
     verifyConsentLedger: atLeast('ADMIN'),
     canContact: contactCheck('MANAGER'),
     canContactMany: contactCheck('MANAGER'),
+    webhooks: atLeast('ADMIN'),
+    webhookDeliveries: atLeast('ADMIN'),
   },
   Mutation: {
     // Public: these establish identity.
@@ -198,6 +200,11 @@ export const permissionRules: IRules = {
     optIn: memberAtLeast('MANAGER', 'SUBJECTS_WRITE'),
     requestConsentConfirmation: memberAtLeast('MANAGER', 'SUBJECTS_WRITE'),
     unsubscribe: allow,
+    createWebhook: atLeast('ADMIN'),
+    disableWebhook: atLeast('ADMIN'),
+    enableWebhook: atLeast('ADMIN'),
+    deleteWebhook: atLeast('ADMIN'),
+    rotateWebhookSecret: atLeast('ADMIN'),
   },
   // Object types: reaching one already passed the rule of the operation that returned it.
   AuthPayload: allow,
@@ -273,6 +280,13 @@ export const permissionRules: IRules = {
   SignedLink: allow,
   EmailUnsubscribeHeaders: allow,
   PublicLinkResult: allow,
+  Webhook: allow,
+  WebhookWithSecret: allow,
+  WebhookEdge: allow,
+  WebhookConnection: allow,
+  WebhookDelivery: allow,
+  WebhookDeliveryEdge: allow,
+  WebhookDeliveryConnection: allow,
 };
 
 export const permissions = shield(permissionRules, {

@@ -13,6 +13,7 @@ import { privacyModule } from './privacy/privacy.module.js';
 import { consentModule } from './consent/consent.module.js';
 import { secretsModule } from './secrets/secrets.module.js';
 import { tenantsModule } from './tenants/tenants.module.js';
+import { webhooksModule } from './webhooks/webhooks.module.js';
 
 /**
  * Every module, in schema order: the one list the schema, index creation and the sealed-data
@@ -28,6 +29,7 @@ export const MODULES: readonly CofferModule[] = [
   auditModule,
   privacyModule,
   consentModule,
+  webhooksModule,
 ];
 
 /** The resolver classes of every module, for the schema. */

@@ -15,6 +15,8 @@ export const secretsModule: CofferModule = {
         { key: { tenantId: 1, rotationDueAt: 1 }, name: 'tenant_rotation_due' },
         { key: { tenantId: 1, deletedAt: 1 }, name: 'tenant_deleted' },
         { key: { tenantId: 1, _id: 1 }, name: 'tenant_id' },
+        // The webhook scan's range over expiry dates (webhooks/webhook-scan.repository.ts).
+        { key: { tenantId: 1, expiresAt: 1 }, name: 'tenant_expires' },
       ],
       tenantData: 'RECORDS',
     },
