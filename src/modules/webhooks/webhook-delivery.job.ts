@@ -125,7 +125,7 @@ export class WebhookDeliveryJob {
       await this.record(row, result);
     } catch (error) {
       this.deps.logger.error({ err: error, event: 'webhook.delivery_error', deliveryId: row._id, tenantId: row.tenantId }, 'webhook delivery failed unexpectedly');
-      await this.record(row, { httpStatus: null, error: 'connection_failed', snippet: null, durationMs: 0 }).catch(() => undefined);
+      await this.record(row, { httpStatus: null, error: 'internal_error', snippet: null, durationMs: 0 }).catch(() => undefined);
     }
   }
 
@@ -137,7 +137,7 @@ export class WebhookDeliveryJob {
     for (const secret of secrets) {
       const key = await openSigningSecret(this.deps.cipher, webhook.tenantId, webhook._id, secret);
       try {
-        signed.push(new Webhook(new Uint8Array(key)).sign(row._id, sentAt, row.payload));
+        signed.push(new Webhook(new Uint8Array(key), { format: 'raw' }).sign(row._id, sentAt, row.payload));
       } finally {
         key.fill(0);
       }

@@ -9,7 +9,7 @@ import { checkedAddresses, hostOf, parseWebhookUrl, RefusedDestination, safeLook
 export interface PostResult {
   httpStatus: number | null;
   /** null when a response came (whatever its status). */
-  error: 'timeout' | 'refused_url' | 'refused_address' | 'dns_failed' | 'connection_failed' | null;
+  error: 'timeout' | 'refused_url' | 'refused_address' | 'dns_failed' | 'connection_failed' | 'internal_error' | null;
   /** The first bytes of the body, printable ASCII only. */
   snippet: string | null;
   durationMs: number;

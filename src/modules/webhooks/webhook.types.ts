@@ -112,7 +112,7 @@ export class WebhookDelivery {
   @Field(() => Int, { nullable: true, description: 'The HTTP status of the last attempt (null when no response came).' })
   lastHttpStatus!: number | null;
 
-  @Field(() => String, { nullable: true, description: 'Why the last attempt failed: timeout, refused_url, refused_address, dns_failed, connection_failed, http_<status>, webhook_disabled, webhook_deleted.' })
+  @Field(() => String, { nullable: true, description: 'Why the last attempt failed: timeout, refused_url, refused_address, dns_failed, connection_failed, internal_error, http_<status>, webhook_disabled, webhook_deleted, interrupted.' })
   lastError!: string | null;
 
   @Field(() => String, { nullable: true, description: 'The first 64 bytes of the last response body (printable ASCII; others shown as ?).' })
