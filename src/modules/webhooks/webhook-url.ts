@@ -127,7 +127,8 @@ export function safeLookup(policy: WebhookUrlPolicy, resolve: Resolver = systemR
         if (options.all) callback(null, addresses);
         else callback(null, addresses[0]!.address, addresses[0]!.family);
       },
-      (error: unknown) => callback(Object.assign(error instanceof Error ? error : new Error(String(error)), { code: 'EWEBHOOKREFUSED' }), ''),
+      // The RefusedDestination keeps its code (refused_address, dns_failed) for the delivery log.
+      (error: unknown) => callback(error instanceof Error ? error : new Error(String(error)), ''),
     );
   };
 }
