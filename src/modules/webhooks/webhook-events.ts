@@ -44,14 +44,17 @@ export interface OutboxEvent {
   payload: string;
 }
 
-/** `whevt_` + 32 hex of SHA-256 over the parts: the same source always gives the same id. */
+/**
+ * `whevt_` + 32 hex of SHA-256 over the parts (as a JSON array, so no two lists of parts
+ * encode alike): the same source always gives the same id.
+ */
 export function eventId(...parts: readonly string[]): string {
-  return `whevt_${createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32)}`;
+  return `whevt_${createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 32)}`;
 }
 
 /** The `webhook-id` of one event to one endpoint: stable across retries and instances. */
 export function deliveryId(eventIdValue: string, webhookId: string): string {
-  return `msg_${createHash('sha256').update(`${eventIdValue}\u0000${webhookId}`).digest('hex').slice(0, 32)}`;
+  return `msg_${createHash('sha256').update(JSON.stringify([eventIdValue, webhookId])).digest('hex').slice(0, 32)}`;
 }
 
 /**
