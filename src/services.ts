@@ -277,6 +277,7 @@ export async function createServices({ config, db, logger, sealedData = [], priv
     logger,
     leases: new JobLeaseRepository(db),
     tenantsOfUser: async (userId) => (await membershipDirectory.ofUser(userId)).map((m) => m.tenantId),
+    auditTrail: async (chainId, action, since) => (await auditLog!.list(chainId, { action, from: since }, 200)).edges.map((edge) => edge.node),
     options: webhookOptions,
   });
   auditLog.observe(webhooks.auditSource.observe);

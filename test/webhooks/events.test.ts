@@ -97,6 +97,21 @@ describe('audit-derived events', () => {
     expect(hit.data).toEqual({ eventId: expect.any(String), sessionId: expect.any(String), userId: owner.userId });
   });
 
+  it('audit-derived events are derived again from the audit log: an outbox write lost to a crash is made by the next scan, with the same ids', async () => {
+    const first = await received('security.refresh_token_reused');
+    const eventId = first.data.eventId as string;
+    // A crash between the audit append and the observer's outbox writes: neither was written.
+    await server.db.collection('webhook_deliveries').deleteMany({ eventId });
+    await server.db.collection('webhook_events').deleteOne({ _id: eventId as never });
+    const again = await waitFor('the event derived again', () => receiver.received.filter((r) => payloadOf(r).data.eventId === eventId).length >= 2 || null);
+    expect(again).toBe(true);
+    const copies = receiver.received.filter((r) => payloadOf(r).data.eventId === eventId);
+    expect(copies.map((r) => r.headers['webhook-id'])).toEqual([first.headers['webhook-id'], first.headers['webhook-id']]); // receivers dedupe on it
+    expect(copies[1]!.body).toBe(copies[0]!.body);
+    await new Promise((resolve) => setTimeout(resolve, 2500)); // later scans find it queued already
+    expect(receiver.received.filter((r) => payloadOf(r).data.eventId === eventId)).toHaveLength(2);
+  });
+
   it('security.account_locked: sent to the locked user\'s tenants with the user id, never the email', async () => {
     const login = `mutation($input: LoginInput!) { login(input: $input) { ${AUTH_FIELDS} } }`;
     for (let i = 0; i < 5; i += 1) {

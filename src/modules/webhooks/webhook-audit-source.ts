@@ -4,8 +4,13 @@ import { PLATFORM_CHAIN } from '../audit/audit-event.js';
 import { eventId, outboxEvent, type OutboxEvent } from './webhook-events.js';
 import type { WebhookOutbox } from './webhook-outbox.js';
 
+/** Stored events of one chain with `action` since `since` (newest first, at most a page): AuditLog.list. */
+export type AuditTrail = (chainId: string, action: WatchedAction, since: Date) => Promise<UnchainedEvent[]>;
+
 interface AuditSourceDeps {
   outbox: WebhookOutbox;
+  /** Reads the durable audit log again (catchUp). */
+  trail: AuditTrail;
   /** The tenants a user is a member of (for account lockouts, recorded on the platform chain). */
   tenantsOfUser: (userId: string) => Promise<string[]>;
   logger: Logger;
@@ -31,6 +36,22 @@ export class WebhookAuditSource {
     if (relevant.length === 0) return;
     void this.handle(relevant).catch((error: unknown) => this.deps.logger.error({ err: error, event: 'webhook.audit_source_failed' }, 'could not queue webhook events from audit events'));
   };
+
+  /**
+   * Derives the events again from the audit log itself (the durable source) for the last
+   * CATCH_UP_MS: the tenants' chains and the platform chain (lockouts). Ids are the same as the
+   * observer's, so what was queued stays queued once, and what a crash between the audit append
+   * and the observer lost is queued now. Run by every scan.
+   */
+  async catchUp(tenantIds: readonly string[], now: Date): Promise<number> {
+    const since = new Date(now.getTime() - CATCH_UP_MS);
+    const events: UnchainedEvent[] = [];
+    for (const tenantId of tenantIds) {
+      for (const action of TENANT_ACTIONS) events.push(...(await this.deps.trail(tenantId, action, since)));
+    }
+    events.push(...(await this.deps.trail(PLATFORM_CHAIN, 'auth.login.locked', since)));
+    return events.length === 0 ? 0 : this.handle(events);
+  }
 
   /** Queues the webhook events of these audit events (awaitable, for tests). */
   async handle(events: readonly UnchainedEvent[]): Promise<number> {
@@ -77,5 +98,12 @@ export class WebhookAuditSource {
   }
 }
 
+/** The audit actions recorded on tenant chains that raise webhook events. */
+const TENANT_ACTIONS = ['key.reencryption_completed', 'auth.refresh_token.reused', 'audit.verification_failed'] as const;
+export type WatchedAction = (typeof TENANT_ACTIONS)[number] | 'auth.login.locked';
+
 /** The audit actions that raise webhook events. */
-export const WATCHED: ReadonlySet<string> = new Set(['key.reencryption_completed', 'auth.refresh_token.reused', 'audit.verification_failed', 'auth.login.locked']);
+export const WATCHED: ReadonlySet<string> = new Set<WatchedAction>([...TENANT_ACTIONS, 'auth.login.locked']);
+
+/** How far back each scan reads the audit log again (catchUp). */
+export const CATCH_UP_MS = 24 * 3_600_000;

@@ -1,5 +1,6 @@
 import type { Logger } from '../../logger.js';
 import { eventId, outboxEvent, type OutboxEvent } from './webhook-events.js';
+import type { WebhookAuditSource } from './webhook-audit-source.js';
 import type { WebhookOutbox } from './webhook-outbox.js';
 import type { WebhookScanRepository } from './webhook-scan.repository.js';
 import type { WebhookDirectory } from './webhook.repository.js';
@@ -12,6 +13,8 @@ interface ScanDeps {
   directory: WebhookDirectory;
   scanOf: (tenantId: string) => WebhookScanRepository;
   outbox: WebhookOutbox;
+  /** Audit-derived events, derived again from the audit log each pass. */
+  auditSource: WebhookAuditSource;
   logger: Logger;
   /** SECRET_EXPIRING: a live secret within this many days of its expiry (WEBHOOK_EXPIRY_WARNING_DAYS). */
   expiryWarningDays: number;
@@ -31,9 +34,11 @@ export class WebhookScan {
   /** One pass over every tenant with webhooks; how many new events it queued. */
   async scan(): Promise<number> {
     let added = 0;
-    for (const tenantId of await this.deps.directory.tenantsWithEnabledWebhooks()) {
+    const tenantIds = await this.deps.directory.tenantsWithEnabledWebhooks();
+    for (const tenantId of tenantIds) {
       added += await this.deps.outbox.emit(await this.eventsOf(tenantId));
     }
+    added += await this.deps.auditSource.catchUp(tenantIds, (this.deps.now ?? (() => new Date()))());
     return added;
   }
 

@@ -5,7 +5,7 @@ import type { Config } from '../../config.js';
 import type { Logger } from '../../logger.js';
 import type { AuditSink } from '../audit/audit-event.js';
 import type { TenantCipher } from '../keys/tenant-cipher.js';
-import { WebhookAuditSource } from './webhook-audit-source.js';
+import { WebhookAuditSource, type AuditTrail } from './webhook-audit-source.js';
 import { WebhookDeliveryJob, type DeliveryMetrics } from './webhook-delivery.job.js';
 import { WebhookOutbox } from './webhook-outbox.js';
 import { WebhookScanJob } from './webhook-scan.job.js';
@@ -29,6 +29,8 @@ interface WebhookWiringDeps {
   logger: Logger;
   leases: JobLeaseRepository;
   tenantsOfUser: (userId: string) => Promise<string[]>;
+  /** The audit log read again by each scan (AuditLog.list). */
+  auditTrail: AuditTrail;
   options: WebhookOptions;
 }
 
@@ -37,20 +39,21 @@ interface WebhookWiringDeps {
  * composition root (src/services.ts), which hands in what lives elsewhere (cipher, audit,
  * memberships) and registers `auditSource.observe` with the audit log.
  */
-export function createWebhooks({ db, config, cipher, audit, logger, leases, tenantsOfUser, options }: WebhookWiringDeps) {
+export function createWebhooks({ db, config, cipher, audit, logger, leases, tenantsOfUser, auditTrail, options }: WebhookWiringDeps) {
   const policy: WebhookUrlPolicy = { allowHttp: config.allowHttp, allowPrivateNetworks: config.allowPrivateNetworks };
   const webhooksOf = (tenantId: string) => new WebhookRepository(new TenantScope(db, tenantId));
   const queue = new DeliveryQueue(db);
   const outbox = new WebhookOutbox({ queue, webhooksOf, logger });
   const service = new WebhookService({ webhooksOf, cipher, audit, logger, policy, secretGraceMs: config.secretGraceHours * 3_600_000, resolve: options.resolve });
+  const auditSource = new WebhookAuditSource({ outbox, trail: auditTrail, tenantsOfUser, logger });
   const scan = new WebhookScan({
     directory: new WebhookDirectory(db),
     scanOf: (tenantId) => new WebhookScanRepository(new TenantScope(db, tenantId)),
     outbox,
+    auditSource,
     logger,
     expiryWarningDays: config.expiryWarningDays,
   });
-  const auditSource = new WebhookAuditSource({ outbox, tenantsOfUser, logger });
   const delivery = new WebhookDeliveryJob({
     queue,
     webhooksOf,
