@@ -1,5 +1,6 @@
 import type { Logger } from '../../logger.js';
 import { deliveryId, type OutboxEvent } from './webhook-events.js';
+import type { WebhookDoc } from './webhook.document.js';
 import type { DeliveryQueue, WebhookRepository } from './webhook.repository.js';
 
 interface OutboxDeps {
@@ -23,12 +24,15 @@ export class WebhookOutbox {
   async emit(events: readonly OutboxEvent[]): Promise<number> {
     if (events.length === 0) return 0;
     const known = await this.deps.queue.existingEvents(events.map((e) => e.id));
+    // Each tenant's enabled webhooks, read once per call.
+    const subscriptions = new Map<string, Promise<Pick<WebhookDoc, '_id' | 'events'>[]>>();
     let added = 0;
     for (const event of events) {
       if (known.has(event.id)) continue;
       known.add(event.id);
       const now = (this.deps.now ?? (() => new Date()))();
-      const subscribers = await this.deps.webhooksOf(event.tenantId).subscribers(event.type);
+      if (!subscriptions.has(event.tenantId)) subscriptions.set(event.tenantId, this.deps.webhooksOf(event.tenantId).enabledSubscriptions());
+      const subscribers = (await subscriptions.get(event.tenantId)!).filter((webhook) => webhook.events.includes(event.type));
       for (const webhook of subscribers) {
         await this.deps.queue.enqueue({
           _id: deliveryId(event.id, webhook._id),

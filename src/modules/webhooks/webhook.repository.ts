@@ -1,7 +1,6 @@
 import type { Collection, Db, Filter } from 'mongodb';
 import { isDuplicateKey } from '../../db/mongo-errors.js';
 import type { TenantCollection, TenantScope } from '../../db/tenant-scope.js';
-import type { WebhookEventType } from './webhook-events.js';
 import {
   WEBHOOK_DELIVERIES_COLLECTION,
   WEBHOOK_EVENTS_COLLECTION,
@@ -43,9 +42,9 @@ export class WebhookRepository {
     return this.webhooks.countDocuments({});
   }
 
-  /** Enabled webhooks subscribed to `type`. */
-  subscribers(type: WebhookEventType): Promise<WebhookDoc[]> {
-    return this.webhooks.find({ enabled: true, events: type }, { projection: { _id: 1, events: 1, enabled: 1 } }).toArray();
+  /** Enabled webhooks (id and event types only), to fan events out to. */
+  enabledSubscriptions(): Promise<Pick<WebhookDoc, '_id' | 'events'>[]> {
+    return this.webhooks.find({ enabled: true }, { projection: { _id: 1, events: 1 } }).toArray();
   }
 
   /** Sets `enabled`; the document after, or null when there is no such webhook. */
