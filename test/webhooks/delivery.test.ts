@@ -160,4 +160,18 @@ describe('delivery', () => {
     expect(payloadOf(pick(a)[0]!).data.eventId).toBe(payloadOf(pick(b)[0]!).data.eventId);
     expect(pick(a)[0]!.headers['webhook-id']).not.toBe(pick(b)[0]!.headers['webhook-id']);
   });
+
+  it('deleting the tenant removes its webhooks, outbox events and deliveries, and nothing comes back', async () => {
+    const r = await receiver();
+    const tenant = await signUp(server, 'Leaving');
+    await mustCreateWebhook(server, tenant, { url: r.url, events: ['SECRET_EXPIRING'] });
+    await expiringSecret(server, tenant, 'leaving/one', 'v');
+    await waitFor('a delivery', () => r.received.length >= 1);
+    const slug = expectOk(await server.gql<{ me: { tenant: { slug: string } } }>('query { me { tenant { slug } } }', {}, tenant.accessToken)).me.tenant.slug;
+    expectOk(await server.gql('mutation($slug: String!) { deleteTenant(confirmSlug: $slug) { state } }', { slug }, tenant.accessToken));
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // scans and delivery passes run meanwhile
+    for (const name of ['webhooks', 'webhook_events', 'webhook_deliveries']) {
+      expect(await server.db.collection(name).countDocuments({ tenantId: tenant.tenantId }), name).toBe(0);
+    }
+  });
 });
