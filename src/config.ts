@@ -169,7 +169,7 @@ const envSchema = z.object({
   WEBHOOK_ALLOW_HTTP: bool.default(false),
   WEBHOOK_ALLOW_PRIVATE_NETWORKS: bool.default(false),
   WEBHOOK_DELIVERY_INTERVAL_MS: int(50, 600_000).default(5000),
-  WEBHOOK_SCAN_INTERVAL_SECONDS: int(1, 86_400).default(3600),
+  WEBHOOK_SCAN_INTERVAL_SECONDS: int(1, 86_400).default(300),
   WEBHOOK_TIMEOUT_MS: int(100, 60_000).default(10_000),
   WEBHOOK_MAX_ATTEMPTS: int(1, 50).default(8),
   WEBHOOK_BACKOFF_BASE_MS: int(10, 3_600_000).default(30_000),

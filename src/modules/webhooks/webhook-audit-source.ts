@@ -30,9 +30,15 @@ const ints = (value: unknown): number[] => (Array.isArray(value) ? value.filter(
 export class WebhookAuditSource {
   constructor(private readonly deps: AuditSourceDeps) {}
 
-  /** The AuditObserver: never throws or blocks (the outbox work runs detached, failures logged). */
+  /**
+   * The AuditObserver: never throws or blocks (the outbox work runs detached, failures logged).
+   * It takes tenant-chain events only. Platform-chain lockouts are left to the scan's catchUp:
+   * routing one needs a membership lookup that exists only for a known email, and work done
+   * right after a failed login must not differ between known and unknown emails
+   * (test/auth/login-lockout.test.ts compares the database commands).
+   */
   readonly observe = (events: readonly UnchainedEvent[]): void => {
-    const relevant = events.filter((event) => WATCHED.has(event.action));
+    const relevant = events.filter((event) => WATCHED.has(event.action) && event.tenantId !== PLATFORM_CHAIN);
     if (relevant.length === 0) return;
     void this.handle(relevant).catch((error: unknown) => this.deps.logger.error({ err: error, event: 'webhook.audit_source_failed' }, 'could not queue webhook events from audit events'));
   };
