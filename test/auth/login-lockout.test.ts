@@ -4,10 +4,9 @@ import { startServer, type GraphQLResponse, type TestServer } from '../support/s
 
 // TRUST_PROXY=loopback: the test client (on 127.0.0.1) chooses its address with X-Forwarded-For,
 // as a reverse proxy would. The account-wide delay is off here; it has its own test below.
-// The webhook delivery job polls only at start, so its claims stay out of the command traces below.
 let server: TestServer;
 beforeAll(async () => {
-  server = await startServer({ TRUST_PROXY: 'loopback', LOGIN_BACKOFF_MAX_SECONDS: '0', WEBHOOK_DELIVERY_INTERVAL_MS: '600000' });
+  server = await startServer({ TRUST_PROXY: 'loopback', LOGIN_BACKOFF_MAX_SECONDS: '0' });
 });
 afterAll(async () => server?.close());
 
