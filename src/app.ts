@@ -30,11 +30,12 @@ import { isDatabaseUnavailable } from './db/mongo-errors.js';
 import { Throttle } from './modules/auth/throttle.js';
 import { consentPages } from './modules/consent/consent-pages.js';
 import { mountAdminConsole } from './console/admin-console.js';
-import { CofferMetrics } from './observability/metrics.js';
+import { CofferMetrics, type WebhookDeliveryRecorder } from './observability/metrics.js';
 import { httpMetrics, mainPortMetrics, metricsServer, type MetricsServer } from './observability/http-metrics.js';
 import { followPool } from './observability/mongo-pool-metrics.js';
 import { cachedSnapshot, StateCountsRepository } from './observability/state-counts.repository.js';
 import { metricsPlugin } from './graphql/metrics-plugin.js';
+import type { WebhookOptions } from './modules/webhooks/webhook-wiring.js';
 
 export interface AppOptions {
   config: Config;
@@ -48,6 +49,8 @@ export interface AppOptions {
   twoFactor?: TwoFactorOptions;
   /** How long scrape-time database gauges are cached (default 10 s; tests use 0). */
   metricsStateCacheMs?: number;
+  /** Webhook options (see createServices): tests give a DNS resolver; metrics give delivery counters. */
+  webhooks?: WebhookOptions;
 }
 
 export interface CofferApp {
@@ -87,7 +90,7 @@ function graphqlErrorBody(res: express.Response, code: string, message: string) 
 }
 
 /** Builds the whole app from a config and a database handle; tests start it on an ephemeral port. */
-export async function createApp({ config, db, logger, sealedData, privacy, twoFactor, metricsStateCacheMs }: AppOptions): Promise<CofferApp> {
+export async function createApp({ config, db, logger, sealedData, privacy, twoFactor, metricsStateCacheMs, webhooks }: AppOptions): Promise<CofferApp> {
   await ensureIndexes(db);
   // Metrics (README "Monitoring"): audit events reach them through the audit log's observer (services.ts).
   const metrics = new CofferMetrics();
@@ -97,7 +100,7 @@ export async function createApp({ config, db, logger, sealedData, privacy, twoFa
   const stopPoolMetrics = followPool(db.client, metrics);
   const metricsListener: MetricsServer | null = config.metrics.port === null ? null : metricsServer(metrics, { ...config.metrics, port: config.metrics.port });
   let metricsUrl: string | null = null;
-  const { services, tokens, guard, reencryption, secretPurge, housekeeping, retentionSweep, rateLimitSweep, counterKeyHash } = await createServices({ config, db, logger, sealedData, privacy, twoFactor, metrics });
+  const { services, tokens, guard, reencryption, secretPurge, housekeeping, retentionSweep, rateLimitSweep, counterKeyHash, webhookJobs } = await createServices({ config, db, logger, sealedData, privacy, twoFactor, metrics, webhooks: { ...webhooks, metrics: webhooks?.metrics ?? webhookDeliveryCounters(metrics.recordWebhookDelivery) } });
   await services.keys.assertKeyringCoversStoredKeys(); // refuse to start with keys we could not open
   void reencryption.resumeAll(); // re-encryption interrupted by a stop or crash carries on
   // Erasures interrupted by a stop or crash complete (also on the next call for that subject).
@@ -108,6 +111,8 @@ export async function createApp({ config, db, logger, sealedData, privacy, twoFa
   housekeeping.start(); // ended sessions and invitations, hourly
   retentionSweep.start(); // data past the tenants' retention periods, daily (one instance per interval)
   rateLimitSweep.start(); // ended rate-limit windows, every minute (no TTL index on FerretDB v1)
+  webhookJobs.scan.start(); // secrets and requests falling due → webhook events (one instance per pass)
+  webhookJobs.delivery.start(); // queued webhook deliveries, claimed row by row on every instance
 
   const app = express();
   const server = http.createServer(app);
@@ -250,10 +255,15 @@ export async function createApp({ config, db, logger, sealedData, privacy, twoFa
       await metricsListener?.close();
       await apollo.stop(); // the drain plugin closes the HTTP server and waits for in-flight requests
       reencryption.stop();
-      await Promise.all([reencryption.settled(), secretPurge.stop(), housekeeping.stop(), retentionSweep.stop(), rateLimitSweep.stop(), services.apiKeys.stop()]);
+      await Promise.all([reencryption.settled(), secretPurge.stop(), housekeeping.stop(), retentionSweep.stop(), rateLimitSweep.stop(), services.apiKeys.stop(), webhookJobs.scan.stop(), webhookJobs.delivery.stop()]);
       if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Webhook delivery outcomes counted in `coffer_webhook_deliveries_total` (README "Monitoring"). */
+function webhookDeliveryCounters(record: WebhookDeliveryRecorder) {
+  return { delivered: () => record('delivered'), failed: () => record('failed'), gaveUp: () => record('gave_up') };
 }
 
 /** helmet everywhere; Apollo Sandbox's landing page needs its CDN allowed, and only it gets that. */

@@ -61,6 +61,19 @@ export interface Config {
   consoleEnabled: boolean;
   /** Where /metrics is served (README "Monitoring"). */
   metrics: MetricsConfig;
+  /** Webhooks (README "Webhooks"). */
+  webhooks: {
+    allowHttp: boolean;
+    allowPrivateNetworks: boolean;
+    deliveryIntervalMs: number;
+    scanIntervalSeconds: number;
+    timeoutMs: number;
+    maxAttempts: number;
+    backoffBaseMs: number;
+    backoffMaxMs: number;
+    secretGraceHours: number;
+    expiryWarningDays: number;
+  };
 }
 
 /**
@@ -177,6 +190,16 @@ const envSchema = z.object({
     .string()
     .regex(/^[\x21-\x7e]{32,512}$/, 'at least 32 printable characters without spaces (e.g. openssl rand -hex 32)')
     .optional(),
+  WEBHOOK_ALLOW_HTTP: bool.default(false),
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: bool.default(false),
+  WEBHOOK_DELIVERY_INTERVAL_MS: int(50, 600_000).default(5000),
+  WEBHOOK_SCAN_INTERVAL_SECONDS: int(1, 86_400).default(300),
+  WEBHOOK_TIMEOUT_MS: int(100, 60_000).default(10_000),
+  WEBHOOK_MAX_ATTEMPTS: int(1, 50).default(8),
+  WEBHOOK_BACKOFF_BASE_MS: int(10, 3_600_000).default(30_000),
+  WEBHOOK_BACKOFF_MAX_MS: int(10, 86_400_000).default(21_600_000),
+  WEBHOOK_SECRET_GRACE_HOURS: int(0, 720).default(24),
+  WEBHOOK_EXPIRY_WARNING_DAYS: int(1, 90).default(7),
 });
 
 type Env = Record<string, string | undefined>;
@@ -233,6 +256,9 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     }
     if (cleaned.KEY_RETIRE_GRACE_SECONDS && Number(cleaned.KEY_RETIRE_GRACE_SECONDS) < 5) {
       problems.push('KEY_RETIRE_GRACE_SECONDS: at least 5 in production (a write in flight during a rotation must land before its key is retired)');
+    }
+    if (cleaned.WEBHOOK_ALLOW_HTTP && /^(true|1|yes)$/i.test(cleaned.WEBHOOK_ALLOW_HTTP.trim())) {
+      problems.push('WEBHOOK_ALLOW_HTTP: not allowed in production (webhooks must use https there)');
     }
     if (cleaned.UNSUBSCRIBE_BASE_URL && !/^https:\/\//i.test(cleaned.UNSUBSCRIBE_BASE_URL)) {
       problems.push('UNSUBSCRIBE_BASE_URL: must be an https URL in production (RFC 8058 one-click unsubscribe needs an https List-Unsubscribe URL)');
@@ -324,6 +350,18 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
       token: e.METRICS_TOKEN ?? null,
       // Open on the main port only for local development and tests, and only when nothing else is configured.
       openOnMainPort: !production && e.METRICS_PORT === undefined && e.METRICS_TOKEN === undefined,
+    },
+    webhooks: {
+      allowHttp: e.WEBHOOK_ALLOW_HTTP,
+      allowPrivateNetworks: e.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+      deliveryIntervalMs: e.WEBHOOK_DELIVERY_INTERVAL_MS,
+      scanIntervalSeconds: e.WEBHOOK_SCAN_INTERVAL_SECONDS,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      maxAttempts: e.WEBHOOK_MAX_ATTEMPTS,
+      backoffBaseMs: e.WEBHOOK_BACKOFF_BASE_MS,
+      backoffMaxMs: e.WEBHOOK_BACKOFF_MAX_MS,
+      secretGraceHours: e.WEBHOOK_SECRET_GRACE_HOURS,
+      expiryWarningDays: e.WEBHOOK_EXPIRY_WARNING_DAYS,
     },
   };
 }

@@ -25,6 +25,7 @@ import type { ContactDecisionService } from './modules/consent/contact-decision.
 import type { OptOutService } from './modules/consent/opt-out.service.js';
 import type { PurposeService } from './modules/consent/purpose.service.js';
 import type { TotpService } from './modules/auth/totp.service.js';
+import type { WebhookService } from './modules/webhooks/webhook.service.js';
 
 export interface Services {
   auth: AuthService;
@@ -49,4 +50,5 @@ export interface Services {
   contactDecisions: ContactDecisionService;
   consentLinks: ConsentLinkService;
   twoFactor: TotpService;
+  webhooks: WebhookService;
 }

@@ -63,6 +63,7 @@ import { LoginChallengeRepository, TotpRepository } from './modules/auth/totp.re
 import { TotpSecretCipher } from './modules/auth/totp-key.js';
 import type { CofferMetrics } from './observability/metrics.js';
 import { auditMetricsObserver, countChainVerifications } from './observability/audit-metrics.js';
+import { createWebhooks, type WebhookOptions } from './modules/webhooks/webhook-wiring.js';
 
 
 /** Privacy options: a hook after each erasure step (tests stop an erasure there), the subject-key cache lifetime. */
@@ -86,6 +87,8 @@ export interface ServiceOptions {
    */
   sealedData?: readonly SealedDataKind[];
   privacy?: PrivacyOptions;
+  /** Webhook options (tests: a resolver, delivery metrics). */
+  webhooks?: WebhookOptions;
   /** Metrics fed by stored audit events and chain verifications (README "Monitoring"). */
   metrics?: CofferMetrics;
   /** Second-factor options: the clock of TOTP codes and login challenges (tests move it). */
@@ -102,7 +105,7 @@ import type { Services } from './service-types.js';
 export type { Services };
 
 /** The composition root: every service gets its dependencies here, explicitly. */
-export async function createServices({ config, db, logger, sealedData = [], privacy = {}, twoFactor: twoFactorOptions = {}, metrics }: ServiceOptions) {
+export async function createServices({ config, db, logger, sealedData = [], privacy = {}, twoFactor: twoFactorOptions = {}, metrics, webhooks: webhookOptions = {} }: ServiceOptions) {
   // findOneById's filter for this engine: `{ _id }` on FerretDB v1, `{ _id, tenantId }` on MongoDB.
   const idLookups = await learnIdLookupShape(db);
   logger.debug({ idLookups }, 'tenant-scoped lookups by id');
@@ -307,6 +310,20 @@ export async function createServices({ config, db, logger, sealedData = [], priv
   const dsr: DsrService = new DsrService({ dsrOf, subjectsOf, keyStore: subjectKeys, subjects, erasure: subjectErasure, audit, logger, now: clock });
   const retention: RetentionService = new RetentionService({ dsrOf, subjectsOf, erasure: subjectErasure, directory: new RetentionDirectory(db), audit, logger, now: clock });
 
+  // Webhooks: the API, the outbox fed by a scan and by stored audit events, the delivery job.
+  const webhooks = createWebhooks({
+    db,
+    config: config.webhooks,
+    cipher: new TenantCipher(keys),
+    audit,
+    logger,
+    leases: new JobLeaseRepository(db),
+    tenantsOfUser: async (userId) => (await membershipDirectory.ofUser(userId)).map((m) => m.tenantId),
+    auditTrail: async (chainId, action, since) => (await auditLog!.list(chainId, { action, from: since }, 200)).edges.map((edge) => edge.node),
+    options: webhookOptions,
+  });
+  auditLog.observe(webhooks.auditSource.observe);
+
   const services: Services = {
     auth,
     account,
@@ -343,6 +360,7 @@ export async function createServices({ config, db, logger, sealedData = [], priv
     contactDecisions,
     consentLinks,
     twoFactor,
+    webhooks: webhooks.service,
   };
   // Periodic jobs share one skeleton (jobs/interval-job.ts) and a lease, so one instance sweeps at a time.
   const leases = new JobLeaseRepository(db);
@@ -350,7 +368,7 @@ export async function createServices({ config, db, logger, sealedData = [], priv
   const housekeeping = new HousekeepingJob({ db, logger, leases });
   const retentionSweep = new RetentionSweepJob({ retention, logger, leases, intervalMs: config.retention.sweepIntervalMinutes * 60_000 });
   const rateLimitSweep = new RateLimitSweepJob({ db, logger, leases });
-  return { services, tokens, guard, passwords, reencryption, secretPurge, housekeeping, retentionSweep, rateLimitSweep, counterKeyHash };
+  return { services, tokens, guard, passwords, reencryption, secretPurge, housekeeping, retentionSweep, rateLimitSweep, counterKeyHash, webhookJobs: webhooks.jobs };
 }
 
 /** FAULT_ERASURE_STEP_DELAY_MS (tests only; refused in production): a pause after each erasure step. */

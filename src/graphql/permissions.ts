@@ -137,6 +137,8 @@ export const permissionRules: IRules = {
     canContactMany: contactCheck('MANAGER'),
     // Second factor: the caller's own.
     twoFactorStatus: isAuthenticated,
+    webhooks: atLeast('ADMIN'),
+    webhookDeliveries: atLeast('ADMIN'),
   },
   Mutation: {
     // Public: these establish identity.
@@ -206,6 +208,11 @@ export const permissionRules: IRules = {
     confirmTotp: isAuthenticated,
     disableTotp: isAuthenticated,
     updateTwoFactorPolicy: atLeast('OWNER'),
+    createWebhook: atLeast('ADMIN'),
+    disableWebhook: atLeast('ADMIN'),
+    enableWebhook: atLeast('ADMIN'),
+    deleteWebhook: atLeast('ADMIN'),
+    rotateWebhookSecret: atLeast('ADMIN'),
   },
   // Object types: reaching one already passed the rule of the operation that returned it.
   AuthPayload: allow,
@@ -286,6 +293,13 @@ export const permissionRules: IRules = {
   TotpEnrolment: allow,
   TotpConfirmation: allow,
   TwoFactorStatus: allow,
+  Webhook: allow,
+  WebhookWithSecret: allow,
+  WebhookEdge: allow,
+  WebhookConnection: allow,
+  WebhookDelivery: allow,
+  WebhookDeliveryEdge: allow,
+  WebhookDeliveryConnection: allow,
 };
 
 /**

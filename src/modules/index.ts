@@ -14,6 +14,7 @@ import { consentModule } from './consent/consent.module.js';
 import { secretsModule } from './secrets/secrets.module.js';
 import { tenantsModule } from './tenants/tenants.module.js';
 import { limitsModule } from './limits/limits.module.js';
+import { webhooksModule } from './webhooks/webhooks.module.js';
 
 /**
  * Every module, in schema order: the one list the schema, index creation and the sealed-data
@@ -30,6 +31,7 @@ export const MODULES: readonly CofferModule[] = [
   privacyModule,
   consentModule,
   limitsModule,
+  webhooksModule,
 ];
 
 /** The resolver classes of every module, for the schema. */

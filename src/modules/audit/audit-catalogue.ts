@@ -31,6 +31,7 @@ export const AUDIT_RESOURCES = {
   DATA_SUBJECT: 'A data subject (privacy); the id is the subject id, also kept by its erasure tombstone (null when one operation read several).',
   DATA_SUBJECT_REQUEST: 'A data-subject request (GDPR Art. 15-21); the id is the request id.',
   CONSENT_PURPOSE: 'A consent purpose (consent); the id is the purpose id.',
+  WEBHOOK: 'A webhook endpoint (webhooks); the id is the webhook id.',
 } as const;
 export type AuditResourceType = keyof typeof AUDIT_RESOURCES;
 
@@ -85,6 +86,18 @@ const OPT_OUT_REASON_VALUES = ['UNSUBSCRIBE_LINK', 'ONE_CLICK', 'SUBJECT_REQUEST
 const OPT_OUT_SOURCE_VALUES = ['PUBLIC_PAGE', 'EMAIL_HEADER', 'APP', 'API', 'SUPPORT', 'IMPORT'] as const;
 const purposeKey = () => name('The purpose\'s key, a machine name the tenant chose for a processing purpose (e.g. newsletter); a tenant identifier.');
 const channel = () => oneOf(CHANNEL_VALUES, 'The contact channel.');
+/** Webhook event types, as recorded (webhooks/webhook-events.ts WEBHOOK_EVENT_TYPES; test/webhooks/webhooks-api.test.ts checks they agree). */
+const WEBHOOK_EVENT_VALUES = [
+  'SECRET_ROTATION_DUE',
+  'SECRET_EXPIRING',
+  'SECRET_EXPIRED',
+  'KEY_ROTATION_COMPLETED',
+  'DSR_DUE_SOON',
+  'DSR_OVERDUE',
+  'REFRESH_TOKEN_REUSED',
+  'ACCOUNT_LOCKED',
+  'AUDIT_VERIFICATION_FAILED',
+] as const;
 const recordId = () => id('The consent ledger record (and receipt) id: a random id Coffer generated.');
 
 export const AUDIT_CATALOGUE = {
@@ -448,6 +461,27 @@ export const AUDIT_CATALOGUE = {
     description: 'An OWNER changed which roles must use a second factor in the tenant.',
     resources: ['TENANT'],
     details: { roles: listOf(role('A role that must use a second factor.')) },
+  },
+  'audit.verification_failed': {
+    description: 'A verification of the audit chain found a broken link (verifyAuditLog); recorded by the audit log itself.',
+    resources: ['TENANT'],
+    details: {
+      firstInvalidSequence: optional(count('The first seq at which the chain cannot be trusted.')),
+      checkedEvents: count('Events verified before the break.'),
+    },
+  },
+  'webhook.created': {
+    description: 'A webhook endpoint was registered (its URL is not recorded; its signing secret never is).',
+    resources: ['WEBHOOK'],
+    details: { events: listOf(oneOf(WEBHOOK_EVENT_VALUES, 'An event type it subscribes to, a code from a fixed list.')) },
+  },
+  'webhook.disabled': { description: 'A webhook was disabled: it receives nothing until enabled.', resources: ['WEBHOOK'], details: {} },
+  'webhook.enabled': { description: 'A disabled webhook was enabled again.', resources: ['WEBHOOK'], details: {} },
+  'webhook.deleted': { description: 'A webhook and its delivery log were deleted.', resources: ['WEBHOOK'], details: {} },
+  'webhook.secret_rotated': {
+    description: 'A webhook\'s signing secret was replaced; the previous one keeps signing until the grace period ends.',
+    resources: ['WEBHOOK'],
+    details: { previousValidUntil: isoTime('Until when deliveries also carry a signature under the previous secret.') },
   },
 } as const satisfies Record<string, CatalogueEntry>;
 

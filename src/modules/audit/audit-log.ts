@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from 'mongodb';
 import { badInput } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import type { AuditEventInput, AuditSink } from './audit-event.js';
+import { PLATFORM_CHAIN, type AuditEventInput, type AuditSink } from './audit-event.js';
+import { auditEvent } from './audit-builder.js';
 import type { UnchainedEvent } from './audit-chain.js';
 import { normaliseEvent } from './audit-input.js';
 import { listEvents, type AuditEventFilter, type AuditEventPage } from './audit-query.js';
@@ -87,7 +88,15 @@ export class AuditLog implements AuditSink {
     const end = positiveInteger(to, 'to');
     if (end !== null && end < start) throw badInput('to', 'must not be below from');
     const key = await this.deps.macKeyFor(tenantId);
-    return verifyChain(this.store(tenantId), key, { from: start, to: end });
+    const result = await verifyChain(this.store(tenantId), key, { from: start, to: end });
+    // A broken chain is itself an event (observers such as webhooks hear of it); recorded by the log, as SYSTEM.
+    if (!result.valid) {
+      const details = { checkedEvents: result.checkedEvents, ...(result.firstInvalidSequence === null ? {} : { firstInvalidSequence: result.firstInvalidSequence }) };
+      await this.append(auditEvent('audit.verification_failed', { caller: { tenantId: tenantId === PLATFORM_CHAIN ? null : tenantId, actor: { type: 'SYSTEM', id: null } }, resource: { id: tenantId === PLATFORM_CHAIN ? null : tenantId }, outcome: 'FAILURE', details })).catch(
+        (error: unknown) => this.deps.logger.error({ err: error, event: 'audit.verification_failed' }, 'could not record a failed audit verification'),
+      );
+    }
+    return result;
   }
 
   /** One page of `tenantId`'s events, newest first (first: default 50, max 200). */

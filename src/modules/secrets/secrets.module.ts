@@ -18,6 +18,8 @@ export const secretsModule: CofferModule = {
         // The metrics gauges count secrets due for rotation or expired across tenants (observability/).
         { key: { deletedAt: 1, rotationDueAt: 1 }, name: 'deleted_rotation_due' },
         { key: { deletedAt: 1, expiresAt: 1 }, name: 'deleted_expires' },
+        // The webhook scan's range over expiry dates (webhooks/webhook-scan.repository.ts).
+        { key: { tenantId: 1, expiresAt: 1 }, name: 'tenant_expires' },
       ],
       tenantData: 'RECORDS',
     },
