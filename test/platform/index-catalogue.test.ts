@@ -17,7 +17,7 @@ function section(name: string): string {
 }
 
 describe('README "Scaling": indexes and shard keys', () => {
-  it('lists every declared index as generated from the module declarations (regenerate: npx tsx scripts/print-indexes.ts)', () => {
+  it('lists every declared index as generated from the module declarations (regenerate: npx tsx scripts/print-indexes.ts --write)', () => {
     expect(section('indexes')).toBe(indexTable());
     expect(section('shard-keys')).toBe(shardTable());
   });
