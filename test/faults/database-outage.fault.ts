@@ -144,36 +144,54 @@ async function readyz(): Promise<number> {
   return (await fetch(`${url}/readyz`)).status;
 }
 
+/** A fresh account's access token (its own tenant). */
+async function signedUpToken(label: string): Promise<string> {
+  const signed = await gqlAt<{ signUp: { accessToken: string } }>(url, 'mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }', {
+    input: { email: uniqueEmail(label), password: STRONG_PASSWORD, tenantName: `${label} Co` },
+  });
+  expect(signed.errors, JSON.stringify(signed.errors)).toBeUndefined();
+  return signed.data!.signUp.accessToken;
+}
+
+/**
+ * LOAD_WORKERS clients creating secrets `<prefix>/w<n>/s<k>` back to back (40 ms apart, 100 ms after
+ * a failure), each request's outcome recorded; `stop()` ends the loops and waits for them.
+ */
+function startLoad(token: string, prefix: string): { outcomes: Outcome[]; stop: () => Promise<void> } {
+  const outcomes: Outcome[] = [];
+  let counter = 0;
+  let running = true;
+  const worker = async (w: number) => {
+    while (running) {
+      const name = `${prefix}/w${w}/s${counter++}`;
+      const startedAt = Date.now();
+      let outcome: Outcome;
+      try {
+        const res = await gqlAt<{ createSecret: { name: string } }>(url, 'mutation($input: CreateSecretInput!) { createSecret(input: $input) { name version } }', { input: { name, value: `value of ${name}` } }, token);
+        const ok = !res.errors && res.data?.createSecret.name === name;
+        outcome = { startedAt, ms: Date.now() - startedAt, ok, code: res.errors?.[0]?.extensions.code ?? null, httpStatus: res.status, name };
+      } catch (error) {
+        // No HTTP answer at all (connection refused or reset): recorded, and it fails the test.
+        outcome = { startedAt, ms: Date.now() - startedAt, ok: false, code: `NO_RESPONSE: ${String(error)}`, httpStatus: 0, name };
+      }
+      outcomes.push(outcome);
+      await sleep(outcome.ok ? 40 : 100); // a steady load, and a client backing off a little on failure
+    }
+  };
+  const load = Promise.all(Array.from({ length: LOAD_WORKERS }, (_, w) => worker(w)));
+  return {
+    outcomes,
+    stop: async () => {
+      running = false;
+      await load;
+    },
+  };
+}
+
 describe('the database stops under load and comes back', () => {
   it('requests fail fast with SERVICE_UNAVAILABLE, /readyz says 503, the process stays up; afterwards requests succeed without a restart and no acknowledged write is lost', async () => {
-    const signed = await gqlAt<{ signUp: { accessToken: string } }>(url, 'mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }', {
-      input: { email: uniqueEmail('outage'), password: STRONG_PASSWORD, tenantName: 'Outage Co' },
-    });
-    expect(signed.errors, JSON.stringify(signed.errors)).toBeUndefined();
-    const token = signed.data!.signUp.accessToken;
-
-    const outcomes: Outcome[] = [];
-    let counter = 0;
-    let running = true;
-    const worker = async (w: number) => {
-      while (running) {
-        const name = `load/w${w}/s${counter++}`;
-        const startedAt = Date.now();
-        let outcome: Outcome;
-        try {
-          const res = await gqlAt<{ createSecret: { name: string } }>(url, 'mutation($input: CreateSecretInput!) { createSecret(input: $input) { name version } }', { input: { name, value: `value of ${name}` } }, token);
-          const ok = !res.errors && res.data?.createSecret.name === name;
-          outcome = { startedAt, ms: Date.now() - startedAt, ok, code: res.errors?.[0]?.extensions.code ?? null, httpStatus: res.status, name };
-        } catch (error) {
-          // No HTTP answer at all (connection refused or reset): recorded, and it fails the test below.
-          outcome = { startedAt, ms: Date.now() - startedAt, ok: false, code: `NO_RESPONSE: ${String(error)}`, httpStatus: 0, name };
-        }
-        outcomes.push(outcome);
-        const { ok } = outcome;
-        await sleep(ok ? 40 : 100); // a steady load, and a client backing off a little on failure
-      }
-    };
-    const load = Promise.all(Array.from({ length: LOAD_WORKERS }, (_, w) => worker(w)));
+    const token = await signedUpToken('outage');
+    const { outcomes, stop } = startLoad(token, 'load');
 
     let stoppedAt = 0, downAt = 0, restartAt = 0, upAt = 0, recoveredAt = 0;
     try {
@@ -203,8 +221,7 @@ describe('the database stops under load and comes back', () => {
       }
       await sleep(2_000);
     } finally {
-      running = false;
-      await load;
+      await stop();
     }
     expect(recoveredAt, 'no request succeeded after the database came back').toBeGreaterThan(0);
     expect(await readyz()).toBe(200);
@@ -246,31 +263,8 @@ describe('the database stops under load and comes back', () => {
   }, 180_000);
 
   it('a database that hangs (connections open, no answer) fails requests within the socket timeout, not never; they succeed again once it answers', async () => {
-    const signed = await gqlAt<{ signUp: { accessToken: string } }>(url, 'mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }', {
-      input: { email: uniqueEmail('hang'), password: STRONG_PASSWORD, tenantName: 'Hang Co' },
-    });
-    expect(signed.errors, JSON.stringify(signed.errors)).toBeUndefined();
-    const token = signed.data!.signUp.accessToken;
-    const outcomes: Outcome[] = [];
-    let counter = 0;
-    let running = true;
-    const worker = async (w: number) => {
-      while (running) {
-        const name = `hang/w${w}/s${counter++}`;
-        const startedAt = Date.now();
-        let outcome: Outcome;
-        try {
-          const res = await gqlAt<{ createSecret: { name: string } }>(url, 'mutation($input: CreateSecretInput!) { createSecret(input: $input) { name version } }', { input: { name, value: `value of ${name}` } }, token);
-          const ok = !res.errors && res.data?.createSecret.name === name;
-          outcome = { startedAt, ms: Date.now() - startedAt, ok, code: res.errors?.[0]?.extensions.code ?? null, httpStatus: res.status, name };
-        } catch (error) {
-          outcome = { startedAt, ms: Date.now() - startedAt, ok: false, code: `NO_RESPONSE: ${String(error)}`, httpStatus: 0, name };
-        }
-        outcomes.push(outcome);
-        await sleep(outcome.ok ? 40 : 100);
-      }
-    };
-    const load = Promise.all(Array.from({ length: LOAD_WORKERS }, (_, w) => worker(w)));
+    const token = await signedUpToken('hang');
+    const { outcomes, stop } = startLoad(token, 'hang');
     let frozenAt = 0, thawedAt = 0, recoveredAt = 0;
     try {
       await sleep(2_000);
@@ -289,8 +283,7 @@ describe('the database stops under load and comes back', () => {
       }
       await sleep(1_000);
     } finally {
-      running = false;
-      await load;
+      await stop();
     }
     const whileFrozen = outcomes.filter((o) => o.startedAt >= frozenAt && o.startedAt < thawedAt);
     const failed = whileFrozen.filter((o) => !o.ok);
