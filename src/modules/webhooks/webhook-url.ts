@@ -33,7 +33,9 @@ const NEVER = new Set(['unspecified', 'broadcast', 'multicast']);
 export function refusedAddress(address: string, policy: Pick<WebhookUrlPolicy, 'allowPrivateNetworks'>): string | null {
   if (!ipaddr.isValid(address)) return 'not an IP address';
   const parsed = ipaddr.process(address);
-  const range = parsed.range();
+  // IPv4-compatible IPv6 (::a.b.c.d, deprecated by RFC 4291): ipaddr.js calls it unicast, but it
+  // carries an IPv4 address (::7f00:1 is 127.0.0.1) that some stacks and tunnels still reach.
+  const range = parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).parts.slice(0, 6).every((part) => part === 0) && parsed.range() === 'unicast' ? 'ipv4Compatible' : parsed.range();
   if (NEVER.has(range)) return `${range} address`;
   if (range === 'unicast') return null;
   return policy.allowPrivateNetworks ? null : `${range} address`;

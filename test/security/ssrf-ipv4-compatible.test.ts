@@ -1,0 +1,46 @@
+import type { LookupAddress } from 'node:dns';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { refusedAddress, validateWebhookUrl } from '../../src/modules/webhooks/webhook-url.js';
+import { expectCode, signUp, type Signed } from '../support/auth.js';
+import type { TestServer } from '../support/server.js';
+import { createWebhook, startWebhookServer } from '../webhooks/support.js';
+
+/**
+ * Attack (i11): IPv4-compatible IPv6 addresses (::a.b.c.d, RFC 4291 §2.5.5.1, deprecated) carry
+ * an IPv4 address, e.g. ::7f00:1 is 127.0.0.1 and ::a9fe:a9fe is 169.254.169.254, but ipaddr.js
+ * classes them as plain `unicast`, so they passed the SSRF rules as literals and as DNS answers.
+ */
+const STRICT = { allowHttp: true, allowPrivateNetworks: false };
+const COMPATIBLE = ['::7f00:1', '::127.0.0.1', '::a9fe:a9fe', '::a00:1', '::808:808'];
+
+describe('IPv4-compatible IPv6 addresses are not webhook receivers', () => {
+  it('refusedAddress refuses ::a.b.c.d forms whatever IPv4 address they carry', () => {
+    for (const address of COMPATIBLE) expect(refusedAddress(address, STRICT), address).not.toBeNull();
+    // Real global IPv6 and IPv4-mapped public addresses still pass.
+    for (const address of ['2606:4700:4700::1111', '::ffff:8.8.8.8']) expect(refusedAddress(address, STRICT), address).toBeNull();
+  });
+
+  it('a host name answering ::7f00:1 (AAAA) is refused at registration', async () => {
+    const resolver = async (): Promise<LookupAddress[]> => [{ address: '::7f00:1', family: 6 }];
+    await expect(validateWebhookUrl('https://hooks.example.com/x', STRICT, resolver)).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+  });
+
+  describe('over the API', () => {
+    let strict: TestServer;
+    let owner: Signed;
+    beforeAll(async () => {
+      strict = await startWebhookServer({ WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'false' });
+      owner = await signUp(strict, 'SsrfCompat');
+    });
+    afterAll(() => strict?.close());
+
+    it('createWebhook refuses http://[::7f00:1] and http://[::127.0.0.1] (BAD_USER_INPUT on url), writing nothing', async () => {
+      for (const url of ['http://[::7f00:1]:8080/x', 'http://[::127.0.0.1]/x', 'http://[::a9fe:a9fe]/latest/meta-data/']) {
+        const res = await createWebhook(strict, owner, { url, events: ['SECRET_EXPIRED'] });
+        expectCode(res, 'BAD_USER_INPUT');
+        expect(res.errors![0]!.message, url).toMatch(/^url: is not allowed/);
+      }
+      expect(await strict.db.collection('webhooks').countDocuments({})).toBe(0);
+    });
+  });
+});
