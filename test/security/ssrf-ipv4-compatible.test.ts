@@ -42,5 +42,28 @@ describe('IPv4-compatible IPv6 addresses are not webhook receivers', () => {
       }
       expect(await strict.db.collection('webhooks').countDocuments({})).toBe(0);
     });
+
+    it('held: parser-differential and alternative spellings of internal hosts are refused too (BAD_USER_INPUT on url)', async () => {
+      const urls = [
+        'http://127.0.0.1#@hooks.example.com/x', // a fragment (what follows # is no host for the WHATWG parser)
+        'http://127.0.0.1:80@hooks.example.com/x', // userinfo
+        'http://hooks.example.com@127.0.0.1/x',
+        'http://0177.0.0.1/x', // octal
+        'http://127.0.0.1./x', // trailing dot
+        'http://\u2460\u2461\u2466.0.0.1/x', // circled digits, NFKC-folded to 127.0.0.1
+        'http://127\u30020\u30020\u30021/x', // ideographic full stops
+        'http://[0:0:0:0:0:ffff:127.0.0.1]/x',
+        'http://[::ffff:a9fe:a9fe]/latest/meta-data/',
+        'http://[64:ff9b::a9fe:a9fe]/x', // NAT64 of the metadata address
+        'http://localhost./x',
+        'http://[::]/x',
+      ];
+      for (const url of urls) {
+        const res = await createWebhook(strict, owner, { url, events: ['SECRET_EXPIRED'] });
+        expectCode(res, 'BAD_USER_INPUT');
+        expect(res.errors![0]!.message, url).toMatch(/^url: /);
+      }
+      expect(await strict.db.collection('webhooks').countDocuments({})).toBe(0);
+    });
   });
 });
