@@ -12,12 +12,14 @@ import { createWebhook, startWebhookServer } from '../webhooks/support.js';
  */
 const STRICT = { allowHttp: true, allowPrivateNetworks: false };
 const COMPATIBLE = ['::7f00:1', '::127.0.0.1', '::a9fe:a9fe', '::a00:1', '::808:808'];
+/** Elsewhere outside 2000::/3, which ipaddr.js also calls unicast. */
+const OUTSIDE_GLOBAL = ['::1:0:0:1', '4000::1', 'e000::1', '1::1'];
 
 describe('IPv4-compatible IPv6 addresses are not webhook receivers', () => {
   it('refusedAddress refuses ::a.b.c.d forms whatever IPv4 address they carry', () => {
-    for (const address of COMPATIBLE) expect(refusedAddress(address, STRICT), address).not.toBeNull();
+    for (const address of [...COMPATIBLE, ...OUTSIDE_GLOBAL]) expect(refusedAddress(address, STRICT), address).not.toBeNull();
     // Real global IPv6 and IPv4-mapped public addresses still pass.
-    for (const address of ['2606:4700:4700::1111', '::ffff:8.8.8.8']) expect(refusedAddress(address, STRICT), address).toBeNull();
+    for (const address of ['2606:4700:4700::1111', '2a00:1450:4001:80b::200e', '::ffff:8.8.8.8']) expect(refusedAddress(address, STRICT), address).toBeNull();
   });
 
   it('a host name answering ::7f00:1 (AAAA) is refused at registration', async () => {
