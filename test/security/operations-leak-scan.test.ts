@@ -10,7 +10,7 @@ import { expiringSecret, mustCreateWebhook, Receiver, startWebhookServer, waitFo
  * Attack (i11): the new operations features handle their own credentials: TOTP secrets, recovery
  * codes, login challenges, webhook signing secrets. None may be written in plaintext to a log
  * line (at trace level), an audit event, any database document (including binary fields) or a
- * webhook payload. test/security/leak-scan.test.ts covers the older credentials.
+ * webhook payload; nor may the value of the secret whose expiry the webhook announces. test/security/leak-scan.test.ts covers the older credentials.
  */
 const clock = new TestClock();
 let server: TestServer;
@@ -80,7 +80,9 @@ describe('no operations credential in logs, audit events, documents or webhook p
       addMarker('webhook signing key (hex)', key.toString('hex'));
       addMarker('webhook signing key (latin1)', key.toString('latin1'));
     }
-    await expiringSecret(server, user, 'leak/ops', 'marker-value-not-credential');
+    const secretValue = `secret-value-${Date.now().toString(36)}-9f3k2`;
+    addMarker('secret value', secretValue);
+    await expiringSecret(server, user, 'leak/ops', secretValue);
     await waitFor('a delivery', async () => (receiver.received.length > 0 ? true : null));
 
     const collections: Record<string, Document[]> = {};
