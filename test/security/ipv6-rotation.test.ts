@@ -54,3 +54,21 @@ describe('rotating IPv6 addresses inside one /64 does not reset a budget', () =>
     }
   });
 });
+
+describe('held: X-Forwarded-For is ignored when TRUST_PROXY is false', () => {
+  it('a new X-Forwarded-For (IPv4 or IPv6) on every login does not reset the login budget', async () => {
+    const server = await startServer({ AUTH_RATE_LIMIT_PER_MINUTE: '3', LOGIN_BACKOFF_MAX_SECONDS: '0' });
+    try {
+      const user = await signUp(server, 'No Proxy');
+      const codes: unknown[] = [];
+      const spoofed = ['203.0.113.1', '2001:db8:1::1', '203.0.113.2, 198.51.100.1', '::ffff:203.0.113.3', ' 203.0.113.4 '];
+      for (const [i, xff] of spoofed.entries()) {
+        const res = await server.gql(LOGIN, { input: { email: user.email, password: `wrong-password-${i}-xyz` } }, undefined, { 'x-forwarded-for': xff });
+        codes.push(res.errors?.[0]?.extensions.code);
+      }
+      expect(codes).toEqual(['UNAUTHENTICATED', 'UNAUTHENTICATED', 'UNAUTHENTICATED', 'RATE_LIMITED', 'RATE_LIMITED']);
+    } finally {
+      await server.close();
+    }
+  });
+});
