@@ -212,7 +212,9 @@ export class AuthService {
       await this.recordFailure(subjects, user, request);
       throw unauthenticated(BAD_CREDENTIALS);
     }
-    if (state.pairFailures > 0) await failures.clearPair(subjects);
+    // With a second factor, refused codes count toward the same pair: a right password alone must
+    // not clear them (logging in again between guesses would reset the lockout). The right code does.
+    if (state.pairFailures > 0 && !(await this.deps.twoFactor.enabled(user._id))) await failures.clearPair(subjects);
     return user;
   }
 
