@@ -36,6 +36,7 @@ import { followPool } from './observability/mongo-pool-metrics.js';
 import { cachedSnapshot, StateCountsRepository } from './observability/state-counts.repository.js';
 import { metricsPlugin } from './graphql/metrics-plugin.js';
 import type { WebhookOptions } from './modules/webhooks/webhook-wiring.js';
+import { clientBucket } from './modules/auth/client-bucket.js';
 
 export interface AppOptions {
   config: Config;
@@ -294,7 +295,7 @@ function rateLimit(throttle: Throttle): RequestHandler {
   return (req, res, next) => {
     if (req.path === '/healthz' || req.path === '/readyz') return next();
     throttle
-      .consume(req.ip ?? 'unknown')
+      .consume(clientBucket(req.ip))
       .then(() => next())
       .catch((error: unknown) => {
         if (!(error instanceof AppError && error.code === 'RATE_LIMITED')) return next(error);

@@ -10,7 +10,7 @@ import { constants } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { act, EXIT, UsageError } from './cli-kit.js';
 import { ApiError, AUTH_PAYLOAD, clientFromEnvironment, post, serverUrl, sessionFields, type AuthPayload, type Client } from './client/api.js';
-import { envNames } from './client/env-names.js';
+import { envNames, refuseLoaderVariables } from './client/env-names.js';
 import { readSession, removeSession, sessionPath, writeSession } from './client/session-store.js';
 import { readPassword, readValue } from './prompt.js';
 
@@ -49,12 +49,13 @@ async function allSecrets(client: Client, prefix: string, withValues: boolean): 
 }
 
 /** Values as variables: name mapping of env-names.ts; a value the server could not give refuses the whole set. */
-async function variablesOf(client: Client, prefix: string): Promise<Map<string, string>> {
+async function variablesOf(client: Client, prefix: string, allowedLoaderVariables: readonly string[] | null = null): Promise<Map<string, string>> {
   const secrets = await allSecrets(client, prefix, true);
   const names = envNames(
     secrets.map((s) => s.name),
     prefix,
   );
+  if (allowedLoaderVariables) refuseLoaderVariables(names, allowedLoaderVariables);
   const byName = new Map(secrets.map((s) => [s.name, s.value]));
   const variables = new Map<string, string>();
   for (const [variable, secret] of names) {
@@ -307,15 +308,22 @@ export function addAppCommands(program: Command): void {
         'it cannot be found, 126 when it cannot be executed).',
     )
     .requiredOption('--prefix <prefix>', 'the secrets to pass, e.g. app/prod/')
+    .option(
+      '--allow-env <variable>',
+      'let a secret set this variable although it makes programs load other code (NODE_OPTIONS, LD_PRELOAD, PATH, BASH_ENV...: refused otherwise); repeatable',
+      (variable: string, previous: string[]) => [...previous, variable],
+      [] as string[],
+    )
     .argument('<command>', 'the program to run')
     .argument('[args...]', 'its arguments (put -- before the command so its options stay its own)')
     .passThroughOptions()
     .addHelpText('after', `\nExample: coffer run --prefix app/prod/ -- node server.js --port 8080\n${AUTH_HELP}`)
     .action(
-      act(async (command: string, args: string[], options: { prefix: string }) => {
+      act(async (command: string, args: string[], options: { prefix: string; allowEnv: string[] }) => {
         const client = clientFromEnvironment();
-        // Two secrets on one variable (NameCollisionError) refuse the run before anything starts.
-        const variables = await variablesOf(client, options.prefix);
+        // Two secrets on one variable (NameCollisionError), or a secret setting a variable that
+        // loads code (LoaderVariableError) without --allow-env, refuse the run before anything starts.
+        const variables = await variablesOf(client, options.prefix, options.allowEnv);
         const env: NodeJS.ProcessEnv = { ...process.env };
         delete env.COFFER_API_KEY;
         for (const [variable, value] of variables) env[variable] = value;

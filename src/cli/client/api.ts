@@ -55,10 +55,15 @@ export async function post<T>(url: string, query: string, variables: Record<stri
       method: 'POST',
       headers: { 'content-type': 'application/json', 'user-agent': 'coffer-cli', ...(token ? { authorization: `Bearer ${token}` } : {}) },
       body: JSON.stringify({ query, variables }),
+      // A redirect would send the same body (a password, a refresh token, a value) to wherever it points.
+      redirect: 'manual',
     });
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
     throw new ApiError(`cannot reach ${url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`, 'NETWORK_ERROR');
+  }
+  if (response.status >= 300 && response.status < 400) {
+    throw new ApiError(`${url}/graphql answered HTTP ${response.status} (a redirect, not followed): give the server's final URL, e.g. its https address, with --url or COFFER_URL`, 'BAD_RESPONSE');
   }
   let body: GraphQLBody<T>;
   try {

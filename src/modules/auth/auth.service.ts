@@ -18,6 +18,7 @@ import { isDuplicateKey } from '../../db/mongo-errors.js';
 import type { UserDoc, UserRepository } from './user.repository.js';
 import type { Caller, RequestInfo } from '../../identity/caller.js';
 import { userOf } from '../../identity/callers.js';
+import { clientBucket } from './client-bucket.js';
 
 export interface AuthDeps {
   users: UserRepository;
@@ -64,7 +65,7 @@ export class AuthService {
 
   async signUp(input: { email: string; password: string; tenantName: string }, caller: Caller): Promise<AuthPayloadData> {
     const { request } = caller;
-    await this.deps.throttle.consume(`signup:${request.ip}`);
+    await this.deps.throttle.consume(`signup:${clientBucket(request.ip)}`);
     // Checked before anything else, so a closed sign-up reveals nothing about the email.
     if (this.deps.signUpMode === 'invite-only') throw forbidden('Sign-up is closed on this server: ask an administrator of your organisation for an invitation');
     const email = normaliseEmail(input.email);
@@ -140,7 +141,7 @@ export class AuthService {
 
   async login(input: { email: string; password: string; tenantId?: string | null }, caller: Caller): Promise<AuthPayloadData | TwoFactorChallengeData> {
     const { request } = caller;
-    await this.deps.throttle.consume(`login:${request.ip}`);
+    await this.deps.throttle.consume(`login:${clientBucket(request.ip)}`);
     const user = await this.verifyCredentials(normaliseEmail(input.email), input.password, request);
     const { tenant, role } = await this.chooseTenant(user, input.tenantId ?? null);
     if (await this.deps.twoFactor.enabled(user._id)) {
@@ -160,7 +161,7 @@ export class AuthService {
    */
   async completeLogin(input: { challenge: string; code: string }, caller: Caller): Promise<AuthPayloadData> {
     const { request } = caller;
-    await this.deps.throttle.consume(`login:${request.ip}`);
+    await this.deps.throttle.consume(`login:${clientBucket(request.ip)}`);
     const { user, tenantId } = await this.deps.twoFactor.completeChallenge(input.challenge, input.code, request);
     const { tenant, role } = await this.chooseTenant(user, tenantId);
     this.deps.logger.info({ event: 'auth.login', userId: user._id, tenantId: tenant?._id, secondFactor: true, requestId: request.requestId }, 'login succeeded');
@@ -211,7 +212,9 @@ export class AuthService {
       await this.recordFailure(subjects, user, request);
       throw unauthenticated(BAD_CREDENTIALS);
     }
-    if (state.pairFailures > 0) await failures.clearPair(subjects);
+    // With a second factor, refused codes count toward the same pair: a right password alone must
+    // not clear them (logging in again between guesses would reset the lockout). The right code does.
+    if (state.pairFailures > 0 && !(await this.deps.twoFactor.enabled(user._id))) await failures.clearPair(subjects);
     return user;
   }
 
@@ -247,7 +250,7 @@ export class AuthService {
 
   async refresh(refreshToken: string, caller: Caller): Promise<AuthPayloadData> {
     const { request } = caller;
-    await this.deps.throttle.consume(`refresh:${request.ip}`);
+    await this.deps.throttle.consume(`refresh:${clientBucket(request.ip)}`);
     const session = await this.deps.sessionService.authenticateRefresh(refreshToken, request);
     const user = await this.deps.users.findById(session.userId);
     if (!user) throw unauthenticated('Invalid or expired refresh token');

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { Logger } from '../../logger.js';
 import type { LoginFailureKey } from './login-failure-key.js';
 import type { LoginFailureRepository } from './login-failure.repository.js';
+import { clientBucket } from './client-bucket.js';
 
 /** The two counters one login attempt touches. */
 export interface FailureSubjects {
@@ -55,7 +56,7 @@ export class LoginFailures {
   async subjects(email: string, ip: string | null): Promise<FailureSubjects> {
     const key = await this.deps.key.key();
     const mac = (fields: string[]) => createHmac('sha256', key).update(JSON.stringify(fields), 'utf8').digest('base64url');
-    return { account: `a:${mac(['account', email])}`, pair: `p:${mac(['pair', email, ip ?? ''])}` };
+    return { account: `a:${mac(['account', email])}`, pair: `p:${mac(['pair', email, ip ? clientBucket(ip) : ''])}` };
   }
 
   async state(subjects: FailureSubjects, now = new Date()): Promise<FailureState> {

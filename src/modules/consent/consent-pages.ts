@@ -5,6 +5,7 @@ import type { Logger } from '../../logger.js';
 import { AppError } from '../../errors.js';
 import type { Throttle } from '../auth/throttle.js';
 import { channelText, type ConsentLinkService, type PublicLinkView } from './consent-links.service.js';
+import { clientBucket } from '../auth/client-bucket.js';
 
 /**
  * The public pages (DESIGN.md §8): `GET/POST /unsubscribe/<token>` and `GET/POST /confirm/<token>`.
@@ -85,7 +86,7 @@ export function consentPages(consent: ConsentLinkService, options: { throttle: T
   const { throttle } = options;
   const limited = async (req: Request, res: Response): Promise<boolean> => {
     try {
-      await throttle.consume(`pages|${req.ip ?? 'unknown'}`);
+      await throttle.consume(`pages|${clientBucket(req.ip)}`);
       return false;
     } catch (error) {
       if (!(error instanceof AppError && error.code === 'RATE_LIMITED')) throw error;

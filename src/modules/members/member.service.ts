@@ -18,6 +18,7 @@ import type { TenantRepository } from '../tenants/tenant.repository.js';
 import type { InvitationDirectory, InvitationDoc, InvitationRepository } from './invitation.repository.js';
 import type { MembershipDoc, MembershipRepository } from '../tenants/membership.repository.js';
 import { roleAtLeast, type Role } from '../../identity/roles.js';
+import { clientBucket } from '../auth/client-bucket.js';
 
 interface MemberDeps {
   membershipsOf: (tenantId: string) => MembershipRepository;
@@ -131,7 +132,7 @@ export class MemberService {
    */
   async accept(input: { token: string; password?: string | null }, caller: Caller): Promise<AuthPayloadData> {
     const { request } = caller;
-    await this.deps.throttle.consume(`invitation:${request.ip}`);
+    await this.deps.throttle.consume(`invitation:${clientBucket(request.ip)}`);
     const invalid = () => badInput('token', 'invitation is invalid, expired or already used');
     const parsed = parseInvitationToken(input.token);
     if (!parsed) throw invalid();

@@ -33,7 +33,11 @@ const NEVER = new Set(['unspecified', 'broadcast', 'multicast']);
 export function refusedAddress(address: string, policy: Pick<WebhookUrlPolicy, 'allowPrivateNetworks'>): string | null {
   if (!ipaddr.isValid(address)) return 'not an IP address';
   const parsed = ipaddr.process(address);
-  const range = parsed.range();
+  // ipaddr.js calls every IPv6 address it has no name for `unicast`, among them IPv4-compatible
+  // ::a.b.c.d (deprecated by RFC 4291; ::7f00:1 carries 127.0.0.1) and the rest of ::/8. Only
+  // 2000::/3 is global unicast: anything else it calls unicast is reserved.
+  const outsideGlobal = parsed.kind() === 'ipv6' && ((parsed as ipaddr.IPv6).parts[0]! & 0xe000) !== 0x2000;
+  const range = parsed.range() === 'unicast' && outsideGlobal ? 'reserved' : parsed.range();
   if (NEVER.has(range)) return `${range} address`;
   if (range === 'unicast') return null;
   return policy.allowPrivateNetworks ? null : `${range} address`;
