@@ -5,7 +5,7 @@ import { expect, inject } from 'vitest';
 import { createApp, type CofferApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
-import { testEnv, type GraphQLResponse, type TestServer } from '../support/server.js';
+import { graphqlAt, testEnv, type TestServer } from '../support/server.js';
 
 export type MetricsTestServer = TestServer & { app: CofferApp };
 
@@ -23,15 +23,7 @@ export async function startMetricsServer(overrides: Record<string, string> = {})
   const url = `http://127.0.0.1:${port}`;
   return {
     url, app, config, db, logs, writes: [], commands: [],
-    async gql(query, variables, token, headers = {}) {
-      const response = await fetch(`${url}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
-        body: JSON.stringify({ query, variables }),
-      });
-      const body = (await response.json()) as Omit<GraphQLResponse, 'status' | 'headers'>;
-      return { status: response.status, headers: response.headers, ...body } as GraphQLResponse<never>;
-    },
+    gql: graphqlAt(url),
     async close() {
       await app.close();
       await db.dropDatabase().catch(() => {});

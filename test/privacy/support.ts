@@ -6,7 +6,7 @@ import { createApp, type AppOptions } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { expectOk, type Signed } from '../support/auth.js';
-import { testEnv, type GraphQLResponse, type TestServer } from '../support/server.js';
+import { graphqlAt, testEnv, type TestServer } from '../support/server.js';
 
 /**
  * Like test/support/server.ts startServer, but passes privacy options to the app (a hook after
@@ -26,15 +26,7 @@ export async function startPrivacyServer(options: { dbName?: string; env?: Recor
   const url = `http://127.0.0.1:${port}`;
   return {
     url, config, db, logs, writes: [], commands: [], dbName, env,
-    async gql(query, variables, token, headers = {}) {
-      const response = await fetch(`${url}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
-        body: JSON.stringify({ query, variables }),
-      });
-      const body = (await response.json()) as Omit<GraphQLResponse, 'status' | 'headers'>;
-      return { status: response.status, headers: response.headers, ...body } as GraphQLResponse<never>;
-    },
+    gql: graphqlAt(url),
     async close() {
       await app.close();
       await client.close();

@@ -50,6 +50,23 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
   };
 }
 
+/** A GraphQL client for the server at `url` (POST /graphql, JSON), answering status, headers and body. */
+export function graphqlAt(url: string): TestServer['gql'] {
+  return async (query, variables, token, headers = {}) => {
+    const response = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...headers,
+      },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = (await response.json()) as Omit<GraphQLResponse, 'status' | 'headers'>;
+    return { status: response.status, headers: response.headers, ...body } as GraphQLResponse<never>;
+  };
+}
+
 /**
  * Starts the real app over real HTTP on an ephemeral port, against the run's
  * MongoDB wire-protocol server, in a database of its own.
@@ -88,19 +105,7 @@ export async function startServer(overrides: Record<string, string> = {}, shared
     logs,
     writes,
     commands,
-    async gql(query, variables, token, headers = {}) {
-      const response = await fetch(`${url}/graphql`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-          ...headers,
-        },
-        body: JSON.stringify({ query, variables }),
-      });
-      const body = (await response.json()) as Omit<GraphQLResponse, 'status' | 'headers'>;
-      return { status: response.status, headers: response.headers, ...body } as GraphQLResponse<never>;
-    },
+    gql: graphqlAt(url),
     async close() {
       await app.close();
       if (!sharedDbName) await db.dropDatabase().catch(() => {});
