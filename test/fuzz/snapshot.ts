@@ -17,7 +17,7 @@ import { RATE_LIMITS_COLLECTION } from '../../src/modules/limits/rate-limit.repo
  * - `apikeys.useCount` / `apikeys.lastUsedAt`: counted for every request the key
  *   authenticates, refused or not;
  * - `job_leases`: the background jobs' own lease renewals, on their timers, not the request's;
- * - `rate_limits`: every request, refused or not, is counted against its address's budget.
+ * - `rate_limits`: every request, refused or not, is counted against its address's budget (written in batches).
  */
 export type Snapshot = Map<string, Map<string, string>>;
 

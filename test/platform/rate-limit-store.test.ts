@@ -63,6 +63,37 @@ describe('rate limits in MongoDB', () => {
     expect(await db.collection(RATE_LIMITS_COLLECTION).countDocuments({ key: `shared:${key}` })).toBe(1);
   });
 
+  it('a batched budget (the whole-API one) shares the budget within 5 % per instance: two instances alternating accept between 200 and 220 of a 200 budget, then both refuse', async () => {
+    const a = new Throttle({ db, name: 'batched', points: 200, batch: { maxDelayMs: 250 } });
+    const b = new Throttle({ db, name: 'batched', points: 200, batch: { maxDelayMs: 250 } });
+    const key = `api:${randomUUID()}`;
+    let accepted = 0;
+    for (let i = 0; i < 400; i++) if ((await attempt(i % 2 ? b : a, key)) === 'ok') accepted++;
+    expect(accepted).toBeGreaterThanOrEqual(200);
+    expect(accepted).toBeLessThanOrEqual(220); // the budget + 2 instances × step (10)
+    await new Promise((resolve) => setTimeout(resolve, 400)); // past the batch delay: both know the total
+    expect(await attempt(a, key)).toBeGreaterThanOrEqual(1);
+    expect(await attempt(b, key)).toBeGreaterThanOrEqual(1);
+    const stored = await db.collection(RATE_LIMITS_COLLECTION).findOne({ key: `batched:${key}` });
+    expect(Number(stored?.points)).toBeGreaterThanOrEqual(accepted);
+  });
+
+  it('a batched budget far from its limit writes once per batch, not once per request', async () => {
+    const throttle = new Throttle({ db, name: 'batched-far', points: 100_000, batch: { maxDelayMs: 250 } });
+    const key = `api:${randomUUID()}`;
+    const before = limiterCommands.length;
+    const started = Date.now();
+    for (let i = 0; i < 500; i++) expect(await attempt(throttle, key)).toBe('ok');
+    const elapsed = Date.now() - started;
+    await new Promise((resolve) => setTimeout(resolve, 400)); // the last batch is written
+    const writes = limiterCommands.slice(before).filter((c) => c === 'findAndModify').length;
+    // The first (exact) request, then one write per 250 ms at most: a few, not 500.
+    expect(writes).toBeLessThanOrEqual(2 + Math.ceil(elapsed / 250));
+    expect(writes).toBeLessThan(20);
+    const stored = await db.collection(RATE_LIMITS_COLLECTION).findOne({ key: `batched-far:${key}` });
+    expect(Number(stored?.points)).toBe(500);
+  });
+
   it('without a TTL index an ended window blocks no one: the next attempt starts a new window in the same document', async () => {
     const key = `signup:${randomUUID()}`;
     const first = new Throttle({ db, name: 'short', points: 2, durationSeconds: 1 });

@@ -360,7 +360,7 @@ describe('database round trips per request', () => {
     return server.commands.slice(before);
   };
 
-  it('a repeated secret read is one lookup of the secret and one audit insert (besides the request budget\'s one write)', async () => {
+  it('a repeated secret read is one lookup of the secret and one audit insert (the request budget is written in batches)', async () => {
     const team = await signUp(server, 'Frequent reader');
     await mustCreate(server, team, 'rt/db', 's3cret-value');
     expect(expectOk(await reveal(server, team, 'rt/db')).secret!.value).toBe('s3cret-value'); // warms the session check and the name lookup
@@ -371,8 +371,9 @@ describe('database round trips per request', () => {
     expect(value).toBe('s3cret-value');
     expect(commands.filter((c) => c === 'find:secrets')).toHaveLength(1);
     expect(commands.filter((c) => c === 'insert:audit_events')).toHaveLength(1);
-    // The per-address request budget, shared by every instance (README "Scaling").
-    expect(commands.filter((c) => c === 'findAndModify:rate_limits')).toHaveLength(1);
+    // The per-address request budget, shared by every instance, is counted here and written in
+    // batches (README "Rate limits"): none for this request, or one if it opened a new minute window.
+    expect(commands.filter((c) => c === 'findAndModify:rate_limits').length).toBeLessThanOrEqual(1);
     expect(commands.length).toBeLessThanOrEqual(3);
   });
 

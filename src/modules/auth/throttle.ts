@@ -3,6 +3,7 @@ import { RateLimiterMemory, RateLimiterMongo, RateLimiterRes, RLWrapperTimeouts 
 import { rateLimited, type AppError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { RATE_LIMITS_COLLECTION } from '../limits/rate-limit.repository.js';
+import { BatchedBudget } from './throttle-batch.js';
 
 /**
  * How long one budget check may wait for MongoDB before this instance decides alone (its
@@ -32,6 +33,12 @@ export interface ThrottleOptions {
    * are stored as given (tests of the store itself).
    */
   keyHash?: (key: string) => Promise<string>;
+  /**
+   * Count this budget here and write it in batches (BatchedBudget, throttle-batch.ts): for the
+   * whole-API budget, which every request spends. Each instance may then lag the others by up to
+   * 5 % of the budget (at least 1 point) or `maxDelayMs`. Without it every attempt is one write.
+   */
+  batch?: { maxDelayMs: number };
 }
 
 /**
@@ -53,6 +60,7 @@ export class Throttle {
   private readonly local: RateLimiterMemory;
   private readonly retryMs: number;
   private storeDownUntil = 0;
+  private readonly batched: BatchedBudget | null;
 
   constructor(private readonly options: ThrottleOptions) {
     const { db, name, points, durationSeconds = 60, storeTimeoutMs = STORE_TIMEOUT_MS, storeRetryMs = STORE_RETRY_MS } = options;
@@ -71,13 +79,18 @@ export class Throttle {
     this.shared = new RLWrapperTimeouts({ limiter: store, timeoutMs: storeTimeoutMs });
     this.local = new RateLimiterMemory({ keyPrefix: name, points, duration: durationSeconds });
     this.retryMs = storeRetryMs;
+    this.batched = options.batch
+      ? new BatchedBudget((id, count) => this.shared.consume(id, count), points, Math.max(1, Math.floor(points * 0.05)), options.batch.maxDelayMs, (error: unknown) =>
+          options.logger?.warn({ err: error, budget: name }, 'rate-limit store did not take a batch; kept for the next write'),
+        )
+      : null;
   }
 
   async consume(key: string): Promise<void> {
     if (Date.now() >= this.storeDownUntil) {
       try {
         const id = this.options.keyHash ? await this.options.keyHash(`${this.options.name}|${key}`) : key;
-        await this.shared.consume(id);
+        await (this.batched ? this.batched.consume(id) : this.shared.consume(id));
         if (this.storeDownUntil !== 0) {
           this.storeDownUntil = 0;
           this.options.logger?.info({ budget: this.options.name }, 'rate-limit store available again; budgets shared again');
