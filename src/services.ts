@@ -62,7 +62,7 @@ import { TotpService } from './modules/auth/totp.service.js';
 import { LoginChallengeRepository, TotpRepository } from './modules/auth/totp.repository.js';
 import { TotpSecretCipher } from './modules/auth/totp-key.js';
 import type { CofferMetrics } from './observability/metrics.js';
-import { auditMetricsObserver, countChainVerifications } from './observability/audit-metrics.js';
+import { auditMetricsObserver } from './observability/audit-metrics.js';
 import { createWebhooks, type WebhookOptions } from './modules/webhooks/webhook-wiring.js';
 
 
@@ -128,7 +128,6 @@ export async function createServices({ config, db, logger, sealedData = [], priv
   auditLog = new AuditLog({ db, macKeyFor: (chainId) => keys.auditKey(chainId), logger });
   if (metrics) {
     auditLog.observe(auditMetricsObserver(metrics));
-    countChainVerifications(auditLog, metrics);
   }
   const reencryption = new ReencryptionJob({
     db,

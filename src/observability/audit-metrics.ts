@@ -1,4 +1,3 @@
-import type { AuditLog } from '../modules/audit/audit-log.js';
 import type { UnchainedEvent } from '../modules/audit/audit-chain.js';
 import { PLATFORM_CHAIN } from '../modules/audit/audit-event.js';
 import { CONSENT_CHANNELS, LOGIN_FAILURE_REASONS, type CofferMetrics, type ConsentEvent } from './metrics.js';
@@ -47,6 +46,10 @@ function countEvent(metrics: CofferMetrics, event: UnchainedEvent): void {
     case 'key.reencryption_completed':
       metrics.reencryptionCompleted();
       break;
+    case 'audit.verification_failed':
+      // Recorded by AuditLog.verify itself when a chain is broken (a platform-chain event has no tenant).
+      metrics.chainVerificationFailed(event.tenantId === PLATFORM_CHAIN ? 'platform' : 'tenant');
+      break;
     case 'consent.recorded':
       consent(metrics, event.details.granted === true ? 'granted' : 'withdrawn', event.details.channel);
       break;
@@ -69,17 +72,4 @@ function countEvent(metrics: CofferMetrics, event: UnchainedEvent): void {
 
 function consent(metrics: CofferMetrics, event: ConsentEvent, channel: unknown): void {
   metrics.consentEvent(event, CONSENT_CHANNELS.find((c) => c === channel && c !== 'none') ?? 'none');
-}
-
-/**
- * Counts audit chain verifications that found a broken link. AuditLog has no verification
- * hook, so this wraps the instance's `verify` (results pass through unchanged).
- */
-export function countChainVerifications(auditLog: AuditLog, metrics: CofferMetrics): void {
-  const verify = auditLog.verify.bind(auditLog);
-  auditLog.verify = async (tenantId, from, to) => {
-    const result = await verify(tenantId, from, to);
-    if (!result.valid) metrics.chainVerificationFailed(tenantId === PLATFORM_CHAIN ? 'platform' : 'tenant');
-    return result;
-  };
 }
