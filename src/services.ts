@@ -10,7 +10,7 @@ import { SessionGuard } from './modules/auth/session-guard.js';
 import { SessionRepository } from './modules/auth/session.repository.js';
 import { SessionService } from './modules/auth/session.service.js';
 import { Throttle } from './modules/auth/throttle.js';
-import { LoginFailureKey } from './modules/auth/login-failure-key.js';
+import { LOGIN_FAILURE_KEY_ID, LoginFailureKey } from './modules/auth/login-failure-key.js';
 import { LoginFailures } from './modules/auth/login-failures.js';
 import { LoginFailureRepository } from './modules/auth/login-failure.repository.js';
 import { PlatformKeyRepository } from './modules/keys/platform-key.repository.js';
@@ -124,7 +124,7 @@ export async function createServices({ config, db, logger, sealedData = [], priv
   const keyring = MasterKeyring.fromConfig(config.vault);
   // Everything sealed under tenant DEKs: the modules' kinds (secrets first), then extra ones.
   const sealed = new SealedDataRegistry([...moduleSealedData(), ...sealedData]);
-  const keys = new TenantKeyService({ db, keyring, logger, audit, sealedData: sealed });
+  const keys = new TenantKeyService({ db, keyring, logger, audit, sealedData: sealed, replaceablePlatformKeyIds: [LOGIN_FAILURE_KEY_ID] });
   auditLog = new AuditLog({ db, macKeyFor: (chainId) => keys.auditKey(chainId), logger });
   if (metrics) {
     auditLog.observe(auditMetricsObserver(metrics));

@@ -50,7 +50,7 @@ export async function keyStatus(db: Db, config: Config, tenantName: (id: string)
         : key.wrappedKeyCount === 0
           ? ' (unused: can be removed)'
           : ' (run rewrap-keys to move them to the active key)';
-    lines.push(`  ${key.id}: ${key.wrappedKeyCount} tenants' keys wrapped${note}`);
+    lines.push(`  ${key.id}: ${key.wrappedKeyCount} keys wrapped (tenant and platform keys)${note}`);
   }
   const running = await new TenantKeyRepository(db).listRunning();
   lines.push(`re-encryption pending: ${running.length} tenant${running.length === 1 ? '' : 's'}`);

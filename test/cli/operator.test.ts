@@ -158,11 +158,11 @@ describe('ensure-indexes', () => {
 });
 
 describe('key-status', () => {
-  it('lists master keys with the tenant keys each wraps and running re-encryptions, without key material', async () => {
+  it('lists master keys with the keys each wraps (tenant and platform) and running re-encryptions, without key material', async () => {
     const keys = server.db.collection<{ _id: string; tenantId: string }>('tenant_keys');
     const idle = await coffer(['key-status'], { env: operatorEnv });
     expect(idle.code, idle.stderr).toBe(0);
-    expect(idle.stdout).toMatch(/^active master key: t1\n {2}t1: [1-9]\d* tenants' keys wrapped \(active\)\nre-encryption pending: 0 tenants\n$/);
+    expect(idle.stdout).toMatch(/^active master key: t1\n {2}t1: [1-9]\d* keys wrapped \(tenant and platform keys\) \(active\)\nre-encryption pending: 0 tenants\n$/);
 
     // A rotation in progress (as a server left it) is listed with its progress.
     const doc = (await keys.findOne({ tenantId: owner.tenantId }))!;

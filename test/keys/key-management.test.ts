@@ -5,6 +5,9 @@ import { createApp } from '../../src/app.js';
 import { bootstrapAdmin } from '../../src/cli/bootstrap-admin.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
+import { MasterKeyring } from '../../src/modules/keys/keyring.js';
+import { platformKeyAad } from '../../src/modules/keys/platform-key-rewrap.js';
+import { PlatformKeyRepository } from '../../src/modules/keys/platform-key.repository.js';
 import { expectCode, expectOk, login, signUp, uniqueEmail, type Signed } from '../support/auth.js';
 import { newJwtKeyPem, startServer, testEnv, type TestServer } from '../support/server.js';
 import { auditActions, mustCreate, reveal, updateSecret } from '../support/vault.js';
@@ -96,11 +99,16 @@ describe('master key rotation', () => {
       const before = expectOk(await next.gql<{ masterKeyStatus: { activeMasterKeyId: string; keys: { id: string; wrappedKeyCount: number }[] } }>(STATUS_Q, {}, token)).masterKeyStatus;
       expect(before.activeMasterKeyId).toBe('new');
       expect(before.keys.find((k) => k.id === 'old')!.wrappedKeyCount).toBeGreaterThan(0);
+      // A platform key still under the old master key (the TOTP key, as an instance that never ran
+      // with the new one left it): the GraphQL re-wrap moves it too, or the old key could never go.
+      const oldRing = MasterKeyring.fromConfig(server.config.vault);
+      await new PlatformKeyRepository(server.db).insert('totp-secrets', oldRing.wrap(randomBytes(32), platformKeyAad('totp-secrets')), new Date());
       // Reads keep working on both instances while keys are re-wrapped.
       const [rewrap] = await Promise.all([next.gql<{ rewrapTenantKeys: { tenants: number; rewrapped: number } }>('mutation { rewrapTenantKeys { tenants rewrapped } }', {}, token), everyValueOpens(server)]);
       expect(expectOk(rewrap).rewrapTenantKeys.rewrapped).toBeGreaterThan(0);
       const after = expectOk(await next.gql<{ masterKeyStatus: { keys: { id: string; inKeyring: boolean; wrappedKeyCount: number }[] } }>(STATUS_Q, {}, token)).masterKeyStatus;
       expect(after.keys.find((k) => k.id === 'old')?.wrappedKeyCount ?? 0).toBe(0);
+      expect(await server.db.collection('platform_keys').distinct('masterKeyId')).toEqual(['new']);
       expect(await auditActions(next, owner.tenantId)).toContain('key.master_rewrapped');
     } finally {
       await next.close();

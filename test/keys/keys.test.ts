@@ -10,6 +10,8 @@ import { createLogger } from '../../src/logger.js';
 import { PLATFORM_CHAIN, type AuditEventInput, type AuditSink } from '../../src/modules/audit/audit-event.js';
 import { KeyResolver } from '../../src/modules/keys/key.resolver.js';
 import { MasterKeyring, UnknownMasterKeyError } from '../../src/modules/keys/keyring.js';
+import { platformKeyAad } from '../../src/modules/keys/platform-key-rewrap.js';
+import { PlatformKeyRepository } from '../../src/modules/keys/platform-key.repository.js';
 import { ReencryptionJob } from '../../src/modules/keys/reencryption.job.js';
 import { SealedDataRegistry } from '../../src/modules/keys/sealed-data.js';
 import { TENANT_KEYS_COLLECTION, type TenantKeyDoc } from '../../src/modules/keys/tenant-key.repository.js';
@@ -444,6 +446,40 @@ describe('master key rotation', () => {
     ]);
     await expect(missing.dek('tenant-a', 1)).rejects.toBeInstanceOf(UnknownMasterKeyError);
     await expect(keyService(db, new MasterKeyring([masterKey('m2'), m1], 'm2')).assertKeyringCoversStoredKeys()).resolves.toBeUndefined();
+  });
+});
+
+describe('platform keys and the master keyring', () => {
+  it('counts platform keys per master key; refuses to start when a kept platform key (TOTP) lost its master key, not for a replaceable one; rewrapPlatformKeys moves them', async () => {
+    const db = freshDb();
+    const m1 = masterKey('m1');
+    const m2 = masterKey('m2');
+    const old = new MasterKeyring([m1], 'm1');
+    const platformKeys = new PlatformKeyRepository(db);
+    for (const id of ['totp-secrets', 'login-failures']) await platformKeys.insert(id, old.wrap(randomBytes(32), platformKeyAad(id)), new Date());
+    await keyService(db, old).activeDek('tenant-a'); // 1 DEK + 1 audit key under m1
+
+    const service = (keyring: MasterKeyring) =>
+      new TenantKeyService({ db, keyring, logger, sealedData: new SealedDataRegistry([secretSealedData]), replaceablePlatformKeyIds: ['login-failures'] });
+    const both = service(new MasterKeyring([m2, m1], 'm2'));
+    expect((await both.masterKeyStatus()).keys).toEqual([
+      { id: 'm2', inKeyring: true, wrappedKeyCount: 0 },
+      { id: 'm1', inKeyring: true, wrappedKeyCount: 4 }, // DEK, audit key, TOTP key, login-failure key
+    ]);
+    // Tenant keys re-wrapped but the platform keys not: m1 cannot go yet, and the check says so.
+    await both.rewrapAll(user);
+    expect((await both.masterKeyStatus()).keys.find((k) => k.id === 'm1')!.wrappedKeyCount).toBe(2);
+    await expect(service(new MasterKeyring([m2], 'm2')).assertKeyringCoversStoredKeys()).rejects.toThrow(/"m1" \(1 wrapped keys\)/);
+
+    // Only the replaceable login-failure key left under m1: startup goes on (the server replaces that key).
+    await platformKeys.replace('totp-secrets', 'm1', new MasterKeyring([m2, m1], 'm2').wrap(randomBytes(32), platformKeyAad('totp-secrets')));
+    await expect(service(new MasterKeyring([m2], 'm2')).assertKeyringCoversStoredKeys()).resolves.toBeUndefined();
+
+    expect(await both.rewrapPlatformKeys()).toEqual({ rewrapped: 1, unreadable: [] });
+    expect((await both.masterKeyStatus()).keys).toEqual([
+      { id: 'm2', inKeyring: true, wrappedKeyCount: 4 },
+      { id: 'm1', inKeyring: true, wrappedKeyCount: 0 },
+    ]);
   });
 });
 

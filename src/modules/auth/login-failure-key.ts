@@ -5,7 +5,7 @@ import type { Logger } from '../../logger.js';
 import { UnknownMasterKeyError, type MasterKeyring } from '../keys/keyring.js';
 import type { PlatformKeyRepository } from '../keys/platform-key.repository.js';
 
-const LOGIN_FAILURE_KEY_ID = 'login-failures';
+export const LOGIN_FAILURE_KEY_ID = 'login-failures';
 
 /** Binds the wrapped key to its purpose, so no other wrapped key can be swapped in for it. */
 const AAD = Buffer.from(JSON.stringify(['coffer:key:v1', '__platform__', LOGIN_FAILURE_KEY_ID, 1]), 'utf8');

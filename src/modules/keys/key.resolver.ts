@@ -24,10 +24,13 @@ export class KeyResolver {
   }
 
   @Mutation(() => RewrapResult, {
-    description: 'Platform administrators only: re-wrap every tenant\'s keys under the active master key (after adding a new one). Safe to repeat.',
+    description:
+      'Platform administrators only: re-wrap every tenant\'s keys, and the platform keys (login-counter and TOTP keys), under the active master key (after adding a new one). Safe to repeat.',
   })
   async rewrapTenantKeys(@Ctx() ctx: Context) {
-    return toRewrapResult(await ctx.services.keys.rewrapAll(actorOf(callerOf(ctx))));
+    const tenants = await ctx.services.keys.rewrapAll(actorOf(callerOf(ctx)));
+    const platform = await ctx.services.keys.rewrapPlatformKeys();
+    return toRewrapResult({ ...tenants, rewrapped: tenants.rewrapped + platform.rewrapped });
   }
 
   @Query(() => MasterKeyStatus, { description: 'Platform administrators only: how many stored keys each master key protects, to know when an old one can go.' })

@@ -63,7 +63,7 @@ export class MasterKeyUsage {
   @Field(() => Boolean, { description: 'Whether this server has the key; false means stored keys need it but it was removed from VAULT_MASTER_KEYS.' })
   inKeyring!: boolean;
 
-  @Field(() => Int, { description: 'Wrapped tenant keys (DEKs and audit keys) under it. At 0 a non-active master key can be removed.' })
+  @Field(() => Int, { description: 'Keys wrapped under it: tenant keys (DEKs and audit keys) and platform keys (the login-counter and TOTP secret keys). At 0 a non-active master key can be removed.' })
   wrappedKeyCount!: number;
 }
 

@@ -9,6 +9,8 @@ import { auditEvent } from '../audit/audit-builder.js';
 import { isDuplicateKey } from '../../db/mongo-errors.js';
 import { TenantScope } from '../../db/tenant-scope.js';
 import type { MasterKeyring } from './keyring.js';
+import { rewrapPlatformKeys, type PlatformRewrapResult } from './platform-key-rewrap.js';
+import { PlatformKeyRepository } from './platform-key.repository.js';
 import type { SealedDataRegistry } from './sealed-data.js';
 import {
   IDLE_REENCRYPTION,
@@ -76,6 +78,12 @@ export interface TenantKeyServiceDeps {
   cacheTtlMs?: number;
   /** How many unwrapped keys stay in memory at most (default 1000, least recently used go first). */
   cacheMax?: number;
+  /**
+   * Platform keys a server replaces by itself when their master key has left the ring (the
+   * login-failure key: counters start over): counted by masterKeyStatus, but not a reason to
+   * refuse to start.
+   */
+  replaceablePlatformKeyIds?: readonly string[];
 }
 
 const dekAad = (tenantId: string, version: number) => wrappedKeyAad(tenantId, 'dek', version);
@@ -121,11 +129,13 @@ class KeyCache {
  */
 export class TenantKeyService {
   private readonly repo: TenantKeyRepository;
+  private readonly platformKeys: PlatformKeyRepository;
   private readonly cache: KeyCache;
   private reencryption: ReencryptionStarter | null = null;
 
   constructor(private readonly deps: TenantKeyServiceDeps) {
     this.repo = new TenantKeyRepository(deps.db);
+    this.platformKeys = new PlatformKeyRepository(deps.db);
     this.cache = new KeyCache(deps.cacheTtlMs ?? 5 * 60_000, deps.cacheMax ?? 1000);
   }
 
@@ -231,6 +241,11 @@ export class TenantKeyService {
   }
 
   /** Re-wraps every tenant's DEKs and audit key under the active master key. Safe to repeat. */
+  /** Re-wraps the platform keys (login-counter and TOTP keys) under the active master key. */
+  rewrapPlatformKeys(): Promise<PlatformRewrapResult> {
+    return rewrapPlatformKeys(this.platformKeys, this.deps.keyring);
+  }
+
   async rewrapAll(
     actor: KeyActor,
     options: {
@@ -270,27 +285,40 @@ export class TenantKeyService {
 
   /** How many live wrapped keys each master key protects; ids stored but missing from the ring show inKeyring false. */
   async masterKeyStatus(): Promise<MasterKeyStatusView> {
-    const { keyring } = this.deps;
-    const counts = new Map<string, number>([keyring.activeId, ...keyring.ids].map((id) => [id, 0]));
-    for await (const doc of this.allDocs()) {
-      for (const id of liveMasterKeyIds(doc)) counts.set(id, (counts.get(id) ?? 0) + 1);
-    }
-    return {
-      activeMasterKeyId: keyring.activeId,
-      keys: [...counts].map(([id, wrappedKeyCount]) => ({ id, inKeyring: keyring.has(id), wrappedKeyCount })),
-    };
+    return this.statusCounting(() => true);
   }
 
   /** Startup check: refuses to run when stored keys need a master key the ring lacks. */
   async assertKeyringCoversStoredKeys(): Promise<void> {
-    const missing = (await this.masterKeyStatus()).keys.filter((k) => !k.inKeyring && k.wrappedKeyCount > 0);
+    const replaceable = new Set(this.deps.replaceablePlatformKeyIds ?? []);
+    const status = await this.statusCounting((platformKeyId) => !replaceable.has(platformKeyId));
+    const missing = status.keys.filter((k) => !k.inKeyring && k.wrappedKeyCount > 0);
     if (!missing.length) return;
     const list = missing.map((k) => `"${k.id}" (${k.wrappedKeyCount} wrapped keys)`).join(', ');
     throw new Error(
-      `Stored tenant keys are wrapped under master key(s) missing from the keyring: ${list}. ` +
+      `Stored keys (tenant and platform keys) are wrapped under master key(s) missing from the keyring: ${list}. ` +
         'Add them back to VAULT_MASTER_KEYS; remove an old master key only after `npm run cli -- rewrap-keys` ' +
         'and masterKeyStatus shows 0 wrapped keys under it.',
     );
+  }
+
+  /**
+   * Wrapped keys per master key: every tenant's live DEKs and audit keys, and the platform keys
+   * (the login-counter HMAC key, the TOTP secret key) `countPlatformKey` accepts: a master key
+   * still wrapping any of them cannot be removed either.
+   */
+  private async statusCounting(countPlatformKey: (id: string) => boolean): Promise<MasterKeyStatusView> {
+    const { keyring } = this.deps;
+    const counts = new Map<string, number>([keyring.activeId, ...keyring.ids].map((id) => [id, 0]));
+    const add = (id: string) => counts.set(id, (counts.get(id) ?? 0) + 1);
+    for await (const doc of this.allDocs()) {
+      for (const id of liveMasterKeyIds(doc)) add(id);
+    }
+    for (const key of await this.platformKeys.list()) if (countPlatformKey(key.id)) add(key.masterKeyId);
+    return {
+      activeMasterKeyId: keyring.activeId,
+      keys: [...counts].map(([id, wrappedKeyCount]) => ({ id, inKeyring: keyring.has(id), wrappedKeyCount })),
+    };
   }
 
   private async *allDocs(): AsyncGenerator<TenantKeyDoc> {
