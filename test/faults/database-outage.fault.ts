@@ -100,6 +100,8 @@ const LOAD_WORKERS = 4;
 const FAIL_FAST_LIMIT_MS = 10_000;
 /** How long the hang test keeps the database frozen: well past the socket timeout. */
 const HANG_MS = SOCKET_TIMEOUT_MS + 10_000;
+/** /metrics on the main port, behind this bearer token. */
+const METRICS_TOKEN = 'outage-metrics-token-0123456789abcdef';
 
 interface Outcome {
   startedAt: number;
@@ -124,7 +126,7 @@ beforeAll(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), 'coffer-faults-outage-'));
   database = new StoppableDatabase(dataDir);
   await database.start();
-  const config = loadConfig(testEnv({ LOG_LEVEL: 'info', SESSION_REVOCATION_CHECK_SECONDS: '1' }), { warn: () => {} });
+  const config = loadConfig(testEnv({ LOG_LEVEL: 'info', SESSION_REVOCATION_CHECK_SECONDS: '1', METRICS_TOKEN }), { warn: () => {} });
   const logger = createLogger(config.logLevel, new Writable({ write(chunk: Buffer, _enc, done) { logs.push(chunk.toString('utf8')); done(); } }));
   const connected = await connectMongo(database.uri, 'coffer_outage');
   client = connected.client;
@@ -139,6 +141,13 @@ afterAll(async () => {
   await database?.stop().catch(() => {});
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
+
+/** `coffer_database_up` as /metrics (main port, bearer token) reports it now. */
+async function databaseUp(): Promise<string | undefined> {
+  const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+  expect(res.status).toBe(200);
+  return /^coffer_database_up (\S+)$/m.exec(await res.text())?.[1];
+}
 
 async function readyz(): Promise<number> {
   return (await fetch(`${url}/readyz`)).status;
@@ -232,6 +241,8 @@ describe('the database stops under load and comes back', () => {
       const readyStarted = Date.now();
       expect(await readyz()).toBe(503);
       expect(Date.now() - readyStarted).toBeLessThan(FAIL_FAST_LIMIT_MS);
+      // The alerting signal: a scrape while the database is down says so.
+      expect(await databaseUp()).toBe('0');
       await sleep(8_000); // long enough for session caches to lapse and for any hung request to show
 
       restartAt = Date.now();
@@ -252,6 +263,7 @@ describe('the database stops under load and comes back', () => {
     }
     if (!recoveredAt) expect.fail(`no request succeeded after the database came back; ${await diagnose()}`);
     expect(await readyz()).toBe(200);
+    expect(await databaseUp()).toBe('1');
 
     const during = outcomes.filter((o) => o.startedAt >= downAt && o.startedAt + o.ms <= restartAt);
     const failedDuring = during.filter((o) => !o.ok);
