@@ -62,6 +62,7 @@ function resolveOptions(config: Config, logger: Logger) {
     persistentDir: config.dataDir,
     projectRoot: PROJECT_ROOT,
     log: (line: string) => logger.info(line),
+    warn: (line: string) => logger.error(line),
   };
 }
 

@@ -14,6 +14,8 @@ export interface ResolvedDatabase {
   pid?: number;
   /** Stops an embedded server this module started (no-op for external); idempotent. */
   stop(): Promise<void>;
+  /** The embedded engine's last diagnostic output (stderr tail), when it has a process of its own. */
+  recentOutput?(): string;
 }
 
 export interface ResolveDatabaseOptions {
@@ -26,6 +28,8 @@ export interface ResolveDatabaseOptions {
   /** Repository root (holds tools/ferretdb and .cache). */
   projectRoot: string;
   log: (line: string) => void;
+  /** Problems while it runs (an embedded engine that exits on its own); `log` when not given. */
+  warn?: (line: string) => void;
   /** How often a first-run build of the embedded FerretDB logs progress (default 15 s). */
   buildProgressMs?: number;
 }

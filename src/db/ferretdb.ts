@@ -31,14 +31,21 @@ export async function startFerretDb(opts: ResolveDatabaseOptions): Promise<Resol
   const binary = await ensureWrapper(opts.projectRoot, opts.log, opts.buildProgressMs);
   const data = await engineDataDir(opts.persistentDir, 'ferretdb');
   try {
-    const { child, uri } = await launch(binary, data.dir, opts.dbName);
+    const { child, uri, stderr } = await launch(binary, data.dir, opts.dbName);
+    let stopping = false;
+    // An engine that dies on its own leaves every request SERVICE_UNAVAILABLE: say so, with why.
+    child.once('exit', (code, signal) => {
+      if (!stopping) (opts.warn ?? opts.log)(`embedded FerretDB (pid ${child.pid}) exited unexpectedly (${exitReason(code, signal)})${stderrSuffix(stderr)}`);
+    });
     return {
       uri,
       dbName: opts.dbName,
       engine: 'ferretdb',
       pid: child.pid,
       description: `embedded FerretDB (sqlite, ${data.label}) at ${uri}`,
+      recentOutput: stderr,
       stop: async () => {
+        stopping = true;
         await terminate(child);
         await data.dispose();
       },
@@ -151,6 +158,8 @@ function executableName(name: string): string {
 interface Launched {
   child: ChildProcessWithoutNullStreams;
   uri: string;
+  /** The wrapper's stderr, last STDERR_TAIL_CHARS characters. */
+  stderr: () => string;
 }
 
 /** Spawns the wrapper and waits for its URI line; `uri` gets `dbName` as its path. */
@@ -160,7 +169,7 @@ async function launch(binary: string, dir: string, dbName: string): Promise<Laun
   try {
     const uri = withDbName(parseUriLine(await firstLine(child, READY_TIMEOUT_MS, stderr)), dbName);
     detach(child);
-    return { child, uri };
+    return { child, uri, stderr };
   } catch (err) {
     await terminate(child);
     throw err;

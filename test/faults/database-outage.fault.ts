@@ -36,8 +36,54 @@ class StoppableDatabase {
     return `mongodb://127.0.0.1:${this.port}/`;
   }
 
+  /** What the harness saw go wrong with the engine (unexpected exits, failed restarts). */
+  readonly events: string[] = [];
+
+  /**
+   * Starts the engine and the front, then checks with a fresh client that the database answers
+   * through the front: the test is about the app recovering, so an engine that does not come back
+   * is restarted (up to 3 tries, each recorded in `events` and printed) before giving up.
+   */
   async start(): Promise<void> {
-    this.engine = await startFerretDb({ dbName: 'outage', persistentDir: this.dataDir, projectRoot: ROOT, log: () => {} });
+    for (let attempt = 1; ; attempt++) {
+      await this.startOnce();
+      const problem = await this.answers();
+      if (!problem) return;
+      const line = `engine start ${attempt} does not answer: ${problem}; engine output: ${this.engine?.recentOutput?.() || '(none)'}`;
+      this.events.push(line);
+      console.log(`database outage harness: ${line}`);
+      await this.stop();
+      if (attempt === 3) throw new Error(line);
+    }
+  }
+
+  /** The engine's recent output, for failure messages. */
+  recentOutput(): string {
+    return this.engine?.recentOutput?.() ?? '';
+  }
+
+  /** null when a fresh client reads and writes through the front, else why not. */
+  private async answers(): Promise<string | null> {
+    const fresh = new MongoClient(this.uri, { serverSelectionTimeoutMS: 10_000, connectTimeoutMS: 5_000, socketTimeoutMS: 10_000 });
+    try {
+      await fresh.db('admin').command({ ping: 1 });
+      await fresh.db('outage_probe').collection('probe').insertOne({ at: new Date() });
+      return null;
+    } catch (error) {
+      return String(error);
+    } finally {
+      await fresh.close(true).catch(() => {});
+    }
+  }
+
+  private async startOnce(): Promise<void> {
+    this.engine = await startFerretDb({
+      dbName: 'outage',
+      persistentDir: this.dataDir,
+      projectRoot: ROOT,
+      log: () => {},
+      warn: (line) => void this.events.push(line),
+    });
     const upstream = new URL(this.engine.uri);
     const front = net.createServer((client) => {
       const server = net.connect(Number(upstream.port), upstream.hostname);
@@ -162,7 +208,8 @@ async function diagnose(): Promise<string> {
   const fresh = new MongoClient(database.uri, { serverSelectionTimeoutMS: 2_000, connectTimeoutMS: 2_000 });
   try {
     await fresh.db('admin').command({ ping: 1 });
-    probe = 'a fresh client pings fine';
+    await fresh.db('outage_probe').collection('probe').insertOne({ at: new Date() });
+    probe = 'a fresh client reads and writes fine';
   } catch (error) {
     probe = `a fresh client fails too: ${String(error)}`;
   } finally {
@@ -177,7 +224,7 @@ async function diagnose(): Promise<string> {
       const entry = JSON.parse(line) as { msg?: string; err?: { type?: string; message?: string } };
       return `${entry.msg}: ${entry.err?.type ?? ''} ${entry.err?.message ?? ''}`;
     });
-  return JSON.stringify({ probe, topology: description?.type, servers, lastErrors: errors });
+  return JSON.stringify({ probe, topology: description?.type, servers, lastErrors: errors, harness: database.events, engineOutput: database.recentOutput().slice(-1_000) });
 }
 
 /** A fresh account's access token (its own tenant). */

@@ -161,6 +161,25 @@ describe('persistent mode', () => {
   );
 });
 
+describe('an embedded FerretDB that dies on its own', () => {
+  it('is reported through warn with how it ended; a stop() it was asked for is not', async () => {
+    const warned: string[] = [];
+    const logged = recorder();
+    const dying = await startFerretDb({ dbName, projectRoot, log: logged.log, warn: (line) => void warned.push(line) });
+    process.kill(dying.pid!, 'SIGKILL');
+    for (let i = 0; i < 100 && !warned.length; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(warned).toEqual([expect.stringMatching(new RegExp(`^embedded FerretDB \\(pid ${dying.pid}\\) exited unexpectedly \\(signal SIGKILL\\)`))]);
+    await dying.stop();
+
+    const stopped = await startFerretDb({ dbName, projectRoot, log: logged.log, warn: (line) => void warned.push(line) });
+    expect(typeof stopped.recentOutput?.()).toBe('string');
+    await stopped.stop();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(warned).toHaveLength(1);
+    expect(logged.lines.filter((line) => line.includes('unexpectedly'))).toEqual([]);
+  }, SLOW.timeout);
+});
+
 describe('resolveDatabase with MONGODB_URI (external)', () => {
   it('uses the URI as-is and never shows its credentials', async () => {
     const logged = recorder();
