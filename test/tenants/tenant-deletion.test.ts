@@ -133,9 +133,9 @@ describe('deleteTenant', () => {
     const payload = await verifyTenantDeletionReceipt(deletion.receipt!, jwks);
     expect(payload).toMatchObject({ type: 'coffer.tenant-deletion-receipt', schemaVersion: 1, tenantId, receiptId: deletion.receiptId, keysDestroyed: { dekVersions: [1], auditKey: true } });
     expect(payload.recordsRemoved).toEqual(removed);
-    expect(deletion.receipt).not.toContain('ada');
+    // (Not "ada" alone: the receipt's random ids are hex and can hold it.)
     const [, body] = deletion.receipt!.split('.');
-    expect(Buffer.from(body!, 'base64url').toString()).not.toMatch(/ada|lovelace|hunter2|Doomed/i);
+    expect(Buffer.from(body!, 'base64url').toString()).not.toMatch(/lovelace|hunter2|Doomed/i);
 
     // No document of the tenant anywhere; only the tombstone (its own _id) remains.
     expect(await tenantDocsLeft(server, tenantId)).toEqual({});
