@@ -16,10 +16,12 @@ import type { Resolver, WebhookUrlPolicy } from './webhook-url.js';
 import { DeliveryQueue, WebhookDirectory, WebhookRepository } from './webhook.repository.js';
 import { WebhookService } from './webhook.service.js';
 
-/** What callers of createServices may change: the DNS resolver (tests), delivery counters (metrics). */
+/** What callers of createServices may change: the DNS resolver (tests), delivery counters (metrics), the clock (tests). */
 export interface WebhookOptions {
   resolve?: Resolver;
   metrics?: DeliveryMetrics;
+  /** The webhooks module's clock (scan, outbox, delivery, pruning, retry); tests move it days ahead. */
+  now?: () => Date;
 }
 
 interface WebhookWiringDeps {
@@ -47,8 +49,9 @@ export function createWebhooks({ db, config, cipher, audit, logger, leases, tena
   const policy: WebhookUrlPolicy = { allowHttp: config.allowHttp, allowPrivateNetworks: config.allowPrivateNetworks };
   const webhooksOf = (tenantId: string) => new WebhookRepository(new TenantScope(db, tenantId));
   const queue = new DeliveryQueue(db);
-  const outbox = new WebhookOutbox({ queue, webhooksOf, logger });
-  const service = new WebhookService({ webhooksOf, cipher, audit, logger, policy, secretGraceMs: config.secretGraceHours * 3_600_000, retryWithinMs: retention.deliveryKeepMs, resolve: options.resolve });
+  const { now } = options;
+  const outbox = new WebhookOutbox({ queue, webhooksOf, logger, now });
+  const service = new WebhookService({ webhooksOf, cipher, audit, logger, policy, secretGraceMs: config.secretGraceHours * 3_600_000, retryWithinMs: retention.deliveryKeepMs, resolve: options.resolve, now });
   const auditSource = new WebhookAuditSource({ outbox, trail: auditTrail, tenantsOfUser, logger });
   const scan = new WebhookScan({
     directory: new WebhookDirectory(db),
@@ -58,6 +61,7 @@ export function createWebhooks({ db, config, cipher, audit, logger, leases, tena
     logger,
     expiryWarningDays: config.expiryWarningDays,
     horizonMs: retention.horizonMs,
+    now,
   });
   const delivery = new WebhookDeliveryJob({
     queue,
@@ -67,6 +71,7 @@ export function createWebhooks({ db, config, cipher, audit, logger, leases, tena
     metrics: options.metrics,
     resolve: options.resolve,
     heldTenants: suspendedTenants,
+    now,
     settings: {
       intervalMs: config.deliveryIntervalMs,
       timeoutMs: config.timeoutMs,
@@ -76,7 +81,7 @@ export function createWebhooks({ db, config, cipher, audit, logger, leases, tena
       policy,
     },
   });
-  const pruner = new WebhookPruner({ queue, retention, logger });
+  const pruner = new WebhookPruner({ queue, retention, logger, now });
   const scanJob = new WebhookScanJob(scan, { pruner, logger, leases, intervalMs: config.scanIntervalSeconds * 1000 });
   return { service, outbox, scan, auditSource, jobs: { delivery, scan: scanJob } };
 }
