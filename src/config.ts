@@ -73,6 +73,8 @@ export interface Config {
     backoffMaxMs: number;
     secretGraceHours: number;
     expiryWarningDays: number;
+    /** WEBHOOK_RETENTION_DAYS: finished deliveries and outbox events older than this are pruned (README "Webhooks"). */
+    retentionDays: number;
   };
 }
 
@@ -200,6 +202,7 @@ const envSchema = z.object({
   WEBHOOK_BACKOFF_MAX_MS: int(10, 86_400_000).default(21_600_000),
   WEBHOOK_SECRET_GRACE_HOURS: int(0, 720).default(24),
   WEBHOOK_EXPIRY_WARNING_DAYS: int(1, 90).default(7),
+  WEBHOOK_RETENTION_DAYS: int(1, 3650).default(30),
 });
 
 type Env = Record<string, string | undefined>;
@@ -362,6 +365,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
       backoffMaxMs: e.WEBHOOK_BACKOFF_MAX_MS,
       secretGraceHours: e.WEBHOOK_SECRET_GRACE_HOURS,
       expiryWarningDays: e.WEBHOOK_EXPIRY_WARNING_DAYS,
+      retentionDays: e.WEBHOOK_RETENTION_DAYS,
     },
   };
 }

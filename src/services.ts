@@ -319,6 +319,7 @@ export async function createServices({ config, db, logger, sealedData = [], priv
     leases: new JobLeaseRepository(db),
     tenantsOfUser: async (userId) => (await membershipDirectory.ofUser(userId)).map((m) => m.tenantId),
     auditTrail: async (chainId, action, since) => (await auditLog!.list(chainId, { action, from: since }, 200)).edges.map((edge) => edge.node),
+    suspendedTenants: () => tenantRepository.suspendedIds(),
     options: webhookOptions,
   });
   auditLog.observe(webhooks.auditSource.observe);

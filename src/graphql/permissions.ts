@@ -213,6 +213,7 @@ export const permissionRules: IRules = {
     enableWebhook: atLeast('ADMIN'),
     deleteWebhook: atLeast('ADMIN'),
     rotateWebhookSecret: atLeast('ADMIN'),
+    retryWebhookDelivery: atLeast('ADMIN'),
   },
   // Object types: reaching one already passed the rule of the operation that returned it.
   AuthPayload: allow,

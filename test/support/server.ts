@@ -71,7 +71,7 @@ export function graphqlAt(url: string): TestServer['gql'] {
  * Starts the real app over real HTTP on an ephemeral port, against the run's
  * MongoDB wire-protocol server, in a database of its own.
  */
-export async function startServer(overrides: Record<string, string> = {}, sharedDbName?: string, appOptions: Pick<AppOptions, 'twoFactor'> = {}): Promise<TestServer> {
+export async function startServer(overrides: Record<string, string> = {}, sharedDbName?: string, appOptions: Pick<AppOptions, 'twoFactor' | 'webhooks'> = {}): Promise<TestServer> {
   // A server given a database name shares it with others, so it must not drop it on close.
   const dbName = sharedDbName ?? `t_${randomUUID().slice(0, 8)}`;
   const config = loadConfig(testEnv(overrides), { warn: () => {} });

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'vitest';
+import type { WebhookOptions } from '../../src/modules/webhooks/webhook-wiring.js';
 import { expectOk, type Signed } from '../support/auth.js';
 import { startServer, type GraphQLResponse, type TestServer } from '../support/server.js';
 
@@ -16,8 +17,8 @@ export const WEBHOOK_TEST_ENV: Record<string, string> = {
   WEBHOOK_BACKOFF_MAX_MS: '400',
 };
 
-export function startWebhookServer(overrides: Record<string, string> = {}, sharedDbName?: string): Promise<TestServer> {
-  return startServer({ ...WEBHOOK_TEST_ENV, ...overrides }, sharedDbName);
+export function startWebhookServer(overrides: Record<string, string> = {}, sharedDbName?: string, webhooks?: WebhookOptions): Promise<TestServer> {
+  return startServer({ ...WEBHOOK_TEST_ENV, ...overrides }, sharedDbName, webhooks ? { webhooks } : {});
 }
 
 export interface Received {

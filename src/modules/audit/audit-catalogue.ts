@@ -483,6 +483,14 @@ export const AUDIT_CATALOGUE = {
     resources: ['WEBHOOK'],
     details: { previousValidUntil: isoTime('Until when deliveries also carry a signature under the previous secret.') },
   },
+  'webhook.delivery_retried': {
+    description: 'A given-up webhook delivery was queued again (retryWebhookDelivery); it goes out with the same webhook-id.',
+    resources: ['WEBHOOK'],
+    details: {
+      deliveryId: id('The delivery id (msg_..., the webhook-id header): derived by Coffer from the event and the webhook.'),
+      eventType: oneOf(WEBHOOK_EVENT_VALUES, 'The event type of the delivery, a code from a fixed list.'),
+    },
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 /** Every action Coffer records. */

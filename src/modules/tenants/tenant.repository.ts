@@ -95,6 +95,12 @@ export class TenantRepository {
     await this.tenants.deleteOne({ _id: id });
   }
 
+  /** The ids of SUSPENDED tenants (webhook deliveries are held for them). */
+  async suspendedIds(): Promise<string[]> {
+    const docs = await this.tenants.find({ status: 'SUSPENDED' }, { projection: { _id: 1 } }).toArray();
+    return docs.map((doc) => doc._id);
+  }
+
   /** Suspends or reactivates; never a tenant being deleted (null then, as for an unknown one). */
   setStatus(id: string, status: Exclude<TenantStatus, 'DELETED'>) {
     return this.tenants.findOneAndUpdate(

@@ -39,6 +39,12 @@ interface DeliveryDeps {
   settings: DeliverySettings;
   metrics?: DeliveryMetrics;
   resolve?: Resolver;
+  /**
+   * The ids of tenants whose deliveries are held (SUSPENDED tenants): read once per round of a
+   * pass (at most ROUNDS reads per pass, whatever the number of deliveries), and left out by
+   * the claim itself, so a held row is not even claimed and keeps its attempts and due time.
+   */
+  heldTenants?: () => Promise<readonly string[]>;
   now?: () => Date;
 }
 
@@ -60,7 +66,8 @@ export function backoffMs(attempt: number, baseMs: number, maxMs: number, random
  * Sends queued deliveries. Every instance runs it; rows are claimed one by one with a lease
  * (DeliveryQueue.claim), so one instance sends a given row at a time, and the lease
  * (timeout + 30 s) outlives the exchange. Signed per the Standard Webhooks spec with the
- * webhook's secret (and its previous secret during a rotation's grace period).
+ * webhook's secret (and its previous secret during a rotation's grace period). Deliveries of
+ * suspended tenants are held (`heldTenants`): left PENDING, sent after reactivation.
  */
 export class WebhookDeliveryJob {
   private readonly owner = randomUUID();
@@ -89,9 +96,10 @@ export class WebhookDeliveryJob {
     let handled = 0;
     for (let round = 0; round < ROUNDS; round += 1) {
       const claimed: ClaimedDelivery[] = [];
+      const held = this.deps.heldTenants ? await this.deps.heldTenants() : [];
       for (let i = 0; i < BATCH; i += 1) {
         const now = this.now();
-        const row = await this.deps.queue.claim(this.owner, now, new Date(now.getTime() + this.deps.settings.timeoutMs + 30_000));
+        const row = await this.deps.queue.claim(this.owner, now, new Date(now.getTime() + this.deps.settings.timeoutMs + 30_000), held);
         if (!row) break;
         claimed.push(row);
       }

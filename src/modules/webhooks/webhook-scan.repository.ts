@@ -29,18 +29,18 @@ export class WebhookScanRepository {
     this.requests = scope.collection<DsrDoc>(DSR_COLLECTION);
   }
 
-  /** Live secrets due for rotation at `now`. */
-  rotationDue(now: Date): Promise<ScannedSecret[]> {
-    return this.secrets.find({ rotationDueAt: { $lte: now }, deletedAt: null }, { sort: { rotationDueAt: 1 }, limit: SCAN_LIMIT, ...SECRET_VIEW }).toArray();
+  /** Live secrets due for rotation at `now`, since `since` (the retention horizon). */
+  rotationDue(now: Date, since: Date): Promise<ScannedSecret[]> {
+    return this.secrets.find({ rotationDueAt: { $gte: since, $lte: now }, deletedAt: null }, { sort: { rotationDueAt: 1 }, limit: SCAN_LIMIT, ...SECRET_VIEW }).toArray();
   }
 
-  /** Live secrets whose expiry is at or before `until` (expired ones included). */
-  expiringBy(until: Date): Promise<ScannedSecret[]> {
-    return this.secrets.find({ expiresAt: { $ne: null, $lte: until }, deletedAt: null }, { sort: { expiresAt: 1 }, limit: SCAN_LIMIT, ...SECRET_VIEW }).toArray();
+  /** Live secrets whose expiry is at or before `until` (expired ones included, since `since`). */
+  expiringBy(until: Date, since: Date): Promise<ScannedSecret[]> {
+    return this.secrets.find({ expiresAt: { $ne: null, $gte: since, $lte: until }, deletedAt: null }, { sort: { expiresAt: 1 }, limit: SCAN_LIMIT, ...SECRET_VIEW }).toArray();
   }
 
-  /** Open requests whose deadline is at or before `until` (overdue ones included). */
-  openRequestsDueBy(until: Date): Promise<ScannedRequest[]> {
-    return this.requests.find({ status: { $in: [...OPEN_REQUESTS] }, dueAt: { $lte: until } }, { sort: { dueAt: 1 }, limit: SCAN_LIMIT, ...REQUEST_VIEW }).toArray();
+  /** Open requests whose deadline is at or before `until` (overdue ones included, since `since`). */
+  openRequestsDueBy(until: Date, since: Date): Promise<ScannedRequest[]> {
+    return this.requests.find({ status: { $in: [...OPEN_REQUESTS] }, dueAt: { $gte: since, $lte: until } }, { sort: { dueAt: 1 }, limit: SCAN_LIMIT, ...REQUEST_VIEW }).toArray();
   }
 }

@@ -18,12 +18,18 @@ interface ScanDeps {
   logger: Logger;
   /** SECRET_EXPIRING: a live secret within this many days of its expiry (WEBHOOK_EXPIRY_WARNING_DAYS). */
   expiryWarningDays: number;
+  /**
+   * No event whose date (due, expiry, deadline) is older than this is raised (WEBHOOK_RETENTION_DAYS):
+   * its outbox record may have been pruned, so raising it again would send it twice (webhook-retention.ts).
+   */
+  horizonMs: number;
   now?: () => Date;
 }
 
 /**
  * The scheduled scan: in each tenant with an enabled webhook, the secrets due for rotation,
- * expiring and expired, and the open data-subject requests due within 7 days or overdue. Each
+ * expiring and expired, and the open data-subject requests due within 7 days or overdue (dates
+ * older than the retention horizon excepted: webhook-retention.ts). Each
  * event's id is a hash of (tenant, type, resource, the date that made it due), so every pass
  * finds the same ids and the outbox keeps one event each; a secret rotated (or a deadline
  * extended) gets a new date and so a new event.
@@ -46,8 +52,9 @@ export class WebhookScan {
   async eventsOf(tenantId: string): Promise<OutboxEvent[]> {
     const now = (this.deps.now ?? (() => new Date()))();
     const repo = this.deps.scanOf(tenantId);
+    const since = new Date(now.getTime() - this.deps.horizonMs);
     const events: OutboxEvent[] = [];
-    for (const secret of await repo.rotationDue(now)) {
+    for (const secret of await repo.rotationDue(now, since)) {
       const due = secret.rotationDueAt.toISOString();
       events.push(
         outboxEvent(eventId(tenantId, 'SECRET_ROTATION_DUE', secret._id, due), tenantId, 'SECRET_ROTATION_DUE', now, {
@@ -57,13 +64,13 @@ export class WebhookScan {
         }),
       );
     }
-    for (const secret of await repo.expiringBy(new Date(now.getTime() + this.deps.expiryWarningDays * DAY_MS))) {
+    for (const secret of await repo.expiringBy(new Date(now.getTime() + this.deps.expiryWarningDays * DAY_MS), since)) {
       if (!secret.expiresAt) continue;
       const expiresAt = secret.expiresAt.toISOString();
       const type = secret.expiresAt <= now ? 'SECRET_EXPIRED' : 'SECRET_EXPIRING';
       events.push(outboxEvent(eventId(tenantId, type, secret._id, expiresAt), tenantId, type, now, { secretId: secret._id, secretName: secret.name, expiresAt }));
     }
-    for (const request of await repo.openRequestsDueBy(new Date(now.getTime() + DSR_DUE_SOON_DAYS * DAY_MS))) {
+    for (const request of await repo.openRequestsDueBy(new Date(now.getTime() + DSR_DUE_SOON_DAYS * DAY_MS), since)) {
       const dueAt = request.dueAt.toISOString();
       const type = request.dueAt <= now ? 'DSR_OVERDUE' : 'DSR_DUE_SOON';
       events.push(outboxEvent(eventId(tenantId, type, request._id, dueAt), tenantId, type, now, { requestId: request._id, requestType: request.type, dueAt }));

@@ -8,6 +8,7 @@ import type { TenantCipher } from '../keys/tenant-cipher.js';
 import { WebhookAuditSource, type AuditTrail } from './webhook-audit-source.js';
 import { WebhookDeliveryJob, type DeliveryMetrics } from './webhook-delivery.job.js';
 import { WebhookOutbox } from './webhook-outbox.js';
+import { WebhookPruner, webhookRetention } from './webhook-retention.js';
 import { WebhookScanJob } from './webhook-scan.job.js';
 import { WebhookScanRepository } from './webhook-scan.repository.js';
 import { WebhookScan } from './webhook-scan.js';
@@ -15,10 +16,12 @@ import type { Resolver, WebhookUrlPolicy } from './webhook-url.js';
 import { DeliveryQueue, WebhookDirectory, WebhookRepository } from './webhook.repository.js';
 import { WebhookService } from './webhook.service.js';
 
-/** What callers of createServices may change: the DNS resolver (tests), delivery counters (metrics). */
+/** What callers of createServices may change: the DNS resolver (tests), delivery counters (metrics), the clock (tests). */
 export interface WebhookOptions {
   resolve?: Resolver;
   metrics?: DeliveryMetrics;
+  /** The webhooks module's clock (scan, outbox, delivery, pruning, retry); tests move it days ahead. */
+  now?: () => Date;
 }
 
 interface WebhookWiringDeps {
@@ -31,6 +34,8 @@ interface WebhookWiringDeps {
   tenantsOfUser: (userId: string) => Promise<string[]>;
   /** The audit log read again by each scan (AuditLog.list). */
   auditTrail: AuditTrail;
+  /** The ids of SUSPENDED tenants: their deliveries are held (read once per delivery round). */
+  suspendedTenants: () => Promise<readonly string[]>;
   options: WebhookOptions;
 }
 
@@ -39,12 +44,14 @@ interface WebhookWiringDeps {
  * composition root (src/services.ts), which hands in what lives elsewhere (cipher, audit,
  * memberships) and registers `auditSource.observe` with the audit log.
  */
-export function createWebhooks({ db, config, cipher, audit, logger, leases, tenantsOfUser, auditTrail, options }: WebhookWiringDeps) {
+export function createWebhooks({ db, config, cipher, audit, logger, leases, tenantsOfUser, auditTrail, suspendedTenants, options }: WebhookWiringDeps) {
+  const retention = webhookRetention(config.retentionDays, config.expiryWarningDays);
   const policy: WebhookUrlPolicy = { allowHttp: config.allowHttp, allowPrivateNetworks: config.allowPrivateNetworks };
   const webhooksOf = (tenantId: string) => new WebhookRepository(new TenantScope(db, tenantId));
   const queue = new DeliveryQueue(db);
-  const outbox = new WebhookOutbox({ queue, webhooksOf, logger });
-  const service = new WebhookService({ webhooksOf, cipher, audit, logger, policy, secretGraceMs: config.secretGraceHours * 3_600_000, resolve: options.resolve });
+  const { now } = options;
+  const outbox = new WebhookOutbox({ queue, webhooksOf, logger, now });
+  const service = new WebhookService({ webhooksOf, cipher, audit, logger, policy, secretGraceMs: config.secretGraceHours * 3_600_000, retryWithinMs: retention.deliveryKeepMs, resolve: options.resolve, now });
   const auditSource = new WebhookAuditSource({ outbox, trail: auditTrail, tenantsOfUser, logger });
   const scan = new WebhookScan({
     directory: new WebhookDirectory(db),
@@ -53,6 +60,8 @@ export function createWebhooks({ db, config, cipher, audit, logger, leases, tena
     auditSource,
     logger,
     expiryWarningDays: config.expiryWarningDays,
+    horizonMs: retention.horizonMs,
+    now,
   });
   const delivery = new WebhookDeliveryJob({
     queue,
@@ -61,6 +70,8 @@ export function createWebhooks({ db, config, cipher, audit, logger, leases, tena
     logger,
     metrics: options.metrics,
     resolve: options.resolve,
+    heldTenants: suspendedTenants,
+    now,
     settings: {
       intervalMs: config.deliveryIntervalMs,
       timeoutMs: config.timeoutMs,
@@ -70,6 +81,7 @@ export function createWebhooks({ db, config, cipher, audit, logger, leases, tena
       policy,
     },
   });
-  const scanJob = new WebhookScanJob(scan, { logger, leases, intervalMs: config.scanIntervalSeconds * 1000 });
+  const pruner = new WebhookPruner({ queue, retention, logger, now });
+  const scanJob = new WebhookScanJob(scan, { pruner, logger, leases, intervalMs: config.scanIntervalSeconds * 1000 });
   return { service, outbox, scan, auditSource, jobs: { delivery, scan: scanJob } };
 }

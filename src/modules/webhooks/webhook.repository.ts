@@ -6,6 +6,7 @@ import {
   WEBHOOK_EVENTS_COLLECTION,
   WEBHOOKS_COLLECTION,
   type SealedSigningSecret,
+  type DeliveryStatus,
   type WebhookDeliveryDoc,
   type WebhookDoc,
   type WebhookEventDoc,
@@ -79,6 +80,23 @@ export class WebhookRepository {
   countDeliveries(webhookId: string): Promise<number> {
     return this.deliveries.countDocuments({ webhookId });
   }
+
+  /** One delivery of this tenant (no payload), or null. */
+  findDelivery(id: string): Promise<WebhookDeliveryDoc | null> {
+    return this.deliveries.findOne({ _id: id }, WITHOUT_PAYLOAD);
+  }
+
+  /**
+   * Puts a given-up delivery queued at or after `notBefore` back to PENDING, due `now`, with its
+   * attempts reset (compare-and-set on the status: of two concurrent calls one wins). The row
+   * after, or null when it was not FAILED (any more) or is older than `notBefore`.
+   */
+  requeueFailed(id: string, notBefore: Date, now: Date): Promise<WebhookDeliveryDoc | null> {
+    return this.deliveries.findOneAndUpdate(
+      { _id: id, status: 'FAILED', createdAt: { $gte: notBefore } },
+      { $set: { status: 'PENDING', attempts: 0, nextAttemptAt: now, leaseOwner: null, leaseUntil: null } },
+    );
+  }
 }
 
 /**
@@ -137,9 +155,10 @@ export class DeliveryQueue {
    * Claims one due delivery for `owner` until `leaseUntil`, counting an attempt; null when none
    * is due. Atomic: two instances never claim the same row while its lease runs.
    */
-  claim(owner: string, now: Date, leaseUntil: Date): Promise<ClaimedDelivery | null> {
+  claim(owner: string, now: Date, leaseUntil: Date, heldTenants: readonly string[] = []): Promise<ClaimedDelivery | null> {
+    const held: Filter<WebhookDeliveryDoc> = heldTenants.length > 0 ? { tenantId: { $nin: [...heldTenants] } } : {};
     return this.deliveries.findOneAndUpdate(
-      { status: 'PENDING', nextAttemptAt: { $lte: now }, $or: [{ leaseUntil: null }, { leaseUntil: { $lte: now } }] },
+      { status: 'PENDING', nextAttemptAt: { $lte: now }, $or: [{ leaseUntil: null }, { leaseUntil: { $lte: now } }], ...held },
       { $set: { leaseOwner: owner, leaseUntil, lastAttemptAt: now }, $inc: { attempts: 1 } },
       { sort: { nextAttemptAt: 1 }, returnDocument: 'after' },
     );
@@ -150,7 +169,35 @@ export class DeliveryQueue {
     const result = await this.deliveries.updateOne({ _id: id, leaseOwner: owner }, { $set: { ...update, leaseOwner: null, leaseUntil: null } });
     return result.matchedCount === 1;
   }
+
+  /**
+   * Pending deliveries queued before `before` and not being sent (no running lease) become
+   * CANCELLED (`lastError: expired`): too old to be sent (e.g. held while their tenant was
+   * suspended). Served by `status_created`.
+   */
+  async expirePending(before: Date, now: Date): Promise<number> {
+    const result = await this.deliveries.updateMany(
+      { status: 'PENDING', createdAt: { $lt: before }, $or: [{ leaseUntil: null }, { leaseUntil: { $lte: now } }] },
+      { $set: { status: 'CANCELLED', lastError: 'expired', nextAttemptAt: null, leaseOwner: null, leaseUntil: null } },
+    );
+    return result.modifiedCount;
+  }
+
+  /** Deletes finished deliveries (DELIVERED, FAILED, CANCELLED; never PENDING) queued before `before`. Served by `status_created`. */
+  async pruneDeliveries(before: Date): Promise<number> {
+    const result = await this.deliveries.deleteMany({ status: { $in: [...FINISHED_STATUSES] }, createdAt: { $lt: before } });
+    return result.deletedCount;
+  }
+
+  /** Deletes outbox event records recorded before `before`. Served by `created`. */
+  async pruneEvents(before: Date): Promise<number> {
+    const result = await this.events.deleteMany({ createdAt: { $lt: before } });
+    return result.deletedCount;
+  }
 }
+
+/** The statuses a delivery does not leave by itself (retryWebhookDelivery takes FAILED back to PENDING). */
+const FINISHED_STATUSES = ['DELIVERED', 'FAILED', 'CANCELLED'] as const satisfies readonly DeliveryStatus[];
 
 async function insertOnce<T extends { _id: string }>(collection: Collection<T>, doc: T): Promise<boolean> {
   try {

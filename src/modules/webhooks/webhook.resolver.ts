@@ -5,6 +5,7 @@ import {
   toDelivery,
   toWebhook,
   WebhookConnection,
+  WebhookDelivery,
   WebhookDeliveryConnection,
   WebhookEndpoint,
   WebhookWithSecret,
@@ -49,6 +50,13 @@ export class WebhookResolver {
   async rotateWebhookSecret(@Arg('id', () => ID, { description: 'The webhook id.' }) id: string, @Ctx() ctx: Context) {
     const { webhook, signingSecret } = await ctx.services.webhooks.rotateSecret(callerOf(ctx), id);
     return Object.assign(new WebhookWithSecret(), { webhook: toWebhook(webhook), signingSecret });
+  }
+
+  @Mutation(() => WebhookDelivery, {
+    description: 'Send a given-up (FAILED) delivery again: back to PENDING with its attempts reset, due now, with the same webhook-id and a fresh signature. CONFLICT (extensions.reason NOT_FAILED, WEBHOOK_DISABLED or EXPIRED) otherwise.',
+  })
+  async retryWebhookDelivery(@Arg('id', () => ID, { description: 'The delivery id (msg_..., the webhook-id header).' }) id: string, @Ctx() ctx: Context) {
+    return toDelivery(await ctx.services.webhooks.retryDelivery(callerOf(ctx), id));
   }
 
   @Query(() => WebhookDeliveryConnection.Connection, { description: 'A webhook\'s delivery log, newest first: status, attempts, HTTP status, timing, next retry (never the payload).' })

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { fromCursor, toCursor } from '../../db/cursor.js';
-import { badInput, conflict, notFound } from '../../errors.js';
+import { appError, badInput, conflict, notFound } from '../../errors.js';
 import { inTenant, type Caller, type TenantCaller } from '../../identity/caller.js';
 import type { Logger } from '../../logger.js';
 import { auditEvent } from '../audit/audit-builder.js';
@@ -25,6 +25,8 @@ interface WebhookServiceDeps {
   policy: WebhookUrlPolicy;
   /** WEBHOOK_SECRET_GRACE_HOURS: how long a rotated-out secret keeps signing. */
   secretGraceMs: number;
+  /** WEBHOOK_RETENTION_DAYS: a given-up delivery older than this is not retried (it is about to be pruned). */
+  retryWithinMs: number;
   resolve?: Resolver;
   now?: () => Date;
 }
@@ -158,6 +160,37 @@ export class WebhookService {
       totalCount: () => repo.countDeliveries(webhookId),
     };
   }
+
+  /**
+   * Sends a given-up (FAILED) delivery again: back to PENDING, attempts reset, due now. It keeps
+   * its id, so it goes out with the same `webhook-id` (receivers dedupe on it) and a fresh
+   * timestamp and signature. Refused (CONFLICT, `reason`) unless it is FAILED, while its webhook
+   * is disabled, and once it is older than the retention; another tenant's id is NOT_FOUND.
+   */
+  async retryDelivery(principal: Caller, id: string): Promise<WebhookDeliveryDoc> {
+    const caller = inTenant(principal);
+    const repo = this.deps.webhooksOf(caller.tenantId);
+    const row = await repo.findDelivery(id);
+    // A deleted webhook's delivery log is deleted with it, so its deliveries are not found either.
+    const webhook = row ? await repo.findById(row.webhookId) : null;
+    if (!row || !webhook) throw notFound('Webhook delivery');
+    if (!webhook.enabled) throw appError('CONFLICT', 'The webhook is disabled; enable it before retrying its deliveries', { reason: 'WEBHOOK_DISABLED' });
+    if (row.status !== 'FAILED') throw notRetryable(row.status);
+    const now = this.now();
+    const notBefore = new Date(now.getTime() - this.deps.retryWithinMs);
+    if (row.createdAt < notBefore) throw appError('CONFLICT', 'The delivery is older than the retention (WEBHOOK_RETENTION_DAYS) and is no longer sent', { reason: 'EXPIRED' });
+    // Compare-and-set on FAILED: of two concurrent retries one wins, the other is refused.
+    const updated = await repo.requeueFailed(id, notBefore, now);
+    if (!updated) throw notRetryable('PENDING');
+    await this.deps.audit.append(
+      auditEvent('webhook.delivery_retried', { caller: this.auditCaller(caller), resource: { id: row.webhookId }, details: { deliveryId: row._id, eventType: row.eventType } }),
+    );
+    return updated;
+  }
+}
+
+function notRetryable(status: string) {
+  return appError('CONFLICT', `Only a given-up (FAILED) delivery can be retried; this one is ${status}`, { reason: 'NOT_FAILED', status });
 }
 
 function decodeDeliveryCursor(after: string): { createdAt: Date; id: string } {

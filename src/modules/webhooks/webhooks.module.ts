@@ -21,7 +21,11 @@ export const webhooksModule: CofferModule = {
     {
       name: WEBHOOK_EVENTS_COLLECTION,
       // `_id` is the deterministic event id: its unique index makes each event once.
-      indexes: [{ key: { tenantId: 1, createdAt: 1 }, name: 'tenant_created' }],
+      // `created` serves the pruning of old records (webhook-retention.ts).
+      indexes: [
+        { key: { tenantId: 1, createdAt: 1 }, name: 'tenant_created' },
+        { key: { createdAt: 1 }, name: 'created' },
+      ],
       tenantData: 'RECORDS',
     },
     {
@@ -29,6 +33,8 @@ export const webhooksModule: CofferModule = {
       indexes: [
         { key: { status: 1, nextAttemptAt: 1 }, name: 'status_next_attempt' },
         { key: { tenantId: 1, webhookId: 1, createdAt: -1 }, name: 'tenant_webhook_created' },
+        // Pruning finished rows and expiring old pending ones (webhook-retention.ts).
+        { key: { status: 1, createdAt: 1 }, name: 'status_created' },
       ],
       tenantData: 'RECORDS',
     },
