@@ -2,6 +2,7 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addMember, expectCode, expectOk, signUp, type Signed } from '../support/auth.js';
 import { startServer, type TestServer } from '../support/server.js';
+import { sha256Hex } from '../../src/crypto/random.js';
 import { challengeFor, codeAt, complete, CONFIRM, DISABLE, enrol, ENROLL, loginAs, TestClock } from './totp-support.js';
 
 // TRUST_PROXY=loopback: each test picks its client address with X-Forwarded-For, so lockouts stay apart.
@@ -111,6 +112,8 @@ describe('login with a second factor', () => {
     const locked = await complete(server, challenge, right, attacker);
     expectCode(locked, 'ACCOUNT_LOCKED');
     expect(locked.errors![0]!.extensions.lockedUntil).toBeTruthy();
+    // A locked try judged no code: it gave its reserved attempt back (2 wrong codes on this challenge).
+    expect((await server.db.collection('login_challenges').findOne({ _id: sha256Hex(challenge) as never }))?.attempts).toBe(2);
     // The password step from that address is locked as well: one counter for both factors.
     expectCode(await loginAs(server, user, attacker), 'ACCOUNT_LOCKED');
     // Another address is not locked out.
