@@ -131,6 +131,27 @@ describe('changePassword with a second factor', () => {
     expectCode(long, 'BAD_USER_INPUT');
     expect(await passwordIs(user, STRONG_PASSWORD)).toBe(true);
   });
+
+  it('no step-up code reaches the logs, the audit trail or an error message', async () => {
+    const user = await signUp(server);
+    const { secret, recoveryCodes } = await enrol(server, clock, user);
+    const headers = fromNewAddress();
+    const wrong = wrongCode(secret);
+    const responses = [await change(user, { totpCode: wrong }, headers), await change(user, { totpCode: 'zzzz-zzzz-zzzz-zzzz' }, headers)];
+    const right = codeAt(secret, clock.ms);
+    responses.push(await change(user, { totpCode: right }, headers));
+    responses.push(await server.gql(CHANGE, { input: { currentPassword: NEW_PASSWORD, newPassword: STRONG_PASSWORD, totpCode: recoveryCodes[4] } }, user.accessToken, headers));
+    const auditText = JSON.stringify(await server.db.collection('audit_events').find({ 'resource.id': user.userId }).toArray());
+    const logText = server.logs.join('');
+    const errorText = JSON.stringify(responses.map((r) => r.errors ?? null));
+    // Six-digit codes are looked for as JSON strings (bare digits could occur in any number).
+    for (const needle of [JSON.stringify(wrong), JSON.stringify(right), 'zzzz-zzzz-zzzz-zzzz', recoveryCodes[4]!, recoveryCodes[4]!.replace(/-/g, '').toUpperCase()]) {
+      expect(auditText.includes(needle), needle).toBe(false);
+      expect(logText.includes(needle), needle).toBe(false);
+      expect(errorText.includes(needle), needle).toBe(false);
+    }
+    clock.nextStep();
+  });
 });
 
 describe('deleteMyAccount with a second factor', () => {
