@@ -243,8 +243,10 @@ export class TotpService {
       await this.check(user, doc, code, request, 'login', { allowRecovery: true });
     } catch (error) {
       if (!(error instanceof AppError) || error.code !== 'UNAUTHENTICATED') {
-        // No code was judged (ACCOUNT_LOCKED, or a fault): the attempt is given back.
-        await this.deps.challenges.releaseAttempt(id);
+        // No code was judged (ACCOUNT_LOCKED, or a fault): the attempt is given back (the original error still wins).
+        await this.deps.challenges.releaseAttempt(id).catch((releaseError: unknown) => {
+          this.deps.logger.warn({ err: releaseError, userId: user._id, requestId: request.requestId }, 'could not give a login-challenge attempt back');
+        });
         throw error;
       }
       if (attempt < CHALLENGE_MAX_ATTEMPTS) throw error;
