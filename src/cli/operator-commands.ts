@@ -277,7 +277,7 @@ export function addOperatorCommands(program: Command): void {
     .description(
       "Do now what the server's hourly jobs do: purge soft-deleted secrets past their recovery window " +
         '(SECRET_RECOVERY_DAYS; each purge audited as secret.purged by SYSTEM secret-purge), and delete ' +
-        'ended sessions, used or expired invitations and expired consent-link marks. Safe while servers ' +
+        'ended sessions, used or expired invitations, expired consent-link marks and expired login challenges. Safe while servers ' +
         'run. Works in batches of up to 1000 secrets; Ctrl-C stops after the current batch.',
     )
     .action(
@@ -307,7 +307,8 @@ export function addOperatorCommands(program: Command): void {
           const removed = await housekeeping.sweep();
           process.stdout.write(
             `purged ${purged} secrets past their recovery window; removed ${removed.sessions} ended sessions, ` +
-              `${removed.invitations} used or expired invitations, ${removed.usedLinks} expired consent-link marks\n`,
+              `${removed.invitations} used or expired invitations, ${removed.usedLinks} expired consent-link marks, ` +
+              `${removed.loginChallenges} expired login challenges\n`,
           );
           return EXIT.OK;
         });

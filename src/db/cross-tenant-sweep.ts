@@ -5,7 +5,7 @@ import type { Collection, Db, DeleteResult, Document, Filter, FindOptions, WithI
  *
  * Who may use it: jobs in `src/jobs/` that remove what queries already ignore
  * (expired sessions and invitations, used marks of expired consent confirmation links,
- * secrets past their recovery window). Why: such a
+ * expired second-factor login challenges, secrets past their recovery window). Why: such a
  * sweep has no tenant to scope to; it looks for due documents everywhere. It can only
  * read and delete, never insert or update, so a sweep cannot move or rewrite data.
  * Request-serving code must use a TenantScope (tenant data) or a repository (global data).

@@ -32,11 +32,15 @@ describe('account data', () => {
   it('deleting the account removes its TOTP enrolment and login challenges', async () => {
     const owner = await signUp(server);
     const member = await addMember(server, owner, 'USER');
-    await enrol(server, clock, member);
+    const { secret } = await enrol(server, clock, member);
     await challengeFor(server, member);
     expect(await server.db.collection('user_totp').countDocuments({ _id: member.userId as never })).toBe(1);
     expect(await server.db.collection('login_challenges').countDocuments({ userId: member.userId })).toBe(1);
-    expectOk(await server.gql('mutation($password: String!) { deleteMyAccount(password: $password) }', { password: member.password }, member.accessToken));
+    // With a second factor, deleting the account needs a code too (test/security/totp-step-up.test.ts).
+    expectOk(
+      await server.gql('mutation($password: String!, $code: String) { deleteMyAccount(password: $password, totpCode: $code) }', { password: member.password, code: codeAt(secret, clock.ms) }, member.accessToken),
+    );
+    clock.nextStep();
     expect(await server.db.collection('user_totp').countDocuments({ _id: member.userId as never })).toBe(0);
     expect(await server.db.collection('login_challenges').countDocuments({ userId: member.userId })).toBe(0);
   });

@@ -2,6 +2,7 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addMember, expectCode, expectOk, signUp, type Signed } from '../support/auth.js';
 import { startServer, type TestServer } from '../support/server.js';
+import { sha256Hex } from '../../src/crypto/random.js';
 import { challengeFor, codeAt, complete, CONFIRM, DISABLE, enrol, ENROLL, loginAs, TestClock } from './totp-support.js';
 
 // TRUST_PROXY=loopback: each test picks its client address with X-Forwarded-For, so lockouts stay apart.
@@ -101,13 +102,18 @@ describe('login with a second factor', () => {
     const user = await signUp(server);
     const { secret } = await enrol(server, clock, user);
     const attacker = fromNewAddress();
+    // Two challenges: one takes at most 5 codes (test/security/totp-challenge-cap.test.ts), the lockout counts across them.
+    const first = await challengeFor(server, user, attacker);
     const challenge = await challengeFor(server, user, attacker);
     const right = codeAt(secret, clock.ms);
     const wrongCodes = ['000000', '111111', '222222', '333333', '444444', '555555'].filter((c) => c !== right && c !== codeAt(secret, clock.ms - 30_000) && c !== codeAt(secret, clock.ms + 30_000));
-    for (const wrong of wrongCodes.slice(0, 5)) expectCode(await complete(server, challenge, wrong, attacker), 'UNAUTHENTICATED');
+    for (const wrong of wrongCodes.slice(0, 3)) expectCode(await complete(server, first, wrong, attacker), 'UNAUTHENTICATED');
+    for (const wrong of wrongCodes.slice(3, 5)) expectCode(await complete(server, challenge, wrong, attacker), 'UNAUTHENTICATED');
     const locked = await complete(server, challenge, right, attacker);
     expectCode(locked, 'ACCOUNT_LOCKED');
     expect(locked.errors![0]!.extensions.lockedUntil).toBeTruthy();
+    // A locked try judged no code: it gave its reserved attempt back (2 wrong codes on this challenge).
+    expect((await server.db.collection('login_challenges').findOne({ _id: sha256Hex(challenge) as never }))?.attempts).toBe(2);
     // The password step from that address is locked as well: one counter for both factors.
     expectCode(await loginAs(server, user, attacker), 'ACCOUNT_LOCKED');
     // Another address is not locked out.

@@ -193,7 +193,7 @@ describe('purge-expired', () => {
     await secrets.updateOne({ tenantId: owner.tenantId, name: 'purge/old' }, { $set: { deletedAt: new Date(Date.now() - 60 * 86_400_000) } });
     const run = await coffer(['purge-expired'], { env: operatorEnv });
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/^purged 1 secrets past their recovery window; removed \d+ ended sessions, \d+ used or expired invitations, \d+ expired consent-link marks\n$/);
+    expect(run.stdout).toMatch(/^purged 1 secrets past their recovery window; removed \d+ ended sessions, \d+ used or expired invitations, \d+ expired consent-link marks, \d+ expired login challenges\n$/);
     expect(await secrets.countDocuments({ tenantId: owner.tenantId, name: 'purge/old' })).toBe(0);
     expect(await secrets.countDocuments({ tenantId: owner.tenantId, name: 'purge/young' })).toBe(1);
     const event = await server.db.collection('audit_events').findOne({ tenantId: owner.tenantId, action: 'secret.purged' });

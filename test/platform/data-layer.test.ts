@@ -91,7 +91,7 @@ describe('housekeeping', () => {
       { _id: 'confirm:t:live' as never, tenantId: 't', usedAt: new Date(), expiresAt: soon },
     ]);
     const removed = await new HousekeepingJob({ db, logger: createLogger('silent') }).sweep();
-    expect(removed).toEqual({ sessions: 2, invitations: 2, usedLinks: 2 });
+    expect(removed).toEqual({ sessions: 2, invitations: 2, usedLinks: 2, loginChallenges: 0 });
     // A mark stays while its token could still be accepted (and an hour after its expiry, for clock differences).
     expect((await db.collection('consent_used_links').find({}).toArray()).map((m) => m._id).sort()).toEqual(['confirm:t:expired-just-now', 'confirm:t:live']);
     expect((await db.collection('sessions').find({}).toArray()).map((s) => s._id).sort()).toEqual(['s-just-revoked', 's-live']);

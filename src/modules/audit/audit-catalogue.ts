@@ -443,19 +443,24 @@ export const AUDIT_CATALOGUE = {
     resources: ['USER'],
     details: {
       reason: oneOf(['wrong_code', 'replayed_code', 'wrong_recovery_code', 'malformed', 'locked'], 'Why it was refused.'),
-      purpose: oneOf(['login', 'confirm', 'disable'], 'What the code was for.'),
+      purpose: oneOf(['login', 'confirm', 'disable', 'change_password', 'delete_account'], 'What the code was for.'),
       failures: optional(count('Consecutive failures of this email from this address.')),
     },
   },
   'auth.recovery_code.used': {
     description: 'A one-time recovery code was used in place of a TOTP code.',
     resources: ['USER'],
-    details: { remaining: count('Unused recovery codes left.'), purpose: oneOf(['login', 'disable'], 'What it was used for.') },
+    details: { remaining: count('Unused recovery codes left.'), purpose: oneOf(['login', 'disable', 'change_password', 'delete_account'], 'What it was used for.') },
   },
   'auth.login.challenge_refused': {
-    description: 'A second-factor login challenge was refused: unknown (forged or already used), expired, or presented by another client (platform chain).',
+    description: 'A second-factor login challenge was refused: unknown (forged or already used), expired, presented by another client, or out of code attempts (platform chain).',
     resources: ['USER'],
-    details: { reason: oneOf(['unknown', 'expired', 'other_client'], 'Why it was refused.') },
+    details: { reason: oneOf(['unknown', 'expired', 'other_client', 'used_up'], 'Why it was refused (used_up: no attempts left, or completed meanwhile).') },
+  },
+  'auth.login.challenge_exhausted': {
+    description: 'A second-factor login challenge was used up by wrong codes (5): the client must log in again (platform chain).',
+    resources: ['USER'],
+    details: { attempts: count('Codes tried on the challenge.') },
   },
   'tenant.two_factor_policy_changed': {
     description: 'An OWNER changed which roles must use a second factor in the tenant.',

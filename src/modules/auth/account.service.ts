@@ -67,8 +67,12 @@ export class AccountService {
     };
   }
 
-  /** Changes the password and revokes every other session of the user. */
-  async changePassword(caller: Caller, input: { currentPassword: string; newPassword: string }): Promise<boolean> {
+  /**
+   * Changes the password and revokes every other session of the user. A user with an active
+   * second factor must also give a current TOTP code or an unused recovery code (`totpCode`):
+   * missing → BAD_USER_INPUT, wrong → UNAUTHENTICATED (counted toward the login lockout).
+   */
+  async changePassword(caller: Caller, input: { currentPassword: string; newPassword: string; totpCode?: string | null }): Promise<boolean> {
     const viewer = userOf(caller);
     const { request } = caller;
     await this.deps.throttle.consume(`password:${viewer.userId}`);
@@ -76,6 +80,7 @@ export class AccountService {
     if (!user) throw unauthenticated();
     const problem = passwordProblem(input.newPassword, user.email);
     if (problem) throw badInput('newPassword', problem);
+    await this.deps.auth.requireStepUpCode(user._id, input.totpCode, 'totpCode');
     try {
       await this.deps.auth.verifyCredentials(user.email, input.currentPassword, request);
     } catch (error) {
@@ -84,6 +89,7 @@ export class AccountService {
       }
       throw error; // ACCOUNT_LOCKED and the like pass through unchanged
     }
+    await this.deps.auth.confirmStepUp(user, input.totpCode, request, 'change_password', 'totpCode');
     await this.deps.users.setPasswordHash(user._id, await this.deps.passwords.hash(input.newPassword));
     const revoked = await this.deps.sessions.revokeAllOfUser(user._id, 'password_changed', viewer.sessionId);
     this.deps.guard.forget({ userId: user._id });

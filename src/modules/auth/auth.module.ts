@@ -14,7 +14,15 @@ export const authModule: CofferModule = {
     { name: Collections.sessions, indexes: [{ key: { userId: 1, createdAt: -1 }, name: 'user_created' }], tenantData: 'GLOBAL' },
     // The second factor: one document per user (_id = user id; the secret sealed), and pending login challenges.
     { name: TOTP_COLLECTION, indexes: [], tenantData: 'GLOBAL' },
-    { name: LOGIN_CHALLENGES_COLLECTION, indexes: [{ key: { userId: 1 }, name: 'user' }], tenantData: 'GLOBAL' },
+    // `expires` serves the hourly housekeeping sweep of expired challenges (jobs/housekeeping.job.ts).
+    {
+      name: LOGIN_CHALLENGES_COLLECTION,
+      indexes: [
+        { key: { userId: 1 }, name: 'user' },
+        { key: { expiresAt: 1 }, name: 'expires' },
+      ],
+      tenantData: 'GLOBAL',
+    },
     // Failed-login counters (HMAC ids; login-failures.ts): the sweep deletes by expiry.
     { name: LOGIN_FAILURES_COLLECTION, indexes: [{ key: { expiresAt: 1 }, name: 'expires' }], tenantData: 'GLOBAL' },
   ],

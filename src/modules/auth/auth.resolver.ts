@@ -64,7 +64,10 @@ export class AuthResolver {
     });
   }
 
-  @Mutation(() => Boolean, { description: 'Change the password (checks the current one); every other session is revoked.' })
+  @Mutation(() => Boolean, {
+    description:
+      'Change the password (checks the current one, and for an account with a second factor a TOTP or recovery code: totpCode); every other session is revoked. A wrong current password is BAD_USER_INPUT, a wrong code UNAUTHENTICATED; both count toward the login lockout (ACCOUNT_LOCKED).',
+  })
   async changePassword(
     @Arg('input', () => ChangePasswordInput, { description: 'Current and new password.' }) input: ChangePasswordInput,
     @Ctx() ctx: Context,
@@ -95,9 +98,18 @@ export class AuthResolver {
 
   @Mutation(() => Boolean, {
     description:
-      'Delete the signed-in user\'s account. Re-checks the password (failures count like logins: UNAUTHENTICATED). CONFLICT while the user is the only OWNER of a tenant: hand it over (updateMemberRole) or delete it (deleteTenant) first. Otherwise leaves every tenant (API keys they created are revoked), ends every session and deletes the account; audit events keep the user id only.',
+      'Delete the signed-in user\'s account. Re-checks the password, and for an account with a second factor a TOTP or recovery code (totpCode; missing: BAD_USER_INPUT); failures count like logins: UNAUTHENTICATED, then ACCOUNT_LOCKED. CONFLICT while the user is the only OWNER of a tenant: hand it over (updateMemberRole) or delete it (deleteTenant) first. Otherwise leaves every tenant (API keys they created are revoked), ends every session and deletes the account; audit events keep the user id only.',
   })
-  async deleteMyAccount(@Arg('password', () => String, { description: 'The account password, to confirm.' }) password: string, @Ctx() ctx: Context) {
-    return ctx.services.accountClosure.deleteMyAccount(callerOf(ctx), password);
+  async deleteMyAccount(
+    @Arg('password', () => String, { description: 'The account password, to confirm.' }) password: string,
+    @Arg('totpCode', () => String, {
+      nullable: true,
+      description:
+        'Required when the account has a second factor (TOTP): a current 6-digit code (each accepted once) or an unused recovery code (used up by this). Ignored for accounts without one.',
+    })
+    totpCode: string | null | undefined,
+    @Ctx() ctx: Context,
+  ) {
+    return ctx.services.accountClosure.deleteMyAccount(callerOf(ctx), password, totpCode);
   }
 }

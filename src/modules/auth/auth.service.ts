@@ -19,6 +19,7 @@ import type { UserDoc, UserRepository } from './user.repository.js';
 import type { Caller, RequestInfo } from '../../identity/caller.js';
 import { userOf } from '../../identity/callers.js';
 import { clientBucket } from './client-bucket.js';
+import { MAX_CODE_LENGTH, secondFactorCodeMissing, type StepUpPurpose } from './totp.service.js';
 
 export interface AuthDeps {
   users: UserRepository;
@@ -46,6 +47,8 @@ export interface SecondFactorLogin {
   completeChallenge(token: string, code: string, request: RequestInfo): Promise<{ user: UserDoc; tenantId: string | null }>;
   /** Deletes the user's enrolment and challenges (account closure). */
   removeAll(userId: string): Promise<void>;
+  /** Step-up for an account change: checks a code of a user with an active second factor (TotpService.stepUp). */
+  stepUp(user: UserDoc, code: string | null | undefined, request: RequestInfo, purpose: StepUpPurpose, field: string): Promise<void>;
 }
 
 /** login's answer for a user with a second factor: no tokens, a challenge for completeLogin. */
@@ -172,6 +175,25 @@ export class AuthService {
   /** Whether the user has an active second factor (exportMyData; acceptInvitation refuses password-only proof then). */
   secondFactorEnabled(userId: string): Promise<boolean> {
     return this.deps.twoFactor.enabled(userId);
+  }
+
+  /**
+   * First half of the step-up of an account change (changePassword, deleteMyAccount), before
+   * the password is checked: BAD_USER_INPUT on `field` when the code is too long, or missing
+   * while the user has an active second factor (nothing is counted or written then).
+   */
+  async requireStepUpCode(userId: string, code: string | null | undefined, field: string): Promise<void> {
+    if (code && code.length > MAX_CODE_LENGTH) throw badInput(field, `must be at most ${MAX_CODE_LENGTH} characters`);
+    if (!code && (await this.deps.twoFactor.enabled(userId))) throw secondFactorCodeMissing(field);
+  }
+
+  /**
+   * Second half, after the password was accepted: the code of a user with an active second
+   * factor (each TOTP step accepted once, as at login; a recovery code is consumed). Wrong:
+   * UNAUTHENTICATED, counted toward the login lockout. Without a second factor: nothing.
+   */
+  confirmStepUp(user: UserDoc, code: string | null | undefined, request: RequestInfo, purpose: StepUpPurpose, field: string): Promise<void> {
+    return this.deps.twoFactor.stepUp(user, code, request, purpose, field);
   }
 
   /** Account closure: the second factor's data goes with the account. */

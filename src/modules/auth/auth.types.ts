@@ -205,6 +205,15 @@ export class ChangePasswordInput {
   @Field(() => String, { description: 'The new password (same policy as signUp).' })
   @MaxLength(256, { message: 'must be at most 256 characters' })
   newPassword!: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'Required when the account has a second factor (TOTP): a current 6-digit code from the authenticator (each code is accepted once) or an unused recovery code (used up by this). Missing: BAD_USER_INPUT; wrong: UNAUTHENTICATED, counted toward the login lockout. Ignored for accounts without a second factor.',
+  })
+  @IsOptional()
+  @MaxLength(64, { message: 'must be at most 64 characters' })
+  totpCode?: string | null;
 }
 
 @ObjectType({ description: 'The signed-in user\'s own data (exportMyData), one JSON document; format in docs/account-export-format.md.' })

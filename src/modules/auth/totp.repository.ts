@@ -34,6 +34,12 @@ export interface LoginChallengeDoc {
   clientHash: string;
   createdAt: Date;
   expiresAt: Date;
+  /**
+   * Codes tried on this challenge so far. Each try reserves its attempt (a conditional `$inc`)
+   * before its code is checked, so concurrent tries never exceed the cap. Absent on challenges
+   * issued before the cap existed: counted as 0.
+   */
+  attempts?: number;
 }
 
 /** Users' TOTP enrolments. Every state change is one conditional single-document update. */
@@ -109,6 +115,32 @@ export class LoginChallengeRepository {
 
   find(id: string) {
     return this.challenges.findOne({ _id: id });
+  }
+
+  /**
+   * Reserves one code attempt on an unexpired challenge that has fewer than `max`: one
+   * conditional `$inc` (no read-then-write), so of any number of concurrent tries at most
+   * `max` ever get a reservation. The attempt number reserved (1..max), or null when the
+   * challenge is gone, expired or out of attempts.
+   */
+  async reserveAttempt(id: string, now: Date, max: number): Promise<number | null> {
+    const after = await this.challenges.findOneAndUpdate(
+      { _id: id, expiresAt: { $gt: now }, $or: [{ attempts: { $lt: max } }, { attempts: { $exists: false } }] },
+      { $inc: { attempts: 1 } },
+      { returnDocument: 'after' },
+    );
+    return after ? (after.attempts ?? 1) : null;
+  }
+
+  /** Gives a reserved attempt back when no code was actually judged (the client was locked out, or a fault). */
+  async releaseAttempt(id: string): Promise<void> {
+    await this.challenges.updateOne({ _id: id, attempts: { $gt: 0 } }, { $inc: { attempts: -1 } });
+  }
+
+  /** Deletes a challenge whatever its state (out of attempts); whether this call did. */
+  async delete(id: string): Promise<boolean> {
+    const result = await this.challenges.deleteOne({ _id: id });
+    return result.deletedCount === 1;
   }
 
   /** Uses the challenge up (deletes it) while unexpired; whether this call did (of two concurrent ones, one). */

@@ -3,7 +3,7 @@ import { Binary } from 'mongodb';
 import { Secret, TOTP } from 'otpauth';
 import QRCode from 'qrcode';
 import { randomToken, sha256Hex } from '../../crypto/random.js';
-import { appError, conflict, notFoundBecause, unauthenticated } from '../../errors.js';
+import { AppError, appError, badInput, conflict, notFoundBecause, unauthenticated } from '../../errors.js';
 import type { Caller, RequestInfo } from '../../identity/caller.js';
 import { userOf } from '../../identity/callers.js';
 import type { Logger } from '../../logger.js';
@@ -28,12 +28,24 @@ export const RECOVERY_CODE_COUNT = 10;
 const RECOVERY_CODE_BYTES = 10;
 /** How long a login challenge lives. */
 export const CHALLENGE_TTL_MS = 5 * 60_000;
+/** Codes one login challenge may be tried with; the last wrong one uses it up (log in again). */
+export const CHALLENGE_MAX_ATTEMPTS = 5;
 
 /** Authentication methods of a session (RFC 8176 names), stored on it and carried in access tokens as `amr`. */
 export const PASSWORD_ONLY = ['pwd'] as const;
 export const PASSWORD_AND_OTP = ['pwd', 'otp'] as const;
 
-export type SecondFactorPurpose = 'login' | 'confirm' | 'disable';
+/** What a code is checked for: login, confirming the enrolment, disabling it, or a step-up for an account change. */
+export type SecondFactorPurpose = 'login' | 'confirm' | 'disable' | 'change_password' | 'delete_account';
+/** The account changes that need a current code (or a recovery code) from a user with a second factor. */
+export type StepUpPurpose = Extract<SecondFactorPurpose, 'change_password' | 'delete_account'>;
+
+/** The longest code text accepted anywhere (a recovery code with spaces or hyphens fits easily). */
+export const MAX_CODE_LENGTH = 64;
+
+/** BAD_USER_INPUT for an account change by a user with a second factor that came without a code. */
+export const secondFactorCodeMissing = (field: string) =>
+  badInput(field, 'is required: this account has a second factor; give a current code from the authenticator app or an unused recovery code');
 
 export interface TotpEnrolment {
   /** Base32 secret, for typing into an authenticator by hand. */
@@ -69,6 +81,7 @@ interface TotpServiceDeps {
 
 const INVALID_CODE = 'Invalid second-factor code';
 const INVALID_CHALLENGE = 'Invalid or expired login challenge: log in again';
+const CHALLENGE_EXHAUSTED = 'Too many wrong codes for this login challenge: log in again';
 
 const locked = (until: Date) =>
   appError('ACCOUNT_LOCKED', 'Too many failed logins for this email from your address; try again later', { lockedUntil: until.toISOString() });
@@ -198,7 +211,7 @@ export class TotpService {
     const token = randomToken(32);
     const now = this.deps.now();
     const expiresAt = new Date(now.getTime() + CHALLENGE_TTL_MS);
-    await this.deps.challenges.create({ _id: sha256Hex(token), userId: user._id, tenantId, clientHash: clientHash(request), createdAt: now, expiresAt });
+    await this.deps.challenges.create({ _id: sha256Hex(token), userId: user._id, tenantId, clientHash: clientHash(request), createdAt: now, expiresAt, attempts: 0 });
     return { token, expiresAt };
   }
 
@@ -211,7 +224,7 @@ export class TotpService {
     const id = /^[A-Za-z0-9_-]{43}$/.test(token) ? sha256Hex(token) : null;
     const challenge = id ? await this.deps.challenges.find(id) : null;
     const now = this.deps.now();
-    const refuse = async (reason: 'unknown' | 'expired' | 'other_client', userId: string | null) => {
+    const refuse = async (reason: 'unknown' | 'expired' | 'other_client' | 'used_up', userId: string | null) => {
       await this.deps.audit.append(
         auditEvent('auth.login.challenge_refused', { caller: { tenantId: null, actor: userActor(null), request }, resource: { id: userId }, details: { reason }, outcome: 'DENIED' }),
       );
@@ -223,9 +236,49 @@ export class TotpService {
     const user = await this.deps.users.findById(challenge.userId);
     const doc = user ? await this.deps.totp.find(user._id) : null;
     if (!user || doc?.state !== 'ACTIVE') throw await refuse('unknown', challenge.userId);
-    await this.check(user, doc, code, request, 'login', { allowRecovery: true });
+    // Each try reserves an attempt before its code is judged: concurrent guesses cannot exceed the cap.
+    const attempt = await this.deps.challenges.reserveAttempt(id, now, CHALLENGE_MAX_ATTEMPTS);
+    if (attempt === null) throw await refuse('used_up', user._id);
+    try {
+      await this.check(user, doc, code, request, 'login', { allowRecovery: true });
+    } catch (error) {
+      if (!(error instanceof AppError) || error.code !== 'UNAUTHENTICATED') {
+        // No code was judged (ACCOUNT_LOCKED, or a fault): the attempt is given back (the original error still wins).
+        await this.deps.challenges.releaseAttempt(id).catch((releaseError: unknown) => {
+          this.deps.logger.warn({ err: releaseError, userId: user._id, requestId: request.requestId }, 'could not give a login-challenge attempt back');
+        });
+        throw error;
+      }
+      if (attempt < CHALLENGE_MAX_ATTEMPTS) throw error;
+      // The last attempt was wrong: the challenge is used up (no other try can reserve one any more).
+      await this.deps.challenges.delete(id);
+      this.deps.logger.info({ event: 'auth.login_challenge_exhausted', userId: user._id, attempts: attempt, requestId: request.requestId }, 'login challenge used up by wrong codes');
+      await this.deps.audit.append(
+        auditEvent('auth.login.challenge_exhausted', {
+          caller: { tenantId: null, actor: userActor(null), request },
+          resource: { id: user._id },
+          details: { attempts: attempt },
+          outcome: 'DENIED',
+        }),
+      );
+      throw unauthenticated(CHALLENGE_EXHAUSTED);
+    }
     if (!(await this.deps.challenges.consume(id, now))) throw await refuse('unknown', user._id);
     return { user, tenantId: challenge.tenantId };
+  }
+
+  /**
+   * Step-up for an account change (changePassword, deleteMyAccount), after its password check:
+   * for a user with an active second factor, a current TOTP code (each step accepted once, as
+   * at login) or an unused recovery code (consumed). Missing: BAD_USER_INPUT on `field`; wrong:
+   * UNAUTHENTICATED, counted toward the login lockout (then ACCOUNT_LOCKED). Users without an
+   * active second factor pass unchanged (a code they send is ignored).
+   */
+  async stepUp(user: UserDoc, code: string | null | undefined, request: RequestInfo, purpose: StepUpPurpose, field: string): Promise<void> {
+    const doc = await this.deps.totp.find(user._id);
+    if (doc?.state !== 'ACTIVE') return;
+    if (!code) throw secondFactorCodeMissing(field);
+    await this.check(user, doc, code, request, purpose, { allowRecovery: true });
   }
 
   /** Account closure: the enrolment and any pending challenges go with the account. */
@@ -293,7 +346,8 @@ export class TotpService {
     if (parsed!.kind === 'recovery') {
       const remaining = Object.values((await this.deps.totp.find(user._id))?.recoveryCodes ?? {}).filter(Boolean).length;
       this.deps.logger.warn({ event: 'auth.recovery_code_used', userId: user._id, remaining, requestId: request.requestId }, 'recovery code used');
-      await this.deps.audit.append(auditEvent('auth.recovery_code.used', { caller, resource: { id: user._id }, details: { remaining, purpose: purpose === 'disable' ? 'disable' : 'login' } }));
+      const usedFor = purpose === 'confirm' ? 'login' : purpose; // confirm never takes a recovery code
+      await this.deps.audit.append(auditEvent('auth.recovery_code.used', { caller, resource: { id: user._id }, details: { remaining, purpose: usedFor } }));
     }
     return { kind: parsed!.kind, step };
   }

@@ -34,18 +34,21 @@ export class AccountClosureService {
   constructor(private readonly deps: AccountClosureDeps) {}
 
   /**
-   * Re-verifies the password (counted like a login: wrong → UNAUTHENTICATED), refuses with
+   * Re-verifies the password (counted like a login: wrong → UNAUTHENTICATED) and, for a user
+   * with an active second factor, a TOTP or recovery code (`totpCode`: missing → BAD_USER_INPUT,
+   * wrong → UNAUTHENTICATED, counted the same; checked after the CONFLICT below), refuses with
    * CONFLICT while the user is the only OWNER of a tenant, then leaves every tenant (their
    * API keys revoked), revokes and removes every session (forgotten at once on this
    * instance), and deletes the user document. Audit events keep the user id only.
    */
-  async deleteMyAccount(caller: Caller, password: string): Promise<boolean> {
+  async deleteMyAccount(caller: Caller, password: string, totpCode?: string | null): Promise<boolean> {
     const viewer = userOf(caller);
     const { request } = caller;
     if (password.length > 256) throw badInput('password', 'must be at most 256 characters');
     await this.deps.throttle.consume(`account-delete:${viewer.userId}`);
     const user = await this.deps.users.findById(viewer.userId);
     if (!user) throw unauthenticated();
+    await this.deps.auth.requireStepUpCode(user._id, totpCode, 'totpCode');
     await this.deps.auth.verifyCredentials(user.email, password, request);
 
     const memberships = await this.deps.memberships.ofUser(user._id);
@@ -57,6 +60,8 @@ export class AccountClosureService {
         `You are the only OWNER of ${soleOwned.length === 1 ? 'tenant' : 'tenants'} ${slugs}: hand over or delete the tenant first (updateMemberRole to make another member OWNER, or deleteTenant), then delete your account`,
       );
     }
+    // The second factor last, so a recovery code is not spent on a refusal above.
+    await this.deps.auth.confirmStepUp(user, totpCode, request, 'delete_account', 'totpCode');
 
     // Every live session ends: leaving a tenant revokes those scoped to it, the rest are revoked after.
     const sessionsRevoked = (await this.deps.sessions.listActive(user._id, new Date())).length;
