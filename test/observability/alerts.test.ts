@@ -33,6 +33,22 @@ function run(args: string[]) {
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }
 
+describe('deploy/prometheus/prometheus.yml (the compose monitoring profile)', () => {
+  it.skipIf(!promtool)(promtool ? 'passes promtool check config, loading alerts.yml beside it' : `passes promtool check config (${MISSING})`, () => {
+    const { status, output } = run(['check', 'config', 'prometheus.yml']);
+    expect(status, output).toBe(0);
+    expect(output).toContain('SUCCESS: 1 rule files found');
+    expect(output).toContain(`SUCCESS: ${RULES.length} rules found`);
+  });
+
+  it('scrapes Coffer under job="coffer", the job every alert expects', () => {
+    const config = parse(readFileSync(path.join(dir, 'prometheus.yml'), 'utf8')) as { scrape_configs: { job_name: string }[]; rule_files: string[] };
+    expect(config.scrape_configs.map((c) => c.job_name)).toEqual(['coffer']);
+    expect(config.rule_files).toEqual(['alerts.yml']);
+    for (const rule of RULES.filter((r) => r.expr.includes('job='))) expect(rule.expr, rule.alert).toContain('job="coffer"');
+  });
+});
+
 describe('deploy/prometheus/alerts.yml', () => {
   it.skipIf(!promtool)(promtool ? 'passes promtool check rules' : `passes promtool check rules (${MISSING})`, () => {
     const { status, output } = run(['check', 'rules', 'alerts.yml']);

@@ -149,6 +149,7 @@ function requiredInProduction(): string[] {
 
 interface ComposeService {
   image?: string;
+  profiles?: string[];
   build?: string | { context?: string; dockerfile?: string };
   command?: string | string[];
   depends_on?: Record<string, { condition?: string }> | string[];
@@ -439,6 +440,29 @@ describe('docker-compose.yml', () => {
       if (name === 'MONGODB_URI') continue; // defaults to the mongo service
       expect(env[name], name).toMatch(new RegExp(`^\\$\\{${name}:\\?.+\\}$`));
     }
+  });
+
+  it('runs Prometheus only in the monitoring profile, scraping the api metrics listener the README describes, loopback-only UI', () => {
+    const prometheus = COMPOSE.services.prometheus!;
+    expect(prometheus.profiles).toEqual(['monitoring']);
+    expect(Object.entries(COMPOSE.services).filter(([, service]) => service.profiles).map(([name]) => name)).toEqual(['prometheus']);
+    const command = Array.isArray(prometheus.command) ? prometheus.command : [];
+    const configPath = command.find((arg) => arg.startsWith('--config.file='))!.split('=')[1]!;
+    const mounts = (prometheus.volumes ?? []).flatMap((volume) => (typeof volume === 'string' ? [volume.split(':')] : []));
+    // The config and the rules it names are mounted side by side, read-only, from deploy/prometheus.
+    const config = parse(read('deploy/prometheus/prometheus.yml')) as { rule_files: string[]; scrape_configs: { static_configs: { targets: string[] }[] }[] };
+    expect(mounts).toContainEqual(['./deploy/prometheus/prometheus.yml', configPath, 'ro']);
+    for (const rules of config.rule_files) expect(mounts).toContainEqual([`./deploy/prometheus/${rules}`, path.posix.join(path.posix.dirname(configPath), rules), 'ro']);
+    const data = mounts.find(([, target]) => target === '/prometheus');
+    expect(Object.keys(COMPOSE.volumes ?? {})).toContain(data?.[0]);
+    // The target is the api service's own metrics listener: METRICS_PORT=9464 as the compose comment and README say.
+    const targets = config.scrape_configs.flatMap((c) => c.static_configs.flatMap((s) => s.targets));
+    expect(targets).toEqual(['api:9464']);
+    expect(read('docker-compose.yml')).toContain('METRICS_PORT=9464 and METRICS_HOST=0.0.0.0');
+    expect(read('README.md')).toContain('docker compose --profile monitoring up -d');
+    // Nothing published beyond loopback, and api never publishes its metrics port.
+    expect(prometheus.ports).toEqual(['127.0.0.1:9090:9090']);
+    expect((api.ports ?? []).map(String).some((port) => port.includes('9464'))).toBe(false);
   });
 
   it('references only variables that .env.template documents', () => {
