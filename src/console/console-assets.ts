@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { CONSOLE_CLIENT_SCRIPT, CONSOLE_STYLE } from './console-client.js';
@@ -57,23 +58,34 @@ const STYLES: readonly Source[] = [
 
 const require = createRequire(import.meta.url);
 
-function read(source: Source): Buffer {
+/** The package files served (the rest is the console's own text): what the build must vendor. */
+export const PACKAGE_FILES: readonly { pkg: string; file: string }[] = [...SCRIPTS, ...STYLES].flatMap((s) => ('pkg' in s.from ? [s.from] : []));
+
+/**
+ * Where `npm run build` copies the served files (scripts/copy-console-vendor.mjs): beside the
+ * compiled module, `dist/console/vendor/<package>/<file>`. A production install has them only
+ * there (graphiql, react and react-dom are dev dependencies); from source (tsx, tests) they come
+ * from node_modules.
+ */
+export const VENDOR_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'vendor');
+
+function read(source: Source, vendorDir: string): Buffer {
   if ('text' in source.from) return Buffer.from(source.from.text, 'utf8');
   const { pkg, file } = source.from;
-  let where: string;
+  const vendored = path.join(vendorDir, pkg, file);
+  if (existsSync(vendored)) return readFileSync(vendored);
   try {
-    where = path.join(path.dirname(require.resolve(`${pkg}/package.json`)), file);
-    return readFileSync(where);
+    return readFileSync(path.join(path.dirname(require.resolve(`${pkg}/package.json`)), file));
   } catch {
     throw new Error(
-      `admin console: cannot read ${pkg}/${file} (the console serves GraphiQL 4's and React 18's UMD builds from node_modules; ` +
-        'run npm ci, or set CONSOLE_ENABLED=false)',
+      `admin console: cannot read ${pkg}/${file} (the console serves GraphiQL 4's and React 18's UMD builds, copied into ` +
+        'dist/console/vendor by npm run build, or from node_modules when run from source; run npm ci / npm run build, or set CONSOLE_ENABLED=false)',
     );
   }
 }
 
-function asset(source: Source): ConsoleAsset {
-  const body = read(source);
+function asset(source: Source, vendorDir: string): ConsoleAsset {
+  const body = read(source, vendorDir);
   const ext = source.contentType === JS ? 'js' : 'css';
   return {
     file: `${source.name}.${createHash('sha256').update(body).digest('hex').slice(0, 16)}.${ext}`,
@@ -83,10 +95,10 @@ function asset(source: Source): ConsoleAsset {
   };
 }
 
-/** Reads every file now (a missing one fails start-up with what to do). */
-export function loadConsoleAssets(): ConsoleAssets {
-  const scripts = SCRIPTS.map(asset);
-  const styles = STYLES.map(asset);
+/** Reads every file now (a missing one fails start-up with what to do); `vendorDir` is for tests. */
+export function loadConsoleAssets(vendorDir = VENDOR_DIR): ConsoleAssets {
+  const scripts = SCRIPTS.map((source) => asset(source, vendorDir));
+  const styles = STYLES.map((source) => asset(source, vendorDir));
   const byFile = new Map([...scripts, ...styles].map((a) => [a.file, a]));
   const compressed = new Map<string, Promise<Buffer>>();
   const gzipAsync = promisify(gzip);
