@@ -23,6 +23,8 @@ RUN --mount=type=cache,target=/root/.npm \
     npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The build also copies the admin console's GraphiQL/React files into dist/console/vendor.
+COPY scripts/copy-console-vendor.mjs ./scripts/
 RUN npm run build
 
 # ---- runtime: production dependencies and dist/ only ------------------------

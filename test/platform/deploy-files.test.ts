@@ -482,6 +482,22 @@ describe('Dockerfile', () => {
     const build = DOCKERFILE.slice(0, DOCKERFILE.indexOf(runtime[0]!));
     expect(args('RUN', build).join('\n')).toMatch(/npm ci\b/);
     expect(args('RUN', build).join('\n')).toContain('npm run build');
+    // Every script file `npm run build` runs is copied into the build stage before it.
+    const copied = args('COPY', build).join('\n');
+    const buildScript = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts.build!;
+    for (const script of buildScript.match(/scripts\/[\w.-]+/g) ?? []) expect(copied, script).toContain(script);
+    // ... and none of the build stage's COPY sources is left out of the context by .dockerignore
+    // (docker's rule: the last matching line wins, `!` takes a path back in).
+    const rules = read('.dockerignore').split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('#'));
+    const ignored = (file: string) =>
+      rules.reduce((out, rule) => {
+        const negated = rule.startsWith('!');
+        const pattern = negated ? rule.slice(1) : rule;
+        const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')}(/.*)?$`);
+        return re.test(file) ? !negated : out;
+      }, false);
+    const sources = args('COPY', build).flatMap((line) => line.split(/\s+/).filter((word) => !word.startsWith('--')).slice(0, -1));
+    expect(sources.filter((source) => ignored(source.replace(/^\.\//, '')))).toEqual([]);
     expect(args('RUN').join('\n')).toMatch(/npm ci\b.*--omit=dev/);
     expect(args('COPY').join('\n')).toMatch(/--from=\S+ \S*dist/);
   });
