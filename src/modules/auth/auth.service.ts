@@ -47,6 +47,8 @@ export interface SecondFactorLogin {
   completeChallenge(token: string, code: string, request: RequestInfo): Promise<{ user: UserDoc; tenantId: string | null }>;
   /** Deletes the user's enrolment and challenges (account closure). */
   removeAll(userId: string): Promise<void>;
+  /** Deletes the user's pending login challenges (a password change ends them with the sessions). */
+  endChallenges(userId: string): Promise<void>;
   /** Step-up for an account change: checks a code of a user with an active second factor (TotpService.stepUp). */
   stepUp(user: UserDoc, code: string | null | undefined, request: RequestInfo, purpose: StepUpPurpose, field: string): Promise<void>;
 }
@@ -194,6 +196,14 @@ export class AuthService {
    */
   confirmStepUp(user: UserDoc, code: string | null | undefined, request: RequestInfo, purpose: StepUpPurpose, field: string): Promise<void> {
     return this.deps.twoFactor.stepUp(user, code, request, purpose, field);
+  }
+
+  /**
+   * After a password change: pending login challenges proved only the old password, so they
+   * end like the other sessions (a code must not complete a login started with the old one).
+   */
+  endLoginChallenges(userId: string): Promise<void> {
+    return this.deps.twoFactor.endChallenges(userId);
   }
 
   /** Account closure: the second factor's data goes with the account. */

@@ -281,6 +281,11 @@ export class TotpService {
     await this.check(user, doc, code, request, purpose, { allowRecovery: true });
   }
 
+  /** A password change: pending login challenges (password steps passed with the old password) end. */
+  async endChallenges(userId: string): Promise<void> {
+    await this.deps.challenges.deleteAllOfUser(userId);
+  }
+
   /** Account closure: the enrolment and any pending challenges go with the account. */
   async removeAll(userId: string): Promise<void> {
     await this.deps.totp.delete(userId);
