@@ -3,13 +3,13 @@ import { Binary } from 'mongodb';
 import { Secret, TOTP } from 'otpauth';
 import QRCode from 'qrcode';
 import { randomToken, sha256Hex } from '../../crypto/random.js';
-import { AppError, appError, badInput, conflict, notFoundBecause, unauthenticated } from '../../errors.js';
+import { AppError, appError, badInput, conflict, notFoundBecause, rateLimited, unauthenticated } from '../../errors.js';
 import type { Caller, RequestInfo } from '../../identity/caller.js';
 import { userOf } from '../../identity/callers.js';
 import type { Logger } from '../../logger.js';
 import { auditEvent, userActor } from '../audit/audit-builder.js';
 import type { AuditSink } from '../audit/audit-event.js';
-import type { LoginFailures } from './login-failures.js';
+import type { FailureSubjects, LoginFailures } from './login-failures.js';
 import type { SessionGuard } from './session-guard.js';
 import type { SessionRepository } from './session.repository.js';
 import type { TotpSecretCipher } from './totp-key.js';
@@ -30,6 +30,10 @@ const RECOVERY_CODE_BYTES = 10;
 export const CHALLENGE_TTL_MS = 5 * 60_000;
 /** Codes one login challenge may be tried with; the last wrong one uses it up (log in again). */
 export const CHALLENGE_MAX_ATTEMPTS = 5;
+
+/** How long one code check may hold the user's turn (a crashed holder's turn ends by itself), and how long another waits for it. */
+const CHECK_TURN_LEASE_MS = 10_000;
+const CHECK_TURN_WAIT_MS = 5_000;
 
 /** Authentication methods of a session (RFC 8176 names), stored on it and carried in access tokens as `amr`. */
 export const PASSWORD_ONLY = ['pwd'] as const;
@@ -309,9 +313,48 @@ export class TotpService {
   ): Promise<{ kind: 'totp' | 'recovery'; step: number | null }> {
     const failures = this.deps.loginFailures();
     const subjects = await failures.subjects(user.email, request.ip);
-    const state = await failures.state(subjects);
-    const delay = failures.backoffMs(state.accountFailures);
+    const delay = failures.backoffMs((await failures.state(subjects)).accountFailures);
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+    // One code of a user judged at a time, the lockout read inside the turn: concurrent guesses
+    // (over several challenges, or step-ups) cannot all pass the lock check before any is counted.
+    const endTurn = await this.takeCheckTurn(user._id);
+    try {
+      return await this.judge(user, doc, code, request, purpose, options, failures, subjects);
+    } finally {
+      await endTurn();
+    }
+  }
+
+  /** Waits (up to CHECK_TURN_WAIT_MS) for the turn to judge a code of `userId`; the function that ends it. */
+  private async takeCheckTurn(userId: string): Promise<() => Promise<void>> {
+    const owner = randomUUID();
+    const deadline = Date.now() + CHECK_TURN_WAIT_MS;
+    for (;;) {
+      const now = Date.now();
+      const turn = await this.deps.totp.takeCheckTurn(userId, owner, new Date(now), new Date(now + CHECK_TURN_LEASE_MS));
+      if (turn === 'taken') {
+        return () =>
+          this.deps.totp.endCheckTurn(userId, owner).catch((error: unknown) => {
+            this.deps.logger.warn({ err: error, userId }, 'could not end a code-check turn (it ends by itself)');
+          });
+      }
+      if (turn === 'none') return async () => undefined;
+      if (Date.now() > deadline) throw rateLimited(1);
+      await new Promise((resolve) => setTimeout(resolve, 20 + Math.floor(Math.random() * 30)));
+    }
+  }
+
+  private async judge(
+    user: UserDoc,
+    doc: TotpDoc,
+    code: string,
+    request: RequestInfo,
+    purpose: SecondFactorPurpose,
+    options: { allowRecovery: boolean },
+    failures: LoginFailures,
+    subjects: FailureSubjects,
+  ): Promise<{ kind: 'totp' | 'recovery'; step: number | null }> {
+    const state = await failures.state(subjects);
     const caller = { tenantId: null, actor: userActor(user._id), request };
     if (state.lockedUntil) {
       await this.deps.audit.append(auditEvent('auth.second_factor.failed', { caller, resource: { id: user._id }, details: { reason: 'locked', purpose }, outcome: 'DENIED' }));
