@@ -22,12 +22,6 @@ export interface TotpDoc {
   recoveryCodes: Record<string, boolean>;
   createdAt: Date;
   confirmedAt: Date | null;
-  /**
-   * Whose turn it is to judge a code of this user (TotpService.check), until when: code checks of
-   * one user run one at a time, so each reads the lockout counters after the previous one
-   * recorded its failure. Absent when nobody's.
-   */
-  checkTurn?: { owner: string; until: Date };
 }
 
 export interface LoginChallengeDoc {
@@ -96,25 +90,6 @@ export class TotpRepository {
     const field = `recoveryCodes.${codeHash}`;
     const result = await this.totp.updateOne({ _id: userId, state: 'ACTIVE', [field]: true }, { $set: { [field]: false } });
     return result.modifiedCount === 1;
-  }
-
-  /**
-   * Takes the turn to judge a code of this user until `until` when nobody holds it (or the
-   * holder's time ran out): one conditional update. 'taken', 'busy', or 'none' when the user
-   * has no enrolment document (nothing to judge against, so nothing to serialise).
-   */
-  async takeCheckTurn(userId: string, owner: string, now: Date, until: Date): Promise<'taken' | 'busy' | 'none'> {
-    const result = await this.totp.updateOne(
-      { _id: userId, $or: [{ checkTurn: { $exists: false } }, { 'checkTurn.until': { $lte: now } }] },
-      { $set: { checkTurn: { owner, until } } },
-    );
-    if (result.modifiedCount === 1) return 'taken';
-    return (await this.totp.countDocuments({ _id: userId }, { limit: 1 })) === 1 ? 'busy' : 'none';
-  }
-
-  /** Gives the turn back if `owner` still holds it (the field goes: the document is as it was). */
-  async endCheckTurn(userId: string, owner: string): Promise<void> {
-    await this.totp.updateOne({ _id: userId, 'checkTurn.owner': owner }, { $unset: { checkTurn: '' } });
   }
 
   /** Removes the user's enrolment (disableTotp, account closure); whether there was one. */

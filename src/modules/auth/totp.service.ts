@@ -3,7 +3,7 @@ import { Binary } from 'mongodb';
 import { Secret, TOTP } from 'otpauth';
 import QRCode from 'qrcode';
 import { randomToken, sha256Hex } from '../../crypto/random.js';
-import { AppError, appError, badInput, conflict, notFoundBecause, rateLimited, unauthenticated } from '../../errors.js';
+import { AppError, appError, badInput, conflict, notFoundBecause, unauthenticated } from '../../errors.js';
 import type { Caller, RequestInfo } from '../../identity/caller.js';
 import { userOf } from '../../identity/callers.js';
 import type { Logger } from '../../logger.js';
@@ -30,10 +30,6 @@ const RECOVERY_CODE_BYTES = 10;
 export const CHALLENGE_TTL_MS = 5 * 60_000;
 /** Codes one login challenge may be tried with; the last wrong one uses it up (log in again). */
 export const CHALLENGE_MAX_ATTEMPTS = 5;
-
-/** How long one code check may hold the user's turn (a crashed holder's turn ends by itself), and how long another waits for it. */
-const CHECK_TURN_LEASE_MS = 10_000;
-const CHECK_TURN_WAIT_MS = 5_000;
 
 /** Authentication methods of a session (RFC 8176 names), stored on it and carried in access tokens as `amr`. */
 export const PASSWORD_ONLY = ['pwd'] as const;
@@ -315,32 +311,13 @@ export class TotpService {
     const subjects = await failures.subjects(user.email, request.ip);
     const delay = failures.backoffMs((await failures.state(subjects)).accountFailures);
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-    // One code of a user judged at a time, the lockout read inside the turn: concurrent guesses
-    // (over several challenges, or step-ups) cannot all pass the lock check before any is counted.
-    const endTurn = await this.takeCheckTurn(user._id);
+    // Codes (and passwords) of one (email, address) pair are judged one at a time, the lockout read
+    // inside the turn: concurrent guesses (over several challenges, or step-ups) cannot all pass it.
+    const endTurn = await failures.takeTurn(subjects);
     try {
       return await this.judge(user, doc, code, request, purpose, options, failures, subjects);
     } finally {
       await endTurn();
-    }
-  }
-
-  /** Waits (up to CHECK_TURN_WAIT_MS) for the turn to judge a code of `userId`; the function that ends it. */
-  private async takeCheckTurn(userId: string): Promise<() => Promise<void>> {
-    const owner = randomUUID();
-    const deadline = Date.now() + CHECK_TURN_WAIT_MS;
-    for (;;) {
-      const now = Date.now();
-      const turn = await this.deps.totp.takeCheckTurn(userId, owner, new Date(now), new Date(now + CHECK_TURN_LEASE_MS));
-      if (turn === 'taken') {
-        return () =>
-          this.deps.totp.endCheckTurn(userId, owner).catch((error: unknown) => {
-            this.deps.logger.warn({ err: error, userId }, 'could not end a code-check turn (it ends by itself)');
-          });
-      }
-      if (turn === 'none') return async () => undefined;
-      if (Date.now() > deadline) throw rateLimited(1);
-      await new Promise((resolve) => setTimeout(resolve, 20 + Math.floor(Math.random() * 30)));
     }
   }
 
