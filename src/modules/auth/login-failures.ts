@@ -32,7 +32,7 @@ export interface LoginFailureSettings {
 /** The first account-wide delay, doubled with each further failure up to the cap. */
 const BACKOFF_BASE_MS = 250;
 const SWEEP_EVERY_MS = 3_600_000;
-/** How long one password check may hold its pair's turn (a crashed holder's ends by itself), and how long another waits. */
+/** How long one password or code check may hold its pair's turn (a crashed holder's ends by itself), and how long another waits. */
 const TURN_LEASE_MS = 10_000;
 const TURN_WAIT_MS = 5_000;
 
@@ -106,7 +106,7 @@ export class LoginFailures {
 
   /**
    * Waits (up to TURN_WAIT_MS) for the turn of this (email, address) pair and returns the
-   * function that ends it: password checks of one pair run one at a time, each reading the
+   * function that ends it: password and second-factor code checks of one pair run one at a time, each reading the
    * counters after the previous one recorded its failure, so tries fired at once still stop at
    * `maxFailures`. The turn is a document of its own (`t:` + the pair id) that ends by itself
    * after TURN_LEASE_MS; the same writes for any email, known or not. RATE_LIMITED when waited out.
