@@ -68,7 +68,8 @@ export class AccountService {
   }
 
   /**
-   * Changes the password and revokes every other session of the user. A user with an active
+   * Changes the password and revokes every other session of the user, and ends their pending
+   * login challenges (password steps passed with the old password). A user with an active
    * second factor must also give a current TOTP code or an unused recovery code (`totpCode`):
    * missing → BAD_USER_INPUT, wrong → UNAUTHENTICATED (counted toward the login lockout).
    */
@@ -91,6 +92,8 @@ export class AccountService {
     }
     await this.deps.auth.confirmStepUp(user, input.totpCode, request, 'change_password', 'totpCode');
     await this.deps.users.setPasswordHash(user._id, await this.deps.passwords.hash(input.newPassword));
+    // Challenges first: a login completing meanwhile then starts its session before the revocation below.
+    await this.deps.auth.endLoginChallenges(user._id);
     const revoked = await this.deps.sessions.revokeAllOfUser(user._id, 'password_changed', viewer.sessionId);
     this.deps.guard.forget({ userId: user._id });
     this.deps.logger.info({ event: 'auth.password_changed', userId: user._id, revokedSessions: revoked, requestId: request.requestId }, 'password changed');

@@ -47,6 +47,8 @@ export interface SecondFactorLogin {
   completeChallenge(token: string, code: string, request: RequestInfo): Promise<{ user: UserDoc; tenantId: string | null }>;
   /** Deletes the user's enrolment and challenges (account closure). */
   removeAll(userId: string): Promise<void>;
+  /** Deletes the user's pending login challenges (a password change ends them with the sessions). */
+  endChallenges(userId: string): Promise<void>;
   /** Step-up for an account change: checks a code of a user with an active second factor (TotpService.stepUp). */
   stepUp(user: UserDoc, code: string | null | undefined, request: RequestInfo, purpose: StepUpPurpose, field: string): Promise<void>;
 }
@@ -196,6 +198,14 @@ export class AuthService {
     return this.deps.twoFactor.stepUp(user, code, request, purpose, field);
   }
 
+  /**
+   * After a password change: pending login challenges proved only the old password, so they
+   * end like the other sessions (a code must not complete a login started with the old one).
+   */
+  endLoginChallenges(userId: string): Promise<void> {
+    return this.deps.twoFactor.endChallenges(userId);
+  }
+
   /** Account closure: the second factor's data goes with the account. */
   removeSecondFactor(userId: string): Promise<void> {
     return this.deps.twoFactor.removeAll(userId);
@@ -220,9 +230,20 @@ export class AuthService {
   async verifyCredentials(email: string, password: string, request: RequestInfo): Promise<UserDoc> {
     const failures = this.deps.loginFailures;
     const subjects = await failures.subjects(email, request.ip);
-    const state = await failures.state(subjects);
-    const delay = failures.backoffMs(state.accountFailures);
+    const delay = failures.backoffMs((await failures.state(subjects)).accountFailures);
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+    // One check per (email, address) at a time, the counters read inside the turn: tries fired at
+    // once cannot all pass the lock check before any recorded its failure.
+    const endTurn = await failures.takeTurn(subjects);
+    try {
+      return await this.verifyInTurn(email, password, request, failures, subjects);
+    } finally {
+      await endTurn();
+    }
+  }
+
+  private async verifyInTurn(email: string, password: string, request: RequestInfo, failures: LoginFailures, subjects: FailureSubjects): Promise<UserDoc> {
+    const state = await failures.state(subjects);
     const user = await this.deps.users.findByEmail(email);
     const valid = user ? await this.deps.passwords.verify(user.passwordHash, password) : await this.deps.passwords.verifyDummy(password);
     const resource = { type: 'USER' as const, id: user?._id ?? null };

@@ -1,4 +1,5 @@
 import type { Collection, Db } from 'mongodb';
+import { isDuplicateKey } from '../../db/mongo-errors.js';
 
 export const LOGIN_FAILURES_COLLECTION = 'login_failures';
 
@@ -15,6 +16,8 @@ export interface LoginFailureDoc {
   lockedUntil: Date | null;
   /** After this the counter is void (queries ignore it, a sweep deletes it). */
   expiresAt: Date;
+  /** On a turn document (`t:` + the pair id, LoginFailures.takeTurn): who holds it, until `expiresAt`. */
+  owner?: string;
 }
 
 /** The failed-login counters (a platform collection, keyed by HMAC ids; no tenant data). */
@@ -48,6 +51,27 @@ export class LoginFailureRepository {
   async lock(id: string, minFailures: number, until: Date): Promise<boolean> {
     const locked = await this.docs.updateOne({ _id: id, failures: { $gte: minFailures } }, { $set: { lockedUntil: until, failures: 0, expiresAt: until } });
     return locked.modifiedCount === 1;
+  }
+
+  /**
+   * Takes the turn document `id` for `owner` until `until` when nobody holds it or its holder's
+   * time ran out (one conditional update, or an insert when there is none); whether it did.
+   */
+  async takeTurn(id: string, owner: string, now: Date, until: Date): Promise<boolean> {
+    const taken = await this.docs.updateOne({ _id: id, expiresAt: { $lte: now } }, { $set: { owner, expiresAt: until } });
+    if (taken.modifiedCount === 1) return true;
+    try {
+      await this.docs.insertOne({ _id: id, failures: 0, lastFailureAt: now, lockedUntil: null, expiresAt: until, owner });
+      return true;
+    } catch (error) {
+      if (isDuplicateKey(error)) return false; // held by another try
+      throw error;
+    }
+  }
+
+  /** Ends `owner`'s turn (deletes its document, if still theirs). */
+  async endTurn(id: string, owner: string): Promise<void> {
+    await this.docs.deleteOne({ _id: id, owner });
   }
 
   async delete(id: string): Promise<void> {

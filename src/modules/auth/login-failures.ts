@@ -1,4 +1,5 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
+import { rateLimited } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { LoginFailureKey } from './login-failure-key.js';
 import type { LoginFailureRepository } from './login-failure.repository.js';
@@ -31,6 +32,9 @@ export interface LoginFailureSettings {
 /** The first account-wide delay, doubled with each further failure up to the cap. */
 const BACKOFF_BASE_MS = 250;
 const SWEEP_EVERY_MS = 3_600_000;
+/** How long one password or code check may hold its pair's turn (a crashed holder's ends by itself), and how long another waits. */
+const TURN_LEASE_MS = 10_000;
+const TURN_WAIT_MS = 5_000;
 
 interface LoginFailureDeps extends LoginFailureSettings {
   counters: LoginFailureRepository;
@@ -98,6 +102,30 @@ export class LoginFailures {
     const until = new Date(now.getTime() + lockMinutes * 60_000);
     const locked = await this.deps.counters.lock(subjects.pair, maxFailures, until);
     return { pairFailures, lockedUntil: locked ? until : null };
+  }
+
+  /**
+   * Waits (up to TURN_WAIT_MS) for the turn of this (email, address) pair and returns the
+   * function that ends it: password and second-factor code checks of one pair run one at a time, each reading the
+   * counters after the previous one recorded its failure, so tries fired at once still stop at
+   * `maxFailures`. The turn is a document of its own (`t:` + the pair id) that ends by itself
+   * after TURN_LEASE_MS; the same writes for any email, known or not. RATE_LIMITED when waited out.
+   */
+  async takeTurn(subjects: FailureSubjects): Promise<() => Promise<void>> {
+    const id = `t:${subjects.pair}`;
+    const owner = randomUUID();
+    const deadline = Date.now() + TURN_WAIT_MS;
+    for (;;) {
+      const now = Date.now();
+      if (await this.deps.counters.takeTurn(id, owner, new Date(now), new Date(now + TURN_LEASE_MS))) {
+        return () =>
+          this.deps.counters.endTurn(id, owner).catch((error: unknown) => {
+            this.deps.logger.warn({ err: error }, 'could not end a login turn (it ends by itself)');
+          });
+      }
+      if (Date.now() > deadline) throw rateLimited(1);
+      await new Promise((resolve) => setTimeout(resolve, 20 + Math.floor(Math.random() * 30)));
+    }
   }
 
   /** A correct password from this address clears its counter (the account-wide one decays on its own). */

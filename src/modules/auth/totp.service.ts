@@ -9,7 +9,7 @@ import { userOf } from '../../identity/callers.js';
 import type { Logger } from '../../logger.js';
 import { auditEvent, userActor } from '../audit/audit-builder.js';
 import type { AuditSink } from '../audit/audit-event.js';
-import type { LoginFailures } from './login-failures.js';
+import type { FailureSubjects, LoginFailures } from './login-failures.js';
 import type { SessionGuard } from './session-guard.js';
 import type { SessionRepository } from './session.repository.js';
 import type { TotpSecretCipher } from './totp-key.js';
@@ -281,6 +281,11 @@ export class TotpService {
     await this.check(user, doc, code, request, purpose, { allowRecovery: true });
   }
 
+  /** A password change: pending login challenges (password steps passed with the old password) end. */
+  async endChallenges(userId: string): Promise<void> {
+    await this.deps.challenges.deleteAllOfUser(userId);
+  }
+
   /** Account closure: the enrolment and any pending challenges go with the account. */
   async removeAll(userId: string): Promise<void> {
     await this.deps.totp.delete(userId);
@@ -304,9 +309,29 @@ export class TotpService {
   ): Promise<{ kind: 'totp' | 'recovery'; step: number | null }> {
     const failures = this.deps.loginFailures();
     const subjects = await failures.subjects(user.email, request.ip);
-    const state = await failures.state(subjects);
-    const delay = failures.backoffMs(state.accountFailures);
+    const delay = failures.backoffMs((await failures.state(subjects)).accountFailures);
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+    // Codes (and passwords) of one (email, address) pair are judged one at a time, the lockout read
+    // inside the turn: concurrent guesses (over several challenges, or step-ups) cannot all pass it.
+    const endTurn = await failures.takeTurn(subjects);
+    try {
+      return await this.judge(user, doc, code, request, purpose, options, failures, subjects);
+    } finally {
+      await endTurn();
+    }
+  }
+
+  private async judge(
+    user: UserDoc,
+    doc: TotpDoc,
+    code: string,
+    request: RequestInfo,
+    purpose: SecondFactorPurpose,
+    options: { allowRecovery: boolean },
+    failures: LoginFailures,
+    subjects: FailureSubjects,
+  ): Promise<{ kind: 'totp' | 'recovery'; step: number | null }> {
+    const state = await failures.state(subjects);
     const caller = { tenantId: null, actor: userActor(user._id), request };
     if (state.lockedUntil) {
       await this.deps.audit.append(auditEvent('auth.second_factor.failed', { caller, resource: { id: user._id }, details: { reason: 'locked', purpose }, outcome: 'DENIED' }));
