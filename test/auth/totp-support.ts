@@ -19,7 +19,7 @@ export function codeAt(secret: string, ms: number): string {
 }
 
 export const ENROLL = 'mutation { enrollTotp { secret uri qrCodeDataUrl } }';
-export const CONFIRM = 'mutation($code: String!) { confirmTotp(code: $code) { recoveryCodes } }';
+export const CONFIRM = 'mutation($code: String!, $password: String!) { confirmTotp(code: $code, password: $password) { recoveryCodes } }';
 export const DISABLE = 'mutation($password: String!, $code: String!) { disableTotp(password: $password, code: $code) }';
 export const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { ${AUTH_FIELDS} twoFactorChallenge { token expiresAt } } }`;
 export const COMPLETE = `mutation($input: CompleteLoginInput!) { completeLogin(input: $input) { ${AUTH_FIELDS} twoFactorChallenge { token } } }`;
@@ -35,7 +35,7 @@ export interface LoginShape {
 export async function enrol(server: TestServer, clock: TestClock, user: Signed): Promise<{ secret: string; recoveryCodes: string[] }> {
   const { enrollTotp } = expectOk(await server.gql<{ enrollTotp: { secret: string } }>(ENROLL, {}, user.accessToken));
   const { confirmTotp } = expectOk(
-    await server.gql<{ confirmTotp: { recoveryCodes: string[] } }>(CONFIRM, { code: codeAt(enrollTotp.secret, clock.ms) }, user.accessToken),
+    await server.gql<{ confirmTotp: { recoveryCodes: string[] } }>(CONFIRM, { code: codeAt(enrollTotp.secret, clock.ms), password: user.password }, user.accessToken),
   );
   clock.nextStep();
   return { secret: enrollTotp.secret, recoveryCodes: confirmTotp.recoveryCodes };

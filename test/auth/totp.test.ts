@@ -45,8 +45,8 @@ describe('enrolment', () => {
     const user = await signUp(server);
     const { enrollTotp } = expectOk(await server.gql<{ enrollTotp: { secret: string } }>(ENROLL, {}, user.accessToken));
     const wrong = codeAt(enrollTotp.secret, clock.ms) === '000000' ? '111111' : '000000';
-    expectCode(await server.gql(CONFIRM, { code: wrong }, user.accessToken), 'UNAUTHENTICATED');
-    const { confirmTotp } = expectOk(await server.gql<{ confirmTotp: { recoveryCodes: string[] } }>(CONFIRM, { code: codeAt(enrollTotp.secret, clock.ms) }, user.accessToken));
+    expectCode(await server.gql(CONFIRM, { code: wrong, password: user.password }, user.accessToken), 'UNAUTHENTICATED');
+    const { confirmTotp } = expectOk(await server.gql<{ confirmTotp: { recoveryCodes: string[] } }>(CONFIRM, { code: codeAt(enrollTotp.secret, clock.ms), password: user.password }, user.accessToken));
     expect(confirmTotp.recoveryCodes).toHaveLength(10);
     expect(new Set(confirmTotp.recoveryCodes).size).toBe(10);
     for (const code of confirmTotp.recoveryCodes) expect(code).toMatch(/^[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$/);
@@ -289,7 +289,7 @@ describe('storage', () => {
     const user = await signUp(server);
     const { enrollTotp } = expectOk(await server.gql<{ enrollTotp: { secret: string } }>(ENROLL, {}, user.accessToken));
     const confirmCode = codeAt(enrollTotp.secret, clock.ms);
-    const { confirmTotp } = expectOk(await server.gql<{ confirmTotp: { recoveryCodes: string[] } }>(CONFIRM, { code: confirmCode }, user.accessToken));
+    const { confirmTotp } = expectOk(await server.gql<{ confirmTotp: { recoveryCodes: string[] } }>(CONFIRM, { code: confirmCode, password: user.password }, user.accessToken));
     clock.nextStep();
     const headers = fromNewAddress();
     const challenge = await challengeFor(server, user, headers);

@@ -54,7 +54,7 @@ describe('no operations credential in logs, audit events, documents or webhook p
     addMarker('TOTP secret (hex)', raw.toString('hex'));
     addMarker('TOTP secret (base64)', raw.toString('base64'));
     addMarker('TOTP secret (latin1)', raw.toString('latin1'));
-    const { confirmTotp } = expectOk(await server.gql<{ confirmTotp: { recoveryCodes: string[] } }>(CONFIRM, { code: codeAt(secret, clock.now().getTime()) }, user.accessToken));
+    const { confirmTotp } = expectOk(await server.gql<{ confirmTotp: { recoveryCodes: string[] } }>(CONFIRM, { code: codeAt(secret, clock.now().getTime()), password: user.password }, user.accessToken));
     for (const code of confirmTotp.recoveryCodes) {
       addMarker('recovery code', code);
       addMarker('recovery code (compact)', code.replace(/-/g, '').toUpperCase());

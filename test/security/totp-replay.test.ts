@@ -22,7 +22,7 @@ describe('TOTP replay', () => {
     const headers = { 'x-forwarded-for': '198.51.100.91' };
     const { enrollTotp } = expectOk(await server.gql<{ enrollTotp: { secret: string } }>(ENROLL, {}, user.accessToken));
     const used = codeAt(enrollTotp.secret, clock.ms);
-    expectOk(await server.gql(CONFIRM, { code: used }, user.accessToken));
+    expectOk(await server.gql(CONFIRM, { code: used, password: user.password }, user.accessToken));
     const challenge = await challengeFor(server, user, headers);
     expectCode(await complete(server, challenge, used, headers), 'UNAUTHENTICATED');
     const previous = codeAt(enrollTotp.secret, clock.ms - 30_000);

@@ -8,7 +8,7 @@ import { startServer, type TestServer } from '../support/server.js';
  * OWNER, and a platform administrator outside any tenant. Nothing changes.
  */
 const ENROLL = 'mutation { enrollTotp { secret } }';
-const CONFIRM = 'mutation { confirmTotp(code: "123456") { recoveryCodes } }';
+const CONFIRM = 'mutation { confirmTotp(code: "123456", password: "x") { recoveryCodes } }';
 const DISABLE = 'mutation { disableTotp(password: "x", code: "123456") }';
 const STATUS = '{ twoFactorStatus { enabled } }';
 const POLICY = 'mutation { updateTwoFactorPolicy(requireTwoFactorFor: [USER]) { id requireTwoFactorFor } }';

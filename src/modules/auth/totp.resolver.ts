@@ -16,10 +16,14 @@ export class TotpResolver {
 
   @Mutation(() => TotpConfirmation, {
     description:
-      'Activate the pending enrolment with a current code from the authenticator: from then on login returns a twoFactorChallenge instead of tokens, and this session counts as having used the second factor. Returns ten recovery codes, shown once. A wrong code is UNAUTHENTICATED and counts toward the login lockout; NOT_FOUND without a pending enrolment. Audited.',
+      'Activate the pending enrolment with the account password and a current code from the authenticator: from then on login returns a twoFactorChallenge instead of tokens, and this session counts as having used the second factor. Returns ten recovery codes, shown once. The password is asked so that a stolen access token alone cannot put a second factor on someone else\'s account and lock them out. A wrong password or code is UNAUTHENTICATED and counts toward the login lockout (then ACCOUNT_LOCKED); NOT_FOUND without a pending enrolment. Audited.',
   })
-  async confirmTotp(@Arg('code', () => String, { description: 'The 6-digit code the authenticator shows now.' }) code: string, @Ctx() ctx: Context) {
-    return Object.assign(new TotpConfirmation(), { recoveryCodes: await ctx.services.twoFactor.confirm(callerOf(ctx), code) });
+  async confirmTotp(
+    @Arg('code', () => String, { description: 'The 6-digit code the authenticator shows now.' }) code: string,
+    @Arg('password', () => String, { description: 'The account password.' }) password: string,
+    @Ctx() ctx: Context,
+  ) {
+    return Object.assign(new TotpConfirmation(), { recoveryCodes: await ctx.services.twoFactor.confirm(callerOf(ctx), code, password) });
   }
 
   @Mutation(() => Boolean, {

@@ -148,13 +148,15 @@ export class TotpService {
   }
 
   /**
-   * Activates the pending enrolment with a current code and returns the recovery codes
-   * (shown once; only their hashes are kept). The current session counts as having used
-   * the second factor from now on.
+   * Activates the pending enrolment with the account password (counted like a login, so a
+   * stolen access token alone cannot put a second factor on an account and lock its owner out)
+   * and a current code; returns the recovery codes (shown once; only their hashes are kept).
+   * The current session counts as having used the second factor from now on.
    */
-  async confirm(caller: Caller, code: string): Promise<string[]> {
+  async confirm(caller: Caller, code: string, password: string): Promise<string[]> {
     const viewer = userOf(caller);
-    const user = await this.userOrFail(viewer.userId);
+    const current = await this.userOrFail(viewer.userId);
+    const user = await this.deps.verifyPassword(current.email, password, caller.request);
     const doc = await this.deps.totp.find(user._id);
     if (!doc || doc.state !== 'PENDING') throw notFoundBecause('No pending TOTP enrolment: call enrollTotp first');
     const step = await this.check(user, doc, code, caller.request, 'confirm', { allowRecovery: false });
