@@ -12,7 +12,7 @@ import { act, EXIT, UsageError } from './cli-kit.js';
 import { ApiError, AUTH_PAYLOAD, clientFromEnvironment, post, serverUrl, sessionFields, type AuthPayload, type Client } from './client/api.js';
 import { envNames, refuseLoaderVariables } from './client/env-names.js';
 import { readSession, removeSession, sessionPath, writeSession } from './client/session-store.js';
-import { readPassword, readValue } from './prompt.js';
+import { readCode, readPassword, readValue } from './prompt.js';
 
 const AUTH_HELP = `
 Authentication: COFFER_API_KEY (an API key; COFFER_URL names the server) when set, else the
@@ -87,7 +87,8 @@ export function addAppCommands(program: Command): void {
       'Sign in with email and password and store the session (mode 0600) in ' +
         '$XDG_CONFIG_HOME/coffer/session.json, or ~/.config/coffer/session.json. The password is read ' +
         'from a prompt without echo, or from the first line of standard input when it is piped; never ' +
-        'from the command line. Later commands refresh the session when its access token has expired. ' +
+        'from the command line. For an account with a second factor, a code from the authenticator app ' +
+        'or a recovery code is asked next (the second line of piped standard input). Later commands refresh the session when its access token has expired. ' +
         'For CI and deploys prefer an API key: COFFER_API_KEY and COFFER_URL (no login, nothing stored).',
     )
     .option('--url <url>', 'the server, e.g. https://coffer.example.com (default: COFFER_URL, else the last login\'s)')
@@ -109,12 +110,26 @@ export function addAppCommands(program: Command): void {
         const email = options.email ?? previous?.email;
         if (!email) throw new UsageError('--email is required');
         const password = await readPassword(`Password for ${email} at ${url}: `);
-        const { login } = await post<{ login: AuthPayload }>(
+        const first = await post<{ login: AuthPayload & { twoFactorChallenge: { token: string } | null } }>(
           url,
-          `mutation($input: LoginInput!) { login(input: $input) { ${AUTH_PAYLOAD} } }`,
+          `mutation($input: LoginInput!) { login(input: $input) { ${AUTH_PAYLOAD} twoFactorChallenge { token } } }`,
           { input: { email, password, ...(options.tenant ? { tenantId: options.tenant } : {}) } },
           null,
         );
+        let login: AuthPayload = first.login;
+        // An account with a second factor: no tokens yet, a challenge to complete with a code.
+        if (first.login.twoFactorChallenge) {
+          const code = await readCode('Code from your authenticator app (or a recovery code): ');
+          login = (
+            await post<{ completeLogin: AuthPayload }>(
+              url,
+              `mutation($input: CompleteLoginInput!) { completeLogin(input: $input) { ${AUTH_PAYLOAD} } }`,
+              { input: { challenge: first.login.twoFactorChallenge.token, code } },
+              null,
+            )
+          ).completeLogin;
+        }
+        if (!login.accessToken) throw new Error('the server issued no tokens');
         writeSession({ url, email: login.user.email, ...sessionFields(login) }, file);
         process.stdout.write(`logged in to ${url} as ${login.user.email}${login.tenant ? ` (tenant ${login.tenant.name}, id ${login.tenant.id})` : ''}; session stored in ${file}\n`);
         return EXIT.OK;

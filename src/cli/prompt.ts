@@ -13,19 +13,25 @@ async function hidden(prompt: string): Promise<string> {
   return String(await read({ prompt, silent: true, replace: '', output: process.stderr }));
 }
 
-/** The first line of piped standard input. */
-async function firstLine(what: string): Promise<string> {
-  const rl = createInterface({ input: process.stdin, terminal: false });
-  for await (const line of rl) {
-    rl.close();
-    return line;
-  }
-  throw new Error(`no ${what} given on standard input`);
+/** Piped standard input, one line at a time across calls (a password, then a code). */
+let pipedLines: AsyncIterator<string> | null = null;
+
+/** The next line of piped standard input. */
+async function nextLine(what: string): Promise<string> {
+  pipedLines ??= createInterface({ input: process.stdin, terminal: false })[Symbol.asyncIterator]();
+  const next = await pipedLines.next();
+  if (next.done) throw new Error(`no ${what} given on standard input`);
+  return next.value;
 }
 
 /** A password: prompted without echo on a terminal, else the first line of standard input. */
 export function readPassword(prompt: string): Promise<string> {
-  return interactive() ? hidden(prompt) : firstLine('password');
+  return interactive() ? hidden(prompt) : nextLine('password');
+}
+
+/** A second-factor code: prompted without echo on a terminal, else the next line of standard input (after the password). */
+export function readCode(prompt: string): Promise<string> {
+  return interactive() ? hidden(prompt) : nextLine('second-factor code (the line after the password)');
 }
 
 /**
