@@ -4,8 +4,7 @@ import { createLogger } from '../logger.js';
 import type { AuditSink } from '../modules/audit/audit-event.js';
 import { MasterKeyring } from '../modules/keys/keyring.js';
 import { TenantKeyService, type MasterKeyStatusView } from '../modules/keys/tenant-key.service.js';
-import { PlatformKeyRepository } from '../modules/keys/platform-key.repository.js';
-import { rewrapPlatformKeys, type PlatformRewrapResult } from '../modules/keys/platform-key-rewrap.js';
+import type { PlatformRewrapResult } from '../modules/keys/platform-key-rewrap.js';
 
 export interface RewrapKeysResult {
   tenants: number;
@@ -34,7 +33,7 @@ export async function rewrapKeys(
   const keys = new TenantKeyService({ db, keyring, logger: createLogger('warn'), audit: options.audit });
   const { tenants, rewrapped, stopped } = await keys.rewrapAll({ type: 'SYSTEM', id: 'cli:rewrap-keys' }, { onTenant: options.onTenant, shouldStop: options.shouldStop });
   // Stopped by Ctrl-C: the platform keys wait for the run that finishes the tenants.
-  const platformKeys = stopped ? { rewrapped: 0, unreadable: [] } : await rewrapPlatformKeys(new PlatformKeyRepository(db), keyring);
+  const platformKeys = stopped ? { rewrapped: 0, unreadable: [] } : await keys.rewrapPlatformKeys({ type: 'SYSTEM', id: 'cli:rewrap-keys' });
   return { tenants, rewrapped, stopped, masterKeys: await keys.masterKeyStatus(), platformKeys };
 }
 

@@ -459,8 +459,9 @@ describe('platform keys and the master keyring', () => {
     for (const id of ['totp-secrets', 'login-failures']) await platformKeys.insert(id, old.wrap(randomBytes(32), platformKeyAad(id)), new Date());
     await keyService(db, old).activeDek('tenant-a'); // 1 DEK + 1 audit key under m1
 
+    const audit = new RecordingAudit();
     const service = (keyring: MasterKeyring) =>
-      new TenantKeyService({ db, keyring, logger, sealedData: new SealedDataRegistry([secretSealedData]), replaceablePlatformKeyIds: ['login-failures'] });
+      new TenantKeyService({ db, keyring, logger, audit, sealedData: new SealedDataRegistry([secretSealedData]), replaceablePlatformKeyIds: ['login-failures'] });
     const both = service(new MasterKeyring([m2, m1], 'm2'));
     expect((await both.masterKeyStatus()).keys).toEqual([
       { id: 'm2', inKeyring: true, wrappedKeyCount: 0 },
@@ -475,7 +476,11 @@ describe('platform keys and the master keyring', () => {
     await platformKeys.replace('totp-secrets', 'm1', new MasterKeyring([m2, m1], 'm2').wrap(randomBytes(32), platformKeyAad('totp-secrets')));
     await expect(service(new MasterKeyring([m2], 'm2')).assertKeyringCoversStoredKeys()).resolves.toBeUndefined();
 
-    expect(await both.rewrapPlatformKeys()).toEqual({ rewrapped: 1, unreadable: [] });
+    expect(await both.rewrapPlatformKeys(user)).toEqual({ rewrapped: 1, unreadable: [] });
+    const platformEvents = audit.events.filter((e) => e.action === 'key.platform_rewrapped');
+    expect(platformEvents.map((e) => [e.tenantId, e.details])).toEqual([[PLATFORM_CHAIN, { masterKeyId: 'm2', rewrapped: 1, unreadable: 0 }]]);
+    expect(await both.rewrapPlatformKeys(user)).toEqual({ rewrapped: 0, unreadable: [] }); // nothing moved: nothing audited
+    expect(audit.events.filter((e) => e.action === 'key.platform_rewrapped')).toHaveLength(1);
     expect((await both.masterKeyStatus()).keys).toEqual([
       { id: 'm2', inKeyring: true, wrappedKeyCount: 4 },
       { id: 'm1', inKeyring: true, wrappedKeyCount: 0 },

@@ -263,6 +263,15 @@ export const AUDIT_CATALOGUE = {
       rewrapped: count('Wrapped keys re-wrapped.'),
     },
   },
+  'key.platform_rewrapped': {
+    description: 'The platform keys (the login-counter and TOTP secret keys) were re-wrapped under the active master key (recorded on the platform chain).',
+    resources: ['TENANT_KEYS'],
+    details: {
+      masterKeyId: name('The active master key\'s id, an identifier the operator chose in VAULT_MASTER_KEYS (never key material).'),
+      rewrapped: count('Platform keys re-wrapped.'),
+      unreadable: count('Platform keys left as they were: their master key is missing from the ring.'),
+    },
+  },
   'permission.denied': {
     description: 'An operation was refused by the permission rules.',
     resources: ['OPERATION', 'SECRET', 'API_KEY', 'INVITATION'],

@@ -28,8 +28,9 @@ export class KeyResolver {
       'Platform administrators only: re-wrap every tenant\'s keys, and the platform keys (login-counter and TOTP keys), under the active master key (after adding a new one). Safe to repeat.',
   })
   async rewrapTenantKeys(@Ctx() ctx: Context) {
-    const tenants = await ctx.services.keys.rewrapAll(actorOf(callerOf(ctx)));
-    const platform = await ctx.services.keys.rewrapPlatformKeys();
+    const actor = actorOf(callerOf(ctx));
+    const tenants = await ctx.services.keys.rewrapAll(actor);
+    const platform = await ctx.services.keys.rewrapPlatformKeys(actor);
     return toRewrapResult({ ...tenants, rewrapped: tenants.rewrapped + platform.rewrapped });
   }
 

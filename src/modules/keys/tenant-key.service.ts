@@ -241,9 +241,22 @@ export class TenantKeyService {
   }
 
   /** Re-wraps every tenant's DEKs and audit key under the active master key. Safe to repeat. */
-  /** Re-wraps the platform keys (login-counter and TOTP keys) under the active master key. */
-  rewrapPlatformKeys(): Promise<PlatformRewrapResult> {
-    return rewrapPlatformKeys(this.platformKeys, this.deps.keyring);
+  /**
+   * Re-wraps the platform keys (login-counter and TOTP keys) under the active master key;
+   * audited on the platform chain (`key.platform_rewrapped`) when any moved or could not be read.
+   */
+  async rewrapPlatformKeys(actor: KeyActor): Promise<PlatformRewrapResult> {
+    const result = await rewrapPlatformKeys(this.platformKeys, this.deps.keyring);
+    if (result.rewrapped > 0 || result.unreadable.length > 0) {
+      await this.deps.audit?.append(
+        auditEvent('key.platform_rewrapped', {
+          caller: { tenantId: PLATFORM_CHAIN, actor },
+          resource: { id: PLATFORM_CHAIN },
+          details: { masterKeyId: this.deps.keyring.activeId, rewrapped: result.rewrapped, unreadable: result.unreadable.length },
+        }),
+      );
+    }
+    return result;
   }
 
   async rewrapAll(
