@@ -18,6 +18,17 @@ export function codeAt(secret: string, ms: number): string {
   return new TOTP({ secret: Secret.fromBase32(secret), digits: 6, period: 30, algorithm: 'SHA1' }).generate({ timestamp: ms });
 }
 
+/** `n` six-digit codes that are none of the codes the window (previous, current, next step) accepts at `clock`. */
+export function wrongCodes(clock: TestClock, secret: string, n: number): string[] {
+  const accepted = new Set([-1, 0, 1].map((d) => codeAt(secret, clock.ms + d * 30_000)));
+  const out: string[] = [];
+  for (let i = 0; out.length < n; i++) {
+    const candidate = String(100_000 + i * 7_919).padStart(6, '0');
+    if (!accepted.has(candidate)) out.push(candidate);
+  }
+  return out;
+}
+
 export const ENROLL = 'mutation { enrollTotp { secret uri qrCodeDataUrl } }';
 export const CONFIRM = 'mutation($code: String!, $password: String!) { confirmTotp(code: $code, password: $password) { recoveryCodes } }';
 export const DISABLE = 'mutation($password: String!, $code: String!) { disableTotp(password: $password, code: $code) }';

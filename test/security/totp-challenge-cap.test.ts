@@ -4,7 +4,7 @@ import { createLogger } from '../../src/logger.js';
 import { sha256Hex } from '../../src/crypto/random.js';
 import { expectCode, expectOk, signUp } from '../support/auth.js';
 import { startServer, type TestServer } from '../support/server.js';
-import { challengeFor, codeAt, complete, enrol, TestClock } from '../auth/totp-support.js';
+import { challengeFor, codeAt, complete, enrol, TestClock, wrongCodes } from '../auth/totp-support.js';
 
 /**
  * Attack (i12): one login challenge is guessed at until the lockout stops it, or with many
@@ -23,16 +23,6 @@ afterAll(() => server?.close());
 let addressCount = 0;
 const fromNewAddress = () => ({ 'x-forwarded-for': `203.0.113.${++addressCount}` });
 
-/** Six-digit codes that are none of the codes the window accepts now. */
-function wrongCodes(secret: string, n: number): string[] {
-  const accepted = new Set([-1, 0, 1].map((d) => codeAt(secret, clock.ms + d * 30_000)));
-  const out: string[] = [];
-  for (let i = 0; out.length < n; i++) {
-    const candidate = String(100_000 + i * 7_919).padStart(6, '0');
-    if (!accepted.has(candidate)) out.push(candidate);
-  }
-  return out;
-}
 
 const audits = (action: string, userId: string) => server.db.collection('audit_events').find({ action, 'resource.id': userId }).toArray();
 
@@ -42,7 +32,7 @@ describe('attempt cap per login challenge', () => {
     const { secret } = await enrol(server, clock, user);
     const headers = fromNewAddress();
     const challenge = await challengeFor(server, user, headers);
-    const wrong = wrongCodes(secret, 5);
+    const wrong = wrongCodes(clock, secret, 5);
     for (const code of wrong.slice(0, 4)) {
       const res = await complete(server, challenge, code, headers);
       expectCode(res, 'UNAUTHENTICATED');
@@ -75,12 +65,12 @@ describe('attempt cap per login challenge', () => {
     const challenge = await challengeFor(server, user, headers);
     const bogusRecovery = 'aaaa-bbbb-cccc-dddd';
     expect(recoveryCodes).not.toContain(bogusRecovery);
-    for (const code of [bogusRecovery, ...wrongCodes(secret, 3)]) expectCode(await complete(server, challenge, code, headers), 'UNAUTHENTICATED');
+    for (const code of [bogusRecovery, ...wrongCodes(clock, secret, 3)]) expectCode(await complete(server, challenge, code, headers), 'UNAUTHENTICATED');
     expect(expectOk(await complete(server, challenge, recoveryCodes[0]!, headers)).completeLogin.accessToken).toBeTruthy();
     expect(await audits('auth.login.challenge_exhausted', user.userId)).toHaveLength(0);
 
     const second = await challengeFor(server, user, headers);
-    for (const code of [...wrongCodes(secret, 4), bogusRecovery]) expectCode(await complete(server, second, code, headers), 'UNAUTHENTICATED');
+    for (const code of [...wrongCodes(clock, secret, 4), bogusRecovery]) expectCode(await complete(server, second, code, headers), 'UNAUTHENTICATED');
     expectCode(await complete(server, second, recoveryCodes[1]!, headers), 'UNAUTHENTICATED');
     // The refused try did not spend the recovery code: it still works on a fresh challenge.
     expect(expectOk(await complete(server, await challengeFor(server, user, headers), recoveryCodes[1]!, headers)).completeLogin.accessToken).toBeTruthy();
@@ -92,7 +82,7 @@ describe('attempt cap per login challenge', () => {
     const { secret } = await enrol(server, clock, user);
     const headers = fromNewAddress();
     const challenge = await challengeFor(server, user, headers);
-    const results = await Promise.all(wrongCodes(secret, 10).map((code) => complete(server, challenge, code, headers)));
+    const results = await Promise.all(wrongCodes(clock, secret, 10).map((code) => complete(server, challenge, code, headers)));
     for (const res of results) expectCode(res, 'UNAUTHENTICATED');
     const judged = await audits('auth.second_factor.failed', user.userId);
     expect(judged).toHaveLength(5);
@@ -111,7 +101,7 @@ describe('attempt cap per login challenge', () => {
     const { secret } = await enrol(server, clock, user);
     const headers = fromNewAddress();
     const challenge = await challengeFor(server, user, headers);
-    const codes = [...wrongCodes(secret, 7), codeAt(secret, clock.ms)];
+    const codes = [...wrongCodes(clock, secret, 7), codeAt(secret, clock.ms)];
     const results = await Promise.all(codes.map((code) => complete(server, challenge, code, headers)));
     expect(results.filter((r) => r.data?.completeLogin?.accessToken).length).toBeLessThanOrEqual(1);
     expect((await audits('auth.second_factor.failed', user.userId)).length).toBeLessThanOrEqual(5);
@@ -125,7 +115,7 @@ describe('attempt cap per login challenge', () => {
     const owner = fromNewAddress();
     const challenge = await challengeFor(server, user, owner);
     const attacker = fromNewAddress();
-    for (const code of wrongCodes(secret, 6)) expectCode(await complete(server, challenge, code, attacker), 'UNAUTHENTICATED');
+    for (const code of wrongCodes(clock, secret, 6)) expectCode(await complete(server, challenge, code, attacker), 'UNAUTHENTICATED');
     expect(await audits('auth.second_factor.failed', user.userId)).toHaveLength(0);
     expect(expectOk(await complete(server, challenge, codeAt(secret, clock.ms), owner)).completeLogin.accessToken).toBeTruthy();
     clock.nextStep();

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp } from '../support/auth.js';
 import { startServer, type TestServer } from '../support/server.js';
-import { challengeFor, codeAt, complete, enrol, TestClock } from '../auth/totp-support.js';
+import { challengeFor, codeAt, complete, enrol, TestClock, wrongCodes } from '../auth/totp-support.js';
 
 /**
  * Attack (i12, outsider review): the per-challenge cap is atomic, but the address lockout
@@ -16,15 +16,6 @@ beforeAll(async () => {
 });
 afterAll(() => server?.close());
 
-function wrongCodes(secret: string, n: number): string[] {
-  const accepted = new Set([-1, 0, 1].map((d) => codeAt(secret, clock.ms + d * 30_000)));
-  const out: string[] = [];
-  for (let i = 0; out.length < n; i++) {
-    const candidate = String(100_000 + i * 7_919).padStart(6, '0');
-    if (!accepted.has(candidate)) out.push(candidate);
-  }
-  return out;
-}
 
 describe('address lockout under concurrent guesses on several challenges', () => {
   it('20 concurrent wrong codes over 4 challenges from one address: at most LOGIN_MAX_FAILURES (5) are judged', async () => {
@@ -33,7 +24,7 @@ describe('address lockout under concurrent guesses on several challenges', () =>
     const attacker = { 'x-forwarded-for': '198.51.100.77' };
     const challenges: string[] = [];
     for (let i = 0; i < 4; i++) challenges.push(await challengeFor(server, user, attacker));
-    const codes = wrongCodes(secret, 20);
+    const codes = wrongCodes(clock, secret, 20);
     const results = await Promise.all(codes.map((code, i) => complete(server, challenges[i % 4]!, code, attacker)));
     // Every guess is refused: wrong (UNAUTHENTICATED) or, once the address is locked, ACCOUNT_LOCKED.
     for (const res of results) expect(['UNAUTHENTICATED', 'ACCOUNT_LOCKED']).toContain(res.errors?.[0]?.extensions.code);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addMember, expectCode, expectOk, signUp, STRONG_PASSWORD, type Signed } from '../support/auth.js';
 import { startServer, type TestServer } from '../support/server.js';
-import { challengeFor, codeAt, COMPLETE, enrol, loginAs, TestClock } from '../auth/totp-support.js';
+import { challengeFor, codeAt, COMPLETE, enrol, loginAs, TestClock, wrongCodes } from '../auth/totp-support.js';
 
 /**
  * Attacks (i12, outsider review) on the step-up and the challenge cap by other routes: GraphQL
@@ -22,15 +22,6 @@ const NEW_PASSWORD = 'amber-Tundra-compass-71';
 const audits = (action: string, userId: string) => server.db.collection('audit_events').find({ action, 'resource.id': userId }).toArray();
 const passwordIs = async (user: Signed, password: string) => !(await loginAs(server, { email: user.email, password }, fromNewAddress())).errors;
 
-function wrongCodes(secret: string, n: number): string[] {
-  const accepted = new Set([-1, 0, 1].map((d) => codeAt(secret, clock.ms + d * 30_000)));
-  const out: string[] = [];
-  for (let i = 0; out.length < n; i++) {
-    const candidate = String(100_000 + i * 7_919).padStart(6, '0');
-    if (!accepted.has(candidate)) out.push(candidate);
-  }
-  return out;
-}
 
 async function raw(body: unknown, token: string, headers: Record<string, string> = {}, method = 'POST'): Promise<{ status: number; text: string }> {
   const init: RequestInit = { method, headers: { 'content-type': 'application/json', 'apollo-require-preflight': 'true', authorization: `Bearer ${token}`, ...headers } };
@@ -45,7 +36,7 @@ describe('step-up and challenge cap by other routes', () => {
     const { secret } = await enrol(server, clock, user);
     const headers = fromNewAddress();
     const challenge = await challengeFor(server, user, headers);
-    const codes = [...wrongCodes(secret, 6), codeAt(secret, clock.ms)];
+    const codes = [...wrongCodes(clock, secret, 6), codeAt(secret, clock.ms)];
     const fields = codes.map((code, i) => `a${i}: completeLogin(input: { challenge: "${challenge}", code: "${code}" }) { accessToken }`).join('\n');
     const res = await server.gql<Record<string, { accessToken: string | null } | null>>(`mutation { ${fields} }`, {}, undefined, headers);
     expect(Object.values(res.data ?? {}).filter((v) => v?.accessToken)).toHaveLength(0);

@@ -230,16 +230,9 @@ export class AuthService {
   async verifyCredentials(email: string, password: string, request: RequestInfo): Promise<UserDoc> {
     const failures = this.deps.loginFailures;
     const subjects = await failures.subjects(email, request.ip);
-    const delay = failures.backoffMs((await failures.state(subjects)).accountFailures);
-    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
     // One check per (email, address) at a time, the counters read inside the turn: tries fired at
     // once cannot all pass the lock check before any recorded its failure.
-    const endTurn = await failures.takeTurn(subjects);
-    try {
-      return await this.verifyInTurn(email, password, request, failures, subjects);
-    } finally {
-      await endTurn();
-    }
+    return failures.judgeInTurn(subjects, () => this.verifyInTurn(email, password, request, failures, subjects));
   }
 
   private async verifyInTurn(email: string, password: string, request: RequestInfo, failures: LoginFailures, subjects: FailureSubjects): Promise<UserDoc> {

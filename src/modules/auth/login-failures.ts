@@ -128,6 +128,21 @@ export class LoginFailures {
     }
   }
 
+  /**
+   * How every password and second-factor check runs: the account-wide backoff first, then
+   * `judge` inside this (email, address) pair's turn (takeTurn), which it reads the counters in.
+   */
+  async judgeInTurn<T>(subjects: FailureSubjects, judge: () => Promise<T>): Promise<T> {
+    const delay = this.backoffMs((await this.state(subjects)).accountFailures);
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+    const endTurn = await this.takeTurn(subjects);
+    try {
+      return await judge();
+    } finally {
+      await endTurn();
+    }
+  }
+
   /** A correct password from this address clears its counter (the account-wide one decays on its own). */
   async clearPair(subjects: FailureSubjects): Promise<void> {
     await this.deps.counters.delete(subjects.pair);

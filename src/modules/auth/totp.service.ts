@@ -311,16 +311,9 @@ export class TotpService {
   ): Promise<{ kind: 'totp' | 'recovery'; step: number | null }> {
     const failures = this.deps.loginFailures();
     const subjects = await failures.subjects(user.email, request.ip);
-    const delay = failures.backoffMs((await failures.state(subjects)).accountFailures);
-    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
     // Codes (and passwords) of one (email, address) pair are judged one at a time, the lockout read
     // inside the turn: concurrent guesses (over several challenges, or step-ups) cannot all pass it.
-    const endTurn = await failures.takeTurn(subjects);
-    try {
-      return await this.judge(user, doc, code, request, purpose, options, failures, subjects);
-    } finally {
-      await endTurn();
-    }
+    return failures.judgeInTurn(subjects, () => this.judge(user, doc, code, request, purpose, options, failures, subjects));
   }
 
   private async judge(
