@@ -31,10 +31,8 @@ export async function rewrapKeys(
 ): Promise<RewrapKeysResult> {
   const keyring = MasterKeyring.fromConfig(config.vault);
   const keys = new TenantKeyService({ db, keyring, logger: createLogger('warn'), audit: options.audit });
-  const { tenants, rewrapped, stopped } = await keys.rewrapAll({ type: 'SYSTEM', id: 'cli:rewrap-keys' }, { onTenant: options.onTenant, shouldStop: options.shouldStop });
-  // Stopped by Ctrl-C: the platform keys wait for the run that finishes the tenants.
-  const platformKeys = stopped ? { rewrapped: 0, unreadable: [] } : await keys.rewrapPlatformKeys({ type: 'SYSTEM', id: 'cli:rewrap-keys' });
-  return { tenants, rewrapped, stopped, masterKeys: await keys.masterKeyStatus(), platformKeys };
+  const result = await keys.rewrapUnderActiveKey({ type: 'SYSTEM', id: 'cli:rewrap-keys' }, { onTenant: options.onTenant, shouldStop: options.shouldStop });
+  return { ...result, masterKeys: await keys.masterKeyStatus() };
 }
 
 /** The lines the CLI prints. */

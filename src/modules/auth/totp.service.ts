@@ -154,9 +154,7 @@ export class TotpService {
    * The current session counts as having used the second factor from now on.
    */
   async confirm(caller: Caller, code: string, password: string): Promise<string[]> {
-    const viewer = userOf(caller);
-    const current = await this.userOrFail(viewer.userId);
-    const user = await this.deps.verifyPassword(current.email, password, caller.request);
+    const { viewer, user } = await this.withPassword(caller, password);
     const doc = await this.deps.totp.find(user._id);
     if (!doc || doc.state !== 'PENDING') throw notFoundBecause('No pending TOTP enrolment: call enrollTotp first');
     const step = await this.check(user, doc, code, caller.request, 'confirm', { allowRecovery: false });
@@ -176,13 +174,11 @@ export class TotpService {
 
   /** Turns the second factor off: the password (counted like a login) and a code or recovery code. */
   async disable(caller: Caller, password: string, code: string): Promise<boolean> {
-    const viewer = userOf(caller);
-    const user = await this.userOrFail(viewer.userId);
-    const verified = await this.deps.verifyPassword(user.email, password, caller.request);
-    const doc = await this.deps.totp.find(verified._id);
+    const { viewer, user } = await this.withPassword(caller, password);
+    const doc = await this.deps.totp.find(user._id);
     if (!doc || doc.state !== 'ACTIVE') throw notFoundBecause('No active second factor to disable');
-    const used = await this.check(verified, doc, code, caller.request, 'disable', { allowRecovery: true });
-    await this.removeAll(verified._id);
+    const used = await this.check(user, doc, code, caller.request, 'disable', { allowRecovery: true });
+    await this.removeAll(user._id);
     this.deps.logger.info({ event: 'auth.totp_disabled', userId: user._id, requestId: caller.request.requestId }, 'TOTP second factor disabled');
     await this.deps.audit.append(
       auditEvent('auth.totp.disabled', {
@@ -370,6 +366,13 @@ export class TotpService {
       await this.deps.audit.append(auditEvent('auth.recovery_code.used', { caller, resource: { id: user._id }, details: { remaining, purpose: usedFor } }));
     }
     return { kind: parsed!.kind, step };
+  }
+
+  /** The signed-in user, after their account password (counted like a login: UNAUTHENTICATED, then ACCOUNT_LOCKED). */
+  private async withPassword(caller: Caller, password: string): Promise<{ viewer: ReturnType<typeof userOf>; user: UserDoc }> {
+    const viewer = userOf(caller);
+    const current = await this.userOrFail(viewer.userId);
+    return { viewer, user: await this.deps.verifyPassword(current.email, password, caller.request) };
   }
 
   private async userOrFail(userId: string): Promise<UserDoc> {

@@ -28,10 +28,8 @@ export class KeyResolver {
       'Platform administrators only: re-wrap every tenant\'s keys, and the platform keys (login-counter and TOTP keys), under the active master key (after adding a new one). Safe to repeat.',
   })
   async rewrapTenantKeys(@Ctx() ctx: Context) {
-    const actor = actorOf(callerOf(ctx));
-    const tenants = await ctx.services.keys.rewrapAll(actor);
-    const platform = await ctx.services.keys.rewrapPlatformKeys(actor);
-    return toRewrapResult({ ...tenants, rewrapped: tenants.rewrapped + platform.rewrapped });
+    const result = await ctx.services.keys.rewrapUnderActiveKey(actorOf(callerOf(ctx)));
+    return toRewrapResult({ tenants: result.tenants, rewrapped: result.rewrapped + result.platformKeys.rewrapped });
   }
 
   @Query(() => MasterKeyStatus, { description: 'Platform administrators only: how many stored keys each master key protects, to know when an old one can go.' })

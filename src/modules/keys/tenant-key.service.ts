@@ -240,7 +240,20 @@ export class TenantKeyService {
     throw new Error(`tenant ${tenantId}: key document kept changing; rotation not started`);
   }
 
-  /** Re-wraps every tenant's DEKs and audit key under the active master key. Safe to repeat. */
+  /**
+   * What an operator's re-wrap does (the CLI's rewrap-keys and the rewrapTenantKeys mutation):
+   * every tenant's keys (rewrapAll), then, unless stopped there, the platform keys.
+   */
+  async rewrapUnderActiveKey(
+    actor: KeyActor,
+    options: Parameters<TenantKeyService['rewrapAll']>[1] = {},
+  ): Promise<{ tenants: number; rewrapped: number; stopped: boolean; platformKeys: PlatformRewrapResult }> {
+    const result = await this.rewrapAll(actor, options);
+    // Stopped (Ctrl-C): the platform keys wait for the run that finishes the tenants.
+    const platformKeys = result.stopped ? { rewrapped: 0, unreadable: [] } : await this.rewrapPlatformKeys(actor);
+    return { ...result, platformKeys };
+  }
+
   /**
    * Re-wraps the platform keys (login-counter and TOTP keys) under the active master key;
    * audited on the platform chain (`key.platform_rewrapped`) when any moved or could not be read.
@@ -259,6 +272,7 @@ export class TenantKeyService {
     return result;
   }
 
+  /** Re-wraps every tenant's DEKs and audit key under the active master key. Safe to repeat. */
   async rewrapAll(
     actor: KeyActor,
     options: {

@@ -9,7 +9,12 @@ export const tenantsModule: CofferModule = {
   resolvers: [TenantAdminResolver, TwoFactorPolicyResolver],
   collections: [
     // The tenant document itself stays as the deletion tombstone (its slug reserved).
-    { name: Collections.tenants, indexes: [{ key: { slug: 1 }, name: 'slug_unique', unique: true }], tenantData: 'GLOBAL' },
+    {
+      name: Collections.tenants,
+      // status: the webhook delivery job's read of suspended tenants (TenantRepository.suspendedIds), every pass.
+      indexes: [{ key: { slug: 1 }, name: 'slug_unique', unique: true }, { key: { status: 1 }, name: 'status' }],
+      tenantData: 'GLOBAL',
+    },
     {
       name: Collections.memberships,
       indexes: [
